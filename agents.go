@@ -1,0 +1,372 @@
+package struere
+
+import "encoding/json"
+
+// This file holds what a project defines: agents, entity types, roles,
+// triggers and eval suites. The JSON tags are the keys of the
+// sync:syncOrganization arguments (protocol §5.1, §6.1), so a file in the
+// struere CLI's sync-payload shape decodes directly into Definitions and a
+// Definitions encodes back into that shape.
+//
+// Encoding rules, which the backend's strict argument validators require:
+// optional fields are omitted when unset, never sent as null; required lists
+// are sent as [] when empty, never as null. Values the backend stores as
+// v.any() (tool parameters, schemas, display configs, mask configs, trigger
+// conditions and action arguments) are kept as raw JSON, byte for byte.
+
+// Definitions is everything a project defines locally: the payload that
+// Client.Sync pushes to development. Load it with LoadDefinitions or
+// ParseDefinitions, or build it in Go and check it with Validate.
+//
+// Agents, EntityTypes and Roles are always sent, as [] when empty; an empty
+// list asks the backend to delete every remote item of that kind. Triggers
+// and EvalSuites are sent only when non-empty, as the CLI does, so an empty
+// list leaves the remote ones untouched (protocol §6.1). Triggers and
+// EvalSuites exist only on environment-isolated backends (E2 and later).
+type Definitions struct {
+	Agents      []Agent      `json:"agents"`
+	EntityTypes []EntityType `json:"entityTypes"`
+	Roles       []Role       `json:"roles"`
+	Triggers    []Trigger    `json:"triggers,omitempty"`
+	EvalSuites  []EvalSuite  `json:"evalSuites,omitempty"`
+}
+
+// MarshalJSON encodes d in the sync-payload shape, with nil required lists
+// as [].
+func (d Definitions) MarshalJSON() ([]byte, error) {
+	type plain Definitions
+	p := plain(d)
+	p.Agents = nonNil(p.Agents)
+	p.EntityTypes = nonNil(p.EntityTypes)
+	p.Roles = nonNil(p.Roles)
+	return json.Marshal(p)
+}
+
+// Agent is one agent and the configuration a sync writes for it. The
+// identity (Slug, Name, Description) is shared by every environment; the
+// rest becomes the agent's configuration in the environment synced to.
+type Agent struct {
+	// Name is the display name. Required.
+	Name string `json:"name"`
+	// Slug identifies the agent within the organization and appears in
+	// URLs: lowercase letters, digits and hyphens. Required.
+	Slug string `json:"slug"`
+	// Version is the configuration's version, a semantic version such as
+	// "1.0.0". Status compares it across environments. Required.
+	Version string `json:"version"`
+	// Description is optional.
+	Description string `json:"description,omitempty"`
+	// SystemPrompt is the agent's instructions. The backend accepts an
+	// empty prompt (and reports one for agents without a configuration).
+	SystemPrompt string `json:"systemPrompt"`
+	// Model selects the language model.
+	Model Model `json:"model"`
+	// Tools the agent may call; sent as [] when empty.
+	Tools []Tool `json:"tools"`
+}
+
+// MarshalJSON encodes a with nil Tools as [].
+func (a Agent) MarshalJSON() ([]byte, error) {
+	type plain Agent
+	p := plain(a)
+	p.Tools = nonNil(p.Tools)
+	return json.Marshal(p)
+}
+
+// Model selects an agent's language model, e.g. provider "anthropic" and
+// name "claude-sonnet-4-20250514".
+type Model struct {
+	// Provider is the model vendor. Required.
+	Provider string `json:"provider"`
+	// Name is the provider's model id. Required.
+	Name string `json:"name"`
+	// Temperature is the sampling temperature; nil leaves the default.
+	Temperature *float64 `json:"temperature,omitempty"`
+	// MaxTokens caps the length of a reply; nil leaves the default.
+	MaxTokens *int `json:"maxTokens,omitempty"`
+}
+
+// Tool is a tool an agent may call: a built-in one (such as
+// "entity.query") or a custom one with handler code.
+type Tool struct {
+	// Name is the tool's name as the model sees it. Required, and unique
+	// within an agent.
+	Name string `json:"name"`
+	// Description tells the model what the tool does.
+	Description string `json:"description"`
+	// Parameters is the JSON Schema of the tool's arguments, a JSON
+	// object such as {"type":"object","properties":{}}. Required: the
+	// backend stores it as sent.
+	Parameters json.RawMessage `json:"parameters"`
+	// HandlerCode is the body of a custom tool; empty for built-in tools.
+	HandlerCode string `json:"handlerCode,omitempty"`
+	// IsBuiltin marks a tool the platform implements. Always sent, as the
+	// E1 and E2 backends require it.
+	IsBuiltin bool `json:"isBuiltin"`
+}
+
+// EntityType is a kind of record an organization stores, described by a
+// JSON Schema.
+type EntityType struct {
+	// Name is the display name. Required.
+	Name string `json:"name"`
+	// Slug identifies the type within the environment; roles, scope rules,
+	// field masks and triggers refer to it. Required.
+	Slug string `json:"slug"`
+	// Schema is the JSON Schema of the type's data, a JSON object.
+	// Required.
+	Schema json.RawMessage `json:"schema"`
+	// SearchFields are the data fields searched by text queries.
+	SearchFields []string `json:"searchFields,omitempty"`
+	// DisplayConfig is free-form presentation settings for the dashboard.
+	DisplayConfig json.RawMessage `json:"displayConfig,omitempty"`
+	// BoundToRole names the role whose users are records of this type (a
+	// "teacher" type bound to the "teacher" role). At most one entity type
+	// may be bound to a role. E2 and later only.
+	BoundToRole string `json:"boundToRole,omitempty"`
+	// UserIDField is the data field that holds the bound user's id. E2 and
+	// later only.
+	UserIDField string `json:"userIdField,omitempty"`
+}
+
+// Role is a set of permissions granted to users. System roles are never
+// part of Definitions: sync neither lists nor touches them.
+type Role struct {
+	// Name identifies the role within the environment. Required, unique.
+	Name string `json:"name"`
+	// Description is optional.
+	Description string `json:"description,omitempty"`
+	// Policies grant or deny actions on resources; sent as [] when empty.
+	Policies []Policy `json:"policies"`
+	// ScopeRules restrict which records the role sees; each applies to the
+	// role's policies whose Resource equals its EntityType. Sent as [] when
+	// empty.
+	ScopeRules []ScopeRule `json:"scopeRules"`
+	// FieldMasks hide or redact fields from the role, attached like
+	// ScopeRules. Sent as [] when empty.
+	FieldMasks []FieldMask `json:"fieldMasks"`
+}
+
+// MarshalJSON encodes r with nil lists as [].
+func (r Role) MarshalJSON() ([]byte, error) {
+	type plain Role
+	p := plain(r)
+	p.Policies = nonNil(p.Policies)
+	p.ScopeRules = nonNil(p.ScopeRules)
+	p.FieldMasks = nonNil(p.FieldMasks)
+	return json.Marshal(p)
+}
+
+// PolicyEffect values.
+const (
+	EffectAllow = "allow"
+	EffectDeny  = "deny"
+)
+
+// Policy allows or denies actions on a resource (an entity type slug). The
+// backend stores one row per action.
+type Policy struct {
+	// Resource is the entity type slug the policy applies to. Required.
+	Resource string `json:"resource"`
+	// Actions such as "read", "create", "update", "delete". At least one.
+	Actions []string `json:"actions"`
+	// Effect is EffectAllow or EffectDeny.
+	Effect string `json:"effect"`
+	// Priority orders conflicting policies (the backend defaults it to
+	// 50). E1 only: E2 and later backends reject the key, so leave it nil
+	// for them.
+	Priority *int `json:"priority,omitempty"`
+}
+
+// MarshalJSON encodes p with nil Actions as [].
+func (p Policy) MarshalJSON() ([]byte, error) {
+	type plain Policy
+	q := plain(p)
+	q.Actions = nonNil(q.Actions)
+	return json.Marshal(q)
+}
+
+// ScopeRule limits a role to the records whose Field compares with Value,
+// e.g. field "data.teacherId", operator "eq", value "actor.userId".
+type ScopeRule struct {
+	EntityType string `json:"entityType"`
+	Field      string `json:"field"`
+	Operator   string `json:"operator"`
+	Value      string `json:"value"`
+}
+
+// Field mask types the backend accepts.
+const (
+	MaskHide   = "hide"
+	MaskRedact = "redact"
+)
+
+// FieldMask hides (MaskHide) or redacts (MaskRedact) one field of an entity
+// type from a role.
+type FieldMask struct {
+	EntityType string `json:"entityType"`
+	// FieldPath is the masked field, e.g. "data.price".
+	FieldPath string `json:"fieldPath"`
+	// MaskType is MaskHide or MaskRedact.
+	MaskType string `json:"maskType"`
+	// MaskConfig is free-form settings for the mask.
+	MaskConfig json.RawMessage `json:"maskConfig,omitempty"`
+}
+
+// Trigger runs tool calls when a record of an entity type changes. E2 and
+// later only.
+type Trigger struct {
+	// Name is the display name. Required.
+	Name string `json:"name"`
+	// Slug identifies the trigger within the environment. Required.
+	Slug string `json:"slug"`
+	// Description is optional.
+	Description string `json:"description,omitempty"`
+	// EntityType is the slug of the watched entity type. Required.
+	EntityType string `json:"entityType"`
+	// Action is the watched change, e.g. "created", "updated", "deleted".
+	// Required.
+	Action string `json:"action"`
+	// Condition is a free-form filter on the changed record.
+	Condition json.RawMessage `json:"condition,omitempty"`
+	// Actions are the tool calls to make, in order. At least one.
+	Actions []TriggerAction `json:"actions"`
+	// Schedule delays the actions; nil runs them at once.
+	Schedule *TriggerSchedule `json:"schedule,omitempty"`
+	// Retry retries failed actions; nil uses the backend's default.
+	Retry *TriggerRetry `json:"retry,omitempty"`
+}
+
+// MarshalJSON encodes t with nil Actions as [].
+func (t Trigger) MarshalJSON() ([]byte, error) {
+	type plain Trigger
+	p := plain(t)
+	p.Actions = nonNil(p.Actions)
+	return json.Marshal(p)
+}
+
+// TriggerAction is one tool call a trigger makes.
+type TriggerAction struct {
+	// Tool is the tool's name, e.g. "entity.update". Required.
+	Tool string `json:"tool"`
+	// Args are the tool's arguments, a JSON object that may use template
+	// expressions. Required.
+	Args json.RawMessage `json:"args"`
+	// As names the call's result so later actions can refer to it.
+	As string `json:"as,omitempty"`
+}
+
+// TriggerSchedule delays a trigger's actions. Every field is optional.
+type TriggerSchedule struct {
+	// Delay is a wait in milliseconds after the change.
+	Delay *float64 `json:"delay,omitempty"`
+	// At is a time expression (typically a template over the record).
+	At string `json:"at,omitempty"`
+	// Offset is added to At, in milliseconds (negative for "before").
+	Offset *float64 `json:"offset,omitempty"`
+	// CancelPrevious cancels runs still scheduled for the same record.
+	CancelPrevious *bool `json:"cancelPrevious,omitempty"`
+}
+
+// TriggerRetry configures retries of failed trigger actions. Every field is
+// optional.
+type TriggerRetry struct {
+	MaxAttempts *int `json:"maxAttempts,omitempty"`
+	// BackoffMs is the wait between attempts, in milliseconds.
+	BackoffMs *float64 `json:"backoffMs,omitempty"`
+}
+
+// EvalSuite is a set of scripted conversations that test one agent. E2 and
+// later only.
+type EvalSuite struct {
+	// Name is the display name. Required.
+	Name string `json:"name"`
+	// Slug identifies the suite within the environment. Required.
+	Slug string `json:"slug"`
+	// AgentSlug is the slug of the agent under test; it must be one of the
+	// Definitions' agents. Required.
+	AgentSlug   string   `json:"agentSlug"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	// JudgeModel grades llm_judge assertions; nil uses the default.
+	JudgeModel *JudgeModel `json:"judgeModel,omitempty"`
+	// JudgeContext is background the judge receives with every grading.
+	JudgeContext string `json:"judgeContext,omitempty"`
+	// JudgePrompt replaces the judge's default instructions.
+	JudgePrompt string `json:"judgePrompt,omitempty"`
+	// Cases are the conversations. At least one.
+	Cases []EvalCase `json:"cases"`
+}
+
+// MarshalJSON encodes s with nil Cases as [].
+func (s EvalSuite) MarshalJSON() ([]byte, error) {
+	type plain EvalSuite
+	p := plain(s)
+	p.Cases = nonNil(p.Cases)
+	return json.Marshal(p)
+}
+
+// JudgeModel selects the model that grades llm_judge assertions.
+type JudgeModel struct {
+	Provider string `json:"provider"`
+	Name     string `json:"name"`
+}
+
+// EvalCase is one scripted conversation.
+type EvalCase struct {
+	// Name is required.
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	// Turns are the user's messages, in order. At least one.
+	Turns []EvalTurn `json:"turns"`
+	// FinalAssertions are checked after the last turn.
+	FinalAssertions []EvalAssertion `json:"finalAssertions,omitempty"`
+}
+
+// MarshalJSON encodes c with nil Turns as [].
+func (c EvalCase) MarshalJSON() ([]byte, error) {
+	type plain EvalCase
+	p := plain(c)
+	p.Turns = nonNil(p.Turns)
+	return json.Marshal(p)
+}
+
+// EvalTurn is one user message and the checks on the agent's reply.
+type EvalTurn struct {
+	// UserMessage is what the user says. Required.
+	UserMessage string          `json:"userMessage"`
+	Assertions  []EvalAssertion `json:"assertions,omitempty"`
+}
+
+// Eval assertion types the backend accepts.
+const (
+	AssertLLMJudge      = "llm_judge"
+	AssertContains      = "contains"
+	AssertMatches       = "matches"
+	AssertToolCalled    = "tool_called"
+	AssertToolNotCalled = "tool_not_called"
+)
+
+// EvalAssertion is one check on an agent's reply or behaviour.
+type EvalAssertion struct {
+	// Type is one of the Assert* constants.
+	Type string `json:"type"`
+	// Value is the text (contains), pattern (matches) or tool name
+	// (tool_called, tool_not_called) to check.
+	Value string `json:"value,omitempty"`
+	// Criteria is what an llm_judge assertion asks the judge to grade.
+	Criteria string `json:"criteria,omitempty"`
+	// Weight scales the assertion in the case's score; nil means the
+	// default.
+	Weight *float64 `json:"weight,omitempty"`
+}
+
+// nonNil returns s, or an empty non-nil slice when s is nil, so that it
+// encodes as [] instead of null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

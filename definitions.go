@@ -1,0 +1,686 @@
+package struere
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalidDefinitions matches, with errors.Is, every error that says a
+// definitions file or value is malformed or fails Validate.
+var ErrInvalidDefinitions = errors.New("struere: invalid definitions")
+
+// MaxDefinitionsBytes bounds the size of a definitions file read by
+// ParseDefinitions and LoadDefinitions.
+const MaxDefinitionsBytes = 32 << 20
+
+// MaxSlugLength is the longest agent slug Validate accepts.
+const MaxSlugLength = 64
+
+// ParseDefinitions reads one JSON object in the sync-payload shape from r
+// and validates it. Decoding is strict: a key that is not part of the wire
+// shape (matched case-sensitively, as the backend does) is an error naming
+// the key and where it is, e.g.
+//
+//	struere: definitions: agents[1]: unknown field "promt"
+//
+// Anything after the object other than white space is an error too. An
+// explicit null in an optional free-form field (displayConfig, maskConfig,
+// condition) is treated as absent. Every error matches
+// ErrInvalidDefinitions; validation failures are a *ValidationError.
+func ParseDefinitions(r io.Reader) (*Definitions, error) {
+	return parseDefinitions(r, "")
+}
+
+// LoadDefinitions reads and validates the definitions file at path, as
+// ParseDefinitions does. Every error names the path.
+func LoadDefinitions(path string) (*Definitions, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("struere: definitions: %w", err)
+	}
+	defer f.Close()
+	return parseDefinitions(f, path)
+}
+
+func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
+	prefix := "struere: definitions: "
+	if source != "" {
+		prefix += source + ": "
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxDefinitionsBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%sread: %w", prefix, err)
+	}
+	if len(data) > MaxDefinitionsBytes {
+		return nil, &parseError{msg: fmt.Sprintf("%slarger than %d bytes", prefix, MaxDefinitionsBytes)}
+	}
+
+	// First pass: generic decode, to reject trailing data and to find
+	// unknown keys with their location (encoding/json reports neither
+	// the location nor case mismatches).
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, jsonError(prefix, data, err)
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		rest := data[end:]
+		end += int64(len(rest) - len(bytes.TrimLeft(rest, " \t\r\n")))
+		return nil, &parseError{msg: fmt.Sprintf("%s%s: unexpected data after the definitions object", prefix, position(data, end))}
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return nil, &parseError{msg: prefix + "expected a JSON object"}
+	}
+	var unknown []string
+	findUnknownFields(raw, reflect.TypeFor[Definitions](), "", &unknown)
+	if len(unknown) > 0 {
+		return nil, &parseError{msg: prefix + strings.Join(unknown, "; ")}
+	}
+
+	// Second pass: typed decode. Unknown fields are already excluded;
+	// this reports type mismatches.
+	dec = json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var d Definitions
+	if err := dec.Decode(&d); err != nil {
+		return nil, jsonError(prefix, data, err)
+	}
+	d.dropNullOptionals()
+	if err := d.Validate(); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Source = source
+		}
+		return nil, err
+	}
+	return &d, nil
+}
+
+// parseError is a malformed definitions file. It matches
+// ErrInvalidDefinitions and unwraps to the decoder's error, if any.
+type parseError struct {
+	msg string
+	err error
+}
+
+func (e *parseError) Error() string        { return e.msg }
+func (e *parseError) Unwrap() error        { return e.err }
+func (e *parseError) Is(target error) bool { return target == ErrInvalidDefinitions }
+
+// jsonError turns a decoder error into a parseError with a line and column.
+func jsonError(prefix string, data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		// Offset counts the bytes read, the offending one included.
+		return &parseError{msg: fmt.Sprintf("%s%s: %s", prefix, position(data, syn.Offset-1), syn.Error()), err: err}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "value"
+		}
+		return &parseError{msg: fmt.Sprintf("%s%s: %s: cannot use a JSON %s as %s", prefix, position(data, typ.Offset-1), field, typ.Value, typ.Type), err: err}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &parseError{msg: prefix + "unexpected end of input", err: err}
+	}
+	return &parseError{msg: prefix + err.Error(), err: err}
+}
+
+// position returns "line L, column C" for a byte offset into data.
+func position(data []byte, off int64) string {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// findUnknownFields walks a generically decoded value alongside the Go type
+// it will be decoded into and records every object key that is not exactly
+// a JSON tag of that type. Values of the wrong JSON kind are left for the
+// typed decode to report.
+func findUnknownFields(v any, t reflect.Type, path string, out *[]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				where := path
+				if where == "" {
+					where = "top level"
+				}
+				*out = append(*out, fmt.Sprintf("%s: unknown field %q", where, k))
+				continue
+			}
+			findUnknownFields(obj[k], ft, joinPath(path, k), out)
+		}
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			return
+		}
+		for i, e := range arr {
+			findUnknownFields(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
+		}
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonFields maps each JSON key of struct type t to its field type.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	m := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+// dropNullOptionals clears optional free-form fields given as JSON null, so
+// they are omitted on the wire instead of sent as null.
+func (d *Definitions) dropNullOptionals() {
+	for i := range d.EntityTypes {
+		d.EntityTypes[i].DisplayConfig = nullToNil(d.EntityTypes[i].DisplayConfig)
+	}
+	for i := range d.Roles {
+		for j := range d.Roles[i].FieldMasks {
+			d.Roles[i].FieldMasks[j].MaskConfig = nullToNil(d.Roles[i].FieldMasks[j].MaskConfig)
+		}
+	}
+	for i := range d.Triggers {
+		d.Triggers[i].Condition = nullToNil(d.Triggers[i].Condition)
+	}
+}
+
+func nullToNil(m json.RawMessage) json.RawMessage {
+	if string(bytes.TrimSpace(m)) == "null" {
+		return nil
+	}
+	return m
+}
+
+// FieldError is one problem Validate found.
+type FieldError struct {
+	// Item names the definition, e.g. "agents[support]" (by slug or role
+	// name) or "agents[2]" when it has none.
+	Item string
+	// Field is the path within the item, e.g. "slug" or
+	// "tools[lookup].parameters"; empty when the problem is the item as a
+	// whole.
+	Field string
+	// Problem says what is wrong.
+	Problem string
+}
+
+// Error returns "item.field: problem".
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Item + ": " + e.Problem
+	}
+	return e.Item + "." + e.Field + ": " + e.Problem
+}
+
+// ValidationError lists every problem Validate found. It matches
+// ErrInvalidDefinitions.
+type ValidationError struct {
+	// Source is the file the definitions came from, when known.
+	Source string
+	// Problems in the order of the definitions.
+	Problems []FieldError
+}
+
+// Error returns all problems on one line.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("struere: invalid definitions")
+	if e.Source != "" {
+		b.WriteString(" in " + e.Source)
+	}
+	if len(e.Problems) > 1 {
+		fmt.Fprintf(&b, " (%d problems)", len(e.Problems))
+	}
+	b.WriteString(": ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrInvalidDefinitions.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidDefinitions }
+
+var (
+	slugPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	semverPattern = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+)
+
+// Validate checks d before it is sent, and returns a *ValidationError
+// listing every problem, or nil. It checks what the backend would reject
+// or silently get wrong: required fields, agent slug format (lowercase
+// letters, digits and hyphens, starting with a letter or digit, at most
+// MaxSlugLength), semantic versions, policy effects, mask and assertion
+// types, duplicate slugs and role names, two entity types bound to one
+// role, free-form JSON that is not valid (or not an object where the
+// backend needs one), and eval suites whose agent is not defined.
+//
+// Validate does not know the backend generation: keys only some
+// generations accept (policy priority, triggers, eval suites,
+// boundToRole) are Client.Sync's concern.
+func (d *Definitions) Validate() error {
+	v := &validator{}
+	agentSlugs := map[string]bool{}
+	seen := map[string]string{}
+	for i, a := range d.Agents {
+		item := itemName("agents", i, a.Slug)
+		v.agent(item, a)
+		if a.Slug != "" {
+			if first, dup := seen[a.Slug]; dup {
+				v.add(item, "slug", fmt.Sprintf("duplicate slug %q (also %s)", a.Slug, first))
+			} else {
+				seen[a.Slug] = fmt.Sprintf("agents[%d]", i)
+			}
+			agentSlugs[a.Slug] = true
+		}
+	}
+
+	seen = map[string]string{}
+	boundBy := map[string]string{}
+	for i, et := range d.EntityTypes {
+		item := itemName("entityTypes", i, et.Slug)
+		v.entityType(item, et)
+		if et.Slug != "" {
+			if first, dup := seen[et.Slug]; dup {
+				v.add(item, "slug", fmt.Sprintf("duplicate slug %q (also %s)", et.Slug, first))
+			} else {
+				seen[et.Slug] = fmt.Sprintf("entityTypes[%d]", i)
+			}
+		}
+		if et.BoundToRole != "" {
+			if first, dup := boundBy[et.BoundToRole]; dup {
+				// Same words as the backend's error (protocol §6.1).
+				v.add(item, "boundToRole", fmt.Sprintf("Multiple entity types bound to role %q: %q and %q", et.BoundToRole, first, et.Slug))
+			} else {
+				boundBy[et.BoundToRole] = et.Slug
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i, r := range d.Roles {
+		item := itemName("roles", i, r.Name)
+		v.role(item, r)
+		if r.Name != "" {
+			if first, dup := seen[r.Name]; dup {
+				v.add(item, "name", fmt.Sprintf("duplicate role name %q (also %s)", r.Name, first))
+			} else {
+				seen[r.Name] = fmt.Sprintf("roles[%d]", i)
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i, t := range d.Triggers {
+		item := itemName("triggers", i, t.Slug)
+		v.trigger(item, t)
+		if t.Slug != "" {
+			if first, dup := seen[t.Slug]; dup {
+				v.add(item, "slug", fmt.Sprintf("duplicate slug %q (also %s)", t.Slug, first))
+			} else {
+				seen[t.Slug] = fmt.Sprintf("triggers[%d]", i)
+			}
+		}
+	}
+
+	seen = map[string]string{}
+	for i, s := range d.EvalSuites {
+		item := itemName("evalSuites", i, s.Slug)
+		v.evalSuite(item, s, agentSlugs)
+		if s.Slug != "" {
+			if first, dup := seen[s.Slug]; dup {
+				v.add(item, "slug", fmt.Sprintf("duplicate slug %q (also %s)", s.Slug, first))
+			} else {
+				seen[s.Slug] = fmt.Sprintf("evalSuites[%d]", i)
+			}
+		}
+	}
+
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+// itemName names a definition by its key, or by its index when the key is
+// empty.
+func itemName(kind string, i int, key string) string {
+	if key == "" {
+		return fmt.Sprintf("%s[%d]", kind, i)
+	}
+	return kind + "[" + key + "]"
+}
+
+type validator struct {
+	problems []FieldError
+}
+
+func (v *validator) add(item, field, problem string) {
+	v.problems = append(v.problems, FieldError{Item: item, Field: field, Problem: problem})
+}
+
+func (v *validator) required(item, field, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(item, field, "required")
+	}
+}
+
+// object checks that m is present and a JSON object.
+func (v *validator) object(item, field string, m json.RawMessage) {
+	if len(m) == 0 {
+		v.add(item, field, "required (a JSON object)")
+		return
+	}
+	v.optionalObject(item, field, m)
+}
+
+// optionalObject checks that m, when present, is a JSON object.
+func (v *validator) optionalObject(item, field string, m json.RawMessage) {
+	if len(m) == 0 {
+		return
+	}
+	if !json.Valid(m) {
+		v.add(item, field, "not valid JSON")
+		return
+	}
+	if t := bytes.TrimSpace(m); t[0] != '{' {
+		v.add(item, field, "must be a JSON object, not "+jsonKind(t[0]))
+	}
+}
+
+// optionalJSON checks that m, when present, is valid JSON.
+func (v *validator) optionalJSON(item, field string, m json.RawMessage) {
+	if len(m) > 0 && !json.Valid(m) {
+		v.add(item, field, "not valid JSON")
+	}
+}
+
+func jsonKind(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+func (v *validator) agent(item string, a Agent) {
+	v.required(item, "name", a.Name)
+	switch {
+	case a.Slug == "":
+		v.add(item, "slug", "required")
+	case len(a.Slug) > MaxSlugLength:
+		v.add(item, "slug", fmt.Sprintf("longer than %d characters", MaxSlugLength))
+	case !slugPattern.MatchString(a.Slug):
+		v.add(item, "slug", fmt.Sprintf("%q: use lowercase letters, digits and hyphens, starting with a letter or digit", a.Slug))
+	}
+	switch {
+	case a.Version == "":
+		v.add(item, "version", "required")
+	case !semverPattern.MatchString(a.Version):
+		v.add(item, "version", fmt.Sprintf("%q is not a semantic version such as 1.0.0", a.Version))
+	}
+	v.required(item, "model.provider", a.Model.Provider)
+	v.required(item, "model.name", a.Model.Name)
+	if a.Model.Temperature != nil && *a.Model.Temperature < 0 {
+		v.add(item, "model.temperature", "must not be negative")
+	}
+	if a.Model.MaxTokens != nil && *a.Model.MaxTokens <= 0 {
+		v.add(item, "model.maxTokens", "must be positive")
+	}
+	names := map[string]bool{}
+	for i, t := range a.Tools {
+		field := itemName("tools", i, t.Name)
+		v.required(item, field+".name", t.Name)
+		if t.Name != "" {
+			if names[t.Name] {
+				v.add(item, field+".name", fmt.Sprintf("duplicate tool name %q", t.Name))
+			}
+			names[t.Name] = true
+		}
+		v.object(item, field+".parameters", t.Parameters)
+	}
+}
+
+func (v *validator) entityType(item string, et EntityType) {
+	v.required(item, "name", et.Name)
+	v.required(item, "slug", et.Slug)
+	v.object(item, "schema", et.Schema)
+	v.optionalJSON(item, "displayConfig", et.DisplayConfig)
+	for i, f := range et.SearchFields {
+		v.required(item, fmt.Sprintf("searchFields[%d]", i), f)
+	}
+}
+
+func (v *validator) role(item string, r Role) {
+	v.required(item, "name", r.Name)
+	for i, p := range r.Policies {
+		field := fmt.Sprintf("policies[%d]", i)
+		v.required(item, field+".resource", p.Resource)
+		if len(p.Actions) == 0 {
+			v.add(item, field+".actions", "at least one action is required")
+		}
+		for j, a := range p.Actions {
+			v.required(item, fmt.Sprintf("%s.actions[%d]", field, j), a)
+		}
+		if p.Effect != EffectAllow && p.Effect != EffectDeny {
+			v.add(item, field+".effect", fmt.Sprintf("%q: use %q or %q", p.Effect, EffectAllow, EffectDeny))
+		}
+	}
+	for i, s := range r.ScopeRules {
+		field := fmt.Sprintf("scopeRules[%d]", i)
+		v.required(item, field+".entityType", s.EntityType)
+		// The backend drops rules without these when reading back, so
+		// they would not survive a round trip.
+		v.required(item, field+".field", s.Field)
+		v.required(item, field+".operator", s.Operator)
+		v.required(item, field+".value", s.Value)
+	}
+	for i, m := range r.FieldMasks {
+		field := fmt.Sprintf("fieldMasks[%d]", i)
+		v.required(item, field+".entityType", m.EntityType)
+		v.required(item, field+".fieldPath", m.FieldPath)
+		if m.MaskType != MaskHide && m.MaskType != MaskRedact {
+			v.add(item, field+".maskType", fmt.Sprintf("%q: use %q or %q", m.MaskType, MaskHide, MaskRedact))
+		}
+		v.optionalJSON(item, field+".maskConfig", m.MaskConfig)
+	}
+}
+
+func (v *validator) trigger(item string, t Trigger) {
+	v.required(item, "name", t.Name)
+	v.required(item, "slug", t.Slug)
+	v.required(item, "entityType", t.EntityType)
+	v.required(item, "action", t.Action)
+	v.optionalJSON(item, "condition", t.Condition)
+	if len(t.Actions) == 0 {
+		v.add(item, "actions", "at least one action is required")
+	}
+	for i, a := range t.Actions {
+		field := fmt.Sprintf("actions[%d]", i)
+		v.required(item, field+".tool", a.Tool)
+		v.object(item, field+".args", a.Args)
+	}
+	if s := t.Schedule; s != nil {
+		if s.Delay != nil && *s.Delay < 0 {
+			v.add(item, "schedule.delay", "must not be negative")
+		}
+	}
+	if r := t.Retry; r != nil {
+		if r.MaxAttempts != nil && *r.MaxAttempts < 1 {
+			v.add(item, "retry.maxAttempts", "must be at least 1")
+		}
+		if r.BackoffMs != nil && *r.BackoffMs < 0 {
+			v.add(item, "retry.backoffMs", "must not be negative")
+		}
+	}
+}
+
+func (v *validator) evalSuite(item string, s EvalSuite, agents map[string]bool) {
+	v.required(item, "name", s.Name)
+	v.required(item, "slug", s.Slug)
+	switch {
+	case s.AgentSlug == "":
+		v.add(item, "agentSlug", "required")
+	case !agents[s.AgentSlug]:
+		// The backend would skip the suite; an agent missing from a
+		// sync is deleted, so it cannot be a remote-only agent either.
+		v.add(item, "agentSlug", fmt.Sprintf("%q is not one of the defined agents", s.AgentSlug))
+	}
+	if jm := s.JudgeModel; jm != nil {
+		v.required(item, "judgeModel.provider", jm.Provider)
+		v.required(item, "judgeModel.name", jm.Name)
+	}
+	if len(s.Cases) == 0 {
+		v.add(item, "cases", "at least one case is required")
+	}
+	for i, c := range s.Cases {
+		field := itemName("cases", i, "")
+		v.required(item, field+".name", c.Name)
+		if len(c.Turns) == 0 {
+			v.add(item, field+".turns", "at least one turn is required")
+		}
+		for j, t := range c.Turns {
+			tf := fmt.Sprintf("%s.turns[%d]", field, j)
+			v.required(item, tf+".userMessage", t.UserMessage)
+			for k, a := range t.Assertions {
+				v.assertion(item, fmt.Sprintf("%s.assertions[%d]", tf, k), a)
+			}
+		}
+		for k, a := range c.FinalAssertions {
+			v.assertion(item, fmt.Sprintf("%s.finalAssertions[%d]", field, k), a)
+		}
+	}
+}
+
+func (v *validator) assertion(item, field string, a EvalAssertion) {
+	switch a.Type {
+	case AssertLLMJudge, AssertContains, AssertMatches, AssertToolCalled, AssertToolNotCalled:
+	default:
+		v.add(item, field+".type", fmt.Sprintf("%q: use one of %s, %s, %s, %s, %s", a.Type,
+			AssertLLMJudge, AssertContains, AssertMatches, AssertToolCalled, AssertToolNotCalled))
+	}
+	if a.Weight != nil && *a.Weight < 0 {
+		v.add(item, field+".weight", "must not be negative")
+	}
+}
+
+// Agent returns the agent with the given slug, and whether there is one.
+func (d *Definitions) Agent(slug string) (Agent, bool) {
+	for _, a := range d.Agents {
+		if a.Slug == slug {
+			return a, true
+		}
+	}
+	return Agent{}, false
+}
+
+// EntityType returns the entity type with the given slug, and whether
+// there is one.
+func (d *Definitions) EntityType(slug string) (EntityType, bool) {
+	for _, et := range d.EntityTypes {
+		if et.Slug == slug {
+			return et, true
+		}
+	}
+	return EntityType{}, false
+}
+
+// Role returns the role with the given name, and whether there is one.
+func (d *Definitions) Role(name string) (Role, bool) {
+	for _, r := range d.Roles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+// Trigger returns the trigger with the given slug, and whether there is
+// one.
+func (d *Definitions) Trigger(slug string) (Trigger, bool) {
+	for _, t := range d.Triggers {
+		if t.Slug == slug {
+			return t, true
+		}
+	}
+	return Trigger{}, false
+}
+
+// EvalSuite returns the eval suite with the given slug, and whether there
+// is one.
+func (d *Definitions) EvalSuite(slug string) (EvalSuite, bool) {
+	for _, s := range d.EvalSuites {
+		if s.Slug == slug {
+			return s, true
+		}
+	}
+	return EvalSuite{}, false
+}

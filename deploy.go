@@ -1,0 +1,352 @@
+package struere
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/struere/struere-go/internal/convex"
+)
+
+// PromotionMethod says how a deploy promotes development to production.
+type PromotionMethod string
+
+const (
+	// PromoteServer calls sync:deployAllAgents: one transaction on the
+	// backend copies each active agent's development configuration.
+	PromoteServer PromotionMethod = "server"
+	// PromoteClient, for backends without sync:deployAllAgents, syncs
+	// production with each agent's development configuration and sends
+	// production's own entity types, roles and triggers back unchanged.
+	PromoteClient PromotionMethod = "client"
+)
+
+// Skip reasons reported in SkippedAgent.Reason.
+const (
+	ReasonNoDevelopmentConfig = "no development configuration"
+	ReasonNotActive           = "not active (paused)"
+)
+
+// PlannedAgent is an agent a deploy promotes.
+type PlannedAgent struct {
+	Slug string `json:"slug"`
+	// Version is the development version production will serve.
+	Version string `json:"version"`
+	// Before is production's configuration before the deploy.
+	Before Presence `json:"before"`
+}
+
+// SkippedAgent is an agent a deploy leaves alone, and why.
+type SkippedAgent struct {
+	Slug   string `json:"slug"`
+	Reason string `json:"reason"`
+}
+
+// Refusal is a reason a deploy or sync cannot be carried out exactly.
+type Refusal struct {
+	// Slug names the agent or resource concerned ("" for the whole call).
+	Slug   string `json:"slug,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Plan is what a deploy would do, computed from one consistent read of
+// development and production. Pass it back with WithPlan to deploy exactly
+// it: the deploy is refused with ErrStalePlan if the backend changed.
+type Plan struct {
+	Generation     Generation      `json:"-"`
+	Method         PromotionMethod `json:"method"`
+	OrganizationID string          `json:"organizationId,omitempty"`
+	Deploy         []PlannedAgent  `json:"deploy"`
+	Skip           []SkippedAgent  `json:"skip"`
+	// Refusals, when not empty, stop the deploy before anything is written.
+	Refusals []Refusal `json:"refusals,omitempty"`
+	// Fingerprint identifies the development and production state the
+	// plan was computed from.
+	Fingerprint string `json:"fingerprint"`
+
+	// promotion is the syncOrganization payload for PromoteClient.
+	promotion *promotionArgs
+}
+
+// String renders the plan for a terminal.
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Deploy plan (%s promotion, backend %s)\n", p.Method, p.Generation)
+	for _, a := range p.Deploy {
+		before := "none"
+		if a.Before.Present {
+			before = orUnknown(a.Before.Version)
+		}
+		fmt.Fprintf(&b, "  deploy  %-24s %s -> %s\n", a.Slug, before, a.Version)
+	}
+	for _, s := range p.Skip {
+		fmt.Fprintf(&b, "  skip    %-24s %s\n", s.Slug, s.Reason)
+	}
+	for _, r := range p.Refusals {
+		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
+	}
+	if len(p.Deploy)+len(p.Skip)+len(p.Refusals) == 0 {
+		b.WriteString("  (no agents)\n")
+	}
+	return b.String()
+}
+
+func orUnknown(v string) string {
+	if v == "" {
+		return "(version not reported)"
+	}
+	return v
+}
+
+// DeployResult is the outcome of Client.Deploy.
+type DeployResult struct {
+	// DryRun reports that nothing was written; Plan says what would be.
+	DryRun      bool            `json:"dryRun"`
+	Environment Environment     `json:"environment"`
+	Generation  Generation      `json:"-"`
+	Method      PromotionMethod `json:"method"`
+	Plan        *Plan           `json:"plan"`
+	// Deployed lists the promoted agents' slugs.
+	Deployed []string `json:"deployed"`
+	// Skipped lists agents left alone, with the reason.
+	Skipped []SkippedAgent `json:"skipped"`
+	// Verified reports that production was read back and matched.
+	Verified bool `json:"verified"`
+}
+
+// DeployOption configures Client.Deploy.
+type DeployOption interface{ applyDeploy(*deployOptions) }
+
+type deployOptions struct {
+	dryRun   bool
+	plan     *Plan
+	local    *Definitions
+	noVerify bool
+}
+
+type deployOptionFunc func(*deployOptions)
+
+func (f deployOptionFunc) applyDeploy(o *deployOptions) { f(o) }
+
+// DryRun makes Deploy compute and return the plan without writing.
+func DryRun() DeployOption { return deployOptionFunc(func(o *deployOptions) { o.dryRun = true }) }
+
+// WithPlan deploys only if development and production still match the
+// plan's fingerprint; otherwise Deploy fails with ErrStalePlan and writes
+// nothing.
+func WithPlan(p *Plan) DeployOption { return deployOptionFunc(func(o *deployOptions) { o.plan = p }) }
+
+// SkipVerification turns off reading production back after the deploy.
+func SkipVerification() DeployOption {
+	return deployOptionFunc(func(o *deployOptions) { o.noVerify = true })
+}
+
+func (o LocalOption) applyDeploy(d *deployOptions) { d.local = o.defs }
+
+// Deploy promotes every active agent's development configuration to
+// production. Agents without one are skipped, with the reason. Production
+// entity types, roles and triggers are left as they are.
+//
+// Where the backend serves sync:deployAllAgents, Deploy calls it. Where it
+// does not, Deploy performs the same promotion itself. Deploy never deletes
+// and never invents: when the promotion cannot be expressed exactly, it
+// refuses before writing anything, with an error matching ErrRefused that
+// names the agents and reasons. After writing it reads production back and
+// fails with ErrVerificationFailed if production does not serve the
+// development versions.
+func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResult, error) {
+	const op = "deploy"
+	var o deployOptions
+	for _, opt := range opts {
+		opt.applyDeploy(&o)
+	}
+	if o.local != nil {
+		if err := o.local.Validate(); err != nil {
+			return nil, wrapOp(op, err)
+		}
+	}
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.readRemote(ctx, op, reads{devPull: gen.EnvironmentIsolated(), prodPull: gen == GenerationE2})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := c.makePlan(op, r)
+	if err != nil {
+		return nil, err
+	}
+	if o.local != nil {
+		devPull, err := r.pulledAgents(op, r.devPull)
+		if err != nil {
+			return nil, err
+		}
+		st := buildStatus(r, o.local, devPull, c.s.org)
+		var why []Refusal
+		for _, a := range st.Agents {
+			switch a.State {
+			case StateNew, StateModified, StateWillBeDeleted:
+				why = append(why, Refusal{Slug: a.Slug, Reason: "local definition differs from development (" + string(a.State) + "): run Sync first"})
+			}
+		}
+		if len(why) > 0 {
+			return nil, &RefusedError{Op: op, Refusals: why, kind: ErrLocalDiffers}
+		}
+	}
+	if o.plan != nil && o.plan.Fingerprint != plan.Fingerprint {
+		return nil, &StalePlanError{Op: op, Planned: o.plan.Fingerprint, Current: plan.Fingerprint}
+	}
+	res := &DeployResult{DryRun: o.dryRun, Environment: Production, Generation: gen, Method: plan.Method, Plan: plan,
+		Deployed: []string{}, Skipped: []SkippedAgent{}}
+	if o.dryRun {
+		return res, nil
+	}
+	if len(plan.Refusals) > 0 {
+		return nil, &RefusedError{Op: op, Refusals: plan.Refusals, kind: ErrRefused}
+	}
+	switch plan.Method {
+	case PromoteServer:
+		err = c.deployServer(ctx, op, r, res)
+	default:
+		err = c.deployClient(ctx, op, plan, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !o.noVerify {
+		if err := c.verify(ctx, op, r, res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// makePlan computes what a deploy would do from one read of the backend.
+func (c *Client) makePlan(op string, r *remote) (*Plan, error) {
+	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Skip: []SkippedAgent{}}
+	if r.gen.HasDeployAllAgents() {
+		p.Method = PromoteServer
+	} else {
+		p.Method = PromoteClient
+	}
+	for _, a := range r.dev.Agents {
+		dev, prod := r.devView(a), r.prodView(a.Slug)
+		switch {
+		case dev.configured:
+			p.Deploy = append(p.Deploy, PlannedAgent{Slug: a.Slug, Version: dev.version, Before: Presence{Present: prod.configured, Version: prod.version}})
+		case p.Method == PromoteClient && !prod.configured:
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Reason: "no configuration in development or production: promoting on this backend would delete the agent or give it a default configuration; configure it in development (Sync) first"})
+		default:
+			p.Skip = append(p.Skip, SkippedAgent{Slug: a.Slug, Reason: ReasonNoDevelopmentConfig})
+		}
+	}
+	if p.Method == PromoteClient {
+		args, refusals, err := c.promotionPayload(op, r, p)
+		if err != nil {
+			return nil, err
+		}
+		p.Refusals = append(p.Refusals, refusals...)
+		p.promotion = args
+	}
+	fp, err := fingerprint(r)
+	if err != nil {
+		return nil, err
+	}
+	p.Fingerprint = fp
+	return p, nil
+}
+
+// fingerprint hashes everything a plan was computed from.
+func fingerprint(r *remote) (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, v := range []any{r.gen, r.dev, r.prod, r.devPull, r.prodPull} {
+		if err := enc.Encode(v); err != nil {
+			return "", fmt.Errorf("struere: fingerprint: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+type deployAllResult struct {
+	Success  bool     `json:"success"`
+	Deployed []string `json:"deployed"`
+	Skipped  []string `json:"skipped"`
+}
+
+func (c *Client) deployServer(ctx context.Context, op string, r *remote, res *DeployResult) error {
+	var out deployAllResult
+	if err := c.call(ctx, op, convex.Mutation, fnDeployAllAgents, orgArgs{OrganizationID: c.s.org}, &out); err != nil {
+		return err
+	}
+	if !out.Success {
+		return &APIError{Op: op, Path: fnDeployAllAgents, HTTPStatus: 200, Message: "backend answered success:false", kinds: []error{ErrMalformedResponse}}
+	}
+	listed := map[string]bool{}
+	res.Deployed = append(res.Deployed, out.Deployed...)
+	for _, s := range out.Deployed {
+		listed[s] = true
+	}
+	for _, s := range out.Skipped {
+		listed[s] = true
+		res.Skipped = append(res.Skipped, SkippedAgent{Slug: s, Reason: ReasonNoDevelopmentConfig})
+	}
+	// The backend ignores paused agents: they appear in neither list.
+	for _, a := range r.dev.Agents {
+		if !listed[a.Slug] {
+			res.Skipped = append(res.Skipped, SkippedAgent{Slug: a.Slug, Reason: ReasonNotActive})
+		}
+	}
+	return nil
+}
+
+// verify reads production back and checks every deployed agent serves the
+// development version that was promoted, and that production's other
+// resources are still there.
+func (c *Client) verify(ctx context.Context, op string, before *remote, res *DeployResult) error {
+	after, err := c.readRemote(ctx, op+": verify", reads{})
+	if err != nil {
+		return err
+	}
+	want := map[string]string{}
+	for _, a := range before.dev.Agents {
+		want[a.Slug] = before.devView(a).version
+	}
+	var bad []Refusal
+	for _, slug := range res.Deployed {
+		got := after.prodView(slug)
+		switch {
+		case !got.configured:
+			bad = append(bad, Refusal{Slug: slug, Reason: "production has no configuration after the deploy"})
+		case got.version != "" && got.version != want[slug]:
+			bad = append(bad, Refusal{Slug: slug, Reason: fmt.Sprintf("production serves version %s, development has %s", got.version, want[slug])})
+		}
+	}
+	if before.prod != nil {
+		wasProd := &remote{gen: before.gen, dev: before.prod}
+		nowProd := &remote{gen: after.gen, dev: after.prod}
+		for _, rs := range resourceStatuses(wasProd, nil) {
+			if !containsResource(resourceStatuses(nowProd, nil), rs) {
+				bad = append(bad, Refusal{Slug: rs.Name, Reason: fmt.Sprintf("production %s %q is gone after the deploy", rs.Kind, rs.Name)})
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return &VerificationError{Op: op, Result: res, Mismatches: bad}
+	}
+	res.Verified = true
+	return nil
+}
+
+func containsResource(list []ResourceStatus, r ResourceStatus) bool {
+	for _, x := range list {
+		if x.Kind == r.Kind && x.Name == r.Name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,86 @@
+package struere
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors of the deploy and sync workflow, matched with errors.Is.
+var (
+	// ErrRefused: the operation was refused before anything was written,
+	// because it could not be carried out exactly (it would delete or
+	// invent something). The error lists the items and reasons.
+	ErrRefused = errors.New("struere: refused")
+	// ErrLocalDiffers: Deploy was given local definitions that differ from
+	// development. It also matches ErrRefused.
+	ErrLocalDiffers = errors.New("struere: local definitions differ from development")
+	// ErrWouldDelete: Sync would delete remote resources and
+	// AllowDeletions was not given. It also matches ErrRefused.
+	ErrWouldDelete = errors.New("struere: sync would delete remote resources")
+	// ErrStalePlan: a plan passed with WithPlan no longer matches the
+	// backend. Nothing was written; compute a new plan.
+	ErrStalePlan = errors.New("struere: stale plan")
+	// ErrVerificationFailed: after a deploy, production did not read back
+	// as expected. The deploy was written; inspect the mismatches.
+	ErrVerificationFailed = errors.New("struere: verification failed")
+)
+
+// RefusedError says what an operation refused to do, and why. Nothing was
+// written.
+type RefusedError struct {
+	Op       string
+	Refusals []Refusal
+	kind     error
+}
+
+// Error lists every refusal.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("struere: %s: refused, nothing was written: %s", e.Op, joinRefusals(e.Refusals))
+}
+
+// Is matches ErrRefused and the specific class (ErrLocalDiffers,
+// ErrWouldDelete).
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused || target == e.kind }
+
+// StalePlanError reports that the backend changed since the plan was made.
+type StalePlanError struct {
+	Op               string
+	Planned, Current string
+}
+
+// Error names both fingerprints.
+func (e *StalePlanError) Error() string {
+	return fmt.Sprintf("struere: %s: plan %s is stale (the backend is now at %s); nothing was written: make a new plan", e.Op, e.Planned, e.Current)
+}
+
+// Is matches ErrStalePlan.
+func (e *StalePlanError) Is(target error) bool { return target == ErrStalePlan }
+
+// VerificationError reports that production did not read back as the
+// deploy intended. Result is the deploy's result.
+type VerificationError struct {
+	Op         string
+	Result     *DeployResult
+	Mismatches []Refusal
+}
+
+// Error lists every mismatch.
+func (e *VerificationError) Error() string {
+	return fmt.Sprintf("struere: %s: verification failed: %s", e.Op, joinRefusals(e.Mismatches))
+}
+
+// Is matches ErrVerificationFailed.
+func (e *VerificationError) Is(target error) bool { return target == ErrVerificationFailed }
+
+func joinRefusals(rs []Refusal) string {
+	parts := make([]string, 0, len(rs))
+	for _, r := range rs {
+		if r.Slug == "" {
+			parts = append(parts, r.Reason)
+		} else {
+			parts = append(parts, r.Slug+": "+r.Reason)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,92 @@
+// Package struere is the Go SDK of the Struere agent platform: a typed client
+// for what the struere CLI does — sync local definitions to development,
+// compare environments, and deploy development to production — plus the
+// public chat API for smoke tests.
+//
+// # Quick start
+//
+//	cfg, err := struere.ConfigFromEnv() // explicit: New never reads the environment
+//	if err != nil { ... }
+//	c, err := struere.New(cfg) // validates; no network I/O
+//	if err != nil { ... }
+//	st, err := c.Status(ctx) // development and production, read concurrently
+//	fmt.Print(st)
+//	plan, err := c.Deploy(ctx, struere.DryRun()) // what would change; writes nothing
+//	res, err := c.Deploy(ctx) // res.Deployed, res.Skipped (with reasons)
+//
+// Deploy and Status need no options. Sync pushes local definitions (see
+// LoadDefinitions) to development:
+//
+//	defs, err := struere.LoadDefinitions("struere.defs.json")
+//	res, err := c.Sync(ctx, defs) // refuses to delete remote resources unless AllowDeletions()
+//
+// # Authentication
+//
+// Calls to the Convex function API carry the user's JWT, the token `struere
+// login` stores in ~/.struere/credentials.json (or STRUERE_TOKEN). A Struere
+// API key cannot drive sync, status or deploy: the backend rejects it with
+// ErrNotAuthenticated. API keys serve the public chat API (Client.Chat).
+// The token is sent only to the configured deployment's host: the client
+// never follows redirects, and plain http is refused for non-loopback hosts
+// unless Config.AllowInsecureHTTP is set.
+//
+// # Environments
+//
+// Development and Production (and Eval on the newest backends) are fully
+// isolated: configurations, entity types, roles, triggers, threads and API
+// keys belong to one environment; agents (name, slug, description) are
+// shared. An APIKey carries the environment it was created for, declared by
+// the caller since the key string does not reveal it; Client.VerifyKey checks
+// it, and operations bound to an environment refuse a key of another
+// environment before sending anything.
+//
+// # Backend generations
+//
+// Struere backends exist in generations (GenerationE1, GenerationE2,
+// GenerationE2Deploy). The Client probes the deployment once and remembers
+// the answer, or takes Config.Generation. Deploy has the same meaning on
+// each: where sync:deployAllAgents exists it is called; elsewhere Deploy
+// performs the same promotion itself. It never deletes and never invents:
+// when the promotion cannot be expressed exactly it refuses before writing,
+// with ErrRefused naming the agents and reasons.
+//
+// # Errors
+//
+// Failed calls return an *APIError (operation, function path, HTTP status,
+// code, server message, request id, Retry-After) that matches the sentinels
+// with errors.Is: ErrNotAuthenticated, ErrAccessDenied, ErrNotFound,
+// ErrValidation, ErrRateLimited, ErrUnavailable, ErrUnsupported,
+// ErrMalformedResponse, ErrResponseTooLarge. Production deployments redact
+// function errors to "Server Error"; such an error still names the
+// operation and request id, and APIError.Redacted is set. Workflow errors
+// are ErrRefused (with ErrWouldDelete, ErrLocalDiffers), ErrStalePlan and
+// ErrVerificationFailed. Cancelling the context returns promptly with an
+// error matching ctx.Err().
+//
+// # Retries and timeouts
+//
+// Queries are retried on transport errors and HTTP 429/502/503/504.
+// Mutations and chat messages are retried only when the server cannot have
+// run them: the connection was refused, or a 429/503 carried Retry-After.
+// Backoff is jittered and exponential (Config.Retry); Retry-After is honoured
+// but never waited past RetryPolicy.MaxWait or the context deadline — the
+// call then fails with ErrRateLimited and RetryAfter set. There is no
+// built-in overall timeout: give each call a context with a deadline.
+// Response bodies are limited to Config.MaxResponseBytes (64 MiB).
+//
+// # Logging and redaction
+//
+// The client is silent unless Config.Logger is set; it then logs one debug
+// record per HTTP attempt (method, function path, status, attempt, duration,
+// request id), never a header, a body or a secret. Token and APIKey print as
+// [REDACTED] under every fmt verb, in slog and in JSON, so a Config can be
+// logged safely.
+//
+// # Testing
+//
+// Package strueretest runs an in-process Struere backend that speaks the
+// real wire protocol, for unit tests, examples and users' integration tests:
+//
+//	srv := strueretest.NewServer(t)
+//	c, err := struere.New(srv.Config())
+package struere

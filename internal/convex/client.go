@@ -1,0 +1,197 @@
+package convex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Kind is the kind of Convex function, which selects the endpoint and the retry policy.
+type Kind string
+
+// The three function kinds, named as in the endpoint path /api/<kind>.
+const (
+	Query    Kind = "query"
+	Mutation Kind = "mutation"
+	Action   Kind = "action"
+)
+
+// DefaultMaxResponseBytes is the response size limit used when Options.MaxResponseBytes is 0.
+const DefaultMaxResponseBytes int64 = 64 << 20
+
+// Options configures a Client. It is plain data; New copies what it needs.
+type Options struct {
+	BaseURL          *url.URL      // deployment URL, already validated; requests go to BaseURL + "/api/<kind>"
+	Token            string        // sent as "Authorization: Bearer <token>"; empty omits the header
+	HTTPClient       *http.Client  // nil uses a pooled client; it is copied and made to refuse redirects
+	UserAgent        string        // User-Agent header value
+	ClientHeader     string        // "Convex-Client" header value, e.g. "struere-go-0.1.0"; empty omits it
+	MaxResponseBytes int64         // response body limit; 0 means DefaultMaxResponseBytes
+	MaxRetries       int           // retries after the first attempt; 0 means none
+	MinWait, MaxWait time.Duration // jittered exponential backoff bounds; MaxWait also caps Retry-After
+	Logger           *slog.Logger  // one Debug record per attempt; nil is silent
+}
+
+// Client calls Convex functions. It is immutable and safe for concurrent use.
+type Client struct {
+	endpoint   string // BaseURL without a trailing slash, query or fragment
+	auth       secret // full Authorization header value, or ""
+	userAgent  string
+	client     string
+	maxBody    int64
+	maxRetries int
+	minWait    time.Duration
+	maxWait    time.Duration
+	logger     *slog.Logger
+	retry      *retryablehttp.Client
+	token      secret // the raw token, scrubbed from server-provided text
+}
+
+// secret keeps the Authorization value out of %v, %+v, %#v and slog output of a Client.
+type secret string
+
+func (secret) String() string             { return "[REDACTED]" }
+func (secret) GoString() string           { return "[REDACTED]" }
+func (secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[REDACTED]")) }
+func (secret) LogValue() slog.Value       { return slog.StringValue("[REDACTED]") }
+func (s secret) reveal() string           { return string(s) }
+
+// New returns a Client for o. It does no network I/O and never fails: the
+// caller has validated BaseURL. A nil BaseURL makes every Call fail.
+func New(o Options) *Client {
+	c := &Client{
+		userAgent:  o.UserAgent,
+		client:     o.ClientHeader,
+		maxBody:    o.MaxResponseBytes,
+		maxRetries: max(o.MaxRetries, 0),
+		minWait:    max(o.MinWait, 0),
+		maxWait:    max(o.MaxWait, 0),
+		logger:     o.Logger,
+	}
+	if o.BaseURL != nil {
+		u := *o.BaseURL
+		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+		c.endpoint = strings.TrimRight(u.String(), "/")
+	}
+	if o.Token != "" {
+		c.auth = secret("Bearer " + o.Token)
+		c.token = secret(o.Token)
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
+	if c.maxWait < c.minWait {
+		c.maxWait = c.minWait
+	}
+	c.retry = &retryablehttp.Client{
+		HTTPClient:     httpClient(o.HTTPClient),
+		Logger:         nil,
+		RetryWaitMin:   c.minWait,
+		RetryWaitMax:   c.maxWait,
+		RetryMax:       c.maxRetries,
+		RequestLogHook: onAttemptStart,
+		CheckRetry:     checkRetry,
+		Backoff:        backoff,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+	}
+	return c
+}
+
+// Result is the outcome of a successful call.
+type Result struct {
+	Value    json.RawMessage // the function's return value as JSON ("null" for none)
+	LogLines []string        // the function's console output; empty when the deployment redacts it
+	Attempts int             // attempts made, retries included
+}
+
+// Call runs the function at path (e.g. "sync:getSyncState") with args and
+// returns its value. args is encoded with encoding/json and must encode to a
+// JSON object; nil sends {}. On failure Call returns an *Error (see ErrorKind);
+// when ctx ends the error satisfies errors.Is(err, ctx.Err()). An unknown kind or
+// unencodable args return a plain error without any network I/O.
+func (c *Client) Call(ctx context.Context, kind Kind, path string, args any) (*Result, error) {
+	switch kind {
+	case Query, Mutation, Action:
+	default:
+		return nil, fmt.Errorf("convex: %s: unknown function kind %q", path, string(kind))
+	}
+	if c.endpoint == "" {
+		return nil, fmt.Errorf("convex: %s: no deployment URL", path)
+	}
+	body, err := requestBody(path, args)
+	if err != nil {
+		return nil, fmt.Errorf("convex: %s: encode args: %w", path, err)
+	}
+
+	st := &callState{c: c, kind: kind, path: path}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, callKey{}, st),
+		http.MethodPost, c.endpoint+"/api/"+string(kind), body)
+	if err != nil {
+		return nil, fmt.Errorf("convex: %s: build request: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.client != "" {
+		req.Header.Set("Convex-Client", c.client)
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth.reveal())
+	}
+
+	resp, doErr := c.retry.Do(req)
+	res, cerr := c.finish(ctx, st, resp, doErr)
+	st.logFinal(ctx, cerr)
+	if cerr != nil {
+		return nil, cerr
+	}
+	return res, nil
+}
+
+// requestBody encodes {"path":path,"args":args,"format":"json"} without HTML escaping.
+func requestBody(path string, args any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"path":`)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(path); err != nil {
+		return nil, err
+	}
+	trimNewline(&buf)
+	buf.WriteString(`,"args":`)
+	if args == nil {
+		buf.WriteString("{}")
+	} else {
+		start := buf.Len()
+		if err := enc.Encode(args); err != nil {
+			return nil, err
+		}
+		trimNewline(&buf)
+		encoded := buf.Bytes()[start:]
+		switch {
+		case string(encoded) == "null":
+			buf.Truncate(start)
+			buf.WriteString("{}")
+		case encoded[0] != '{':
+			return nil, errors.New("args must encode to a JSON object")
+		}
+	}
+	buf.WriteString(`,"format":"json"}`)
+	return buf.Bytes(), nil
+}
+
+func trimNewline(b *bytes.Buffer) {
+	if n := b.Len(); n > 0 && b.Bytes()[n-1] == '\n' {
+		b.Truncate(n - 1)
+	}
+}

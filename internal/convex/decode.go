@@ -1,0 +1,258 @@
+package convex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// statusUDFFailed is the HTTP status Convex may use for a function error; its
+// body is a function outcome exactly like HTTP 200's.
+const statusUDFFailed = 560
+
+// excerptLimit bounds the text kept from a body that is not the expected JSON.
+const excerptLimit = 200
+
+var errTooLarge = errors.New("response body too large")
+
+// finish turns the last attempt into a Result or an *Error. It always closes the body.
+func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response, doErr error) (*Result, error) {
+	attempts := max(st.attempts, 1)
+	if doErr != nil {
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		e := &Error{Kind: KindTransport, Path: st.path, Attempts: attempts, Sent: st.maySent, Err: withCtxErr(ctx, doErr)}
+		var re *redirectError
+		if errors.As(doErr, &re) {
+			e.Kind, e.HTTPStatus, e.Message = KindHTTP, re.status, re.Error()
+		}
+		return nil, e
+	}
+
+	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
+	body, err := readBody(resp.Body, resp.ContentLength, c.maxBody)
+	_ = resp.Body.Close()
+	if err != nil {
+		e := &Error{Path: st.path, HTTPStatus: resp.StatusCode, RetryAfter: retryAfter, Attempts: attempts,
+			Sent: true, RequestID: headerRequestID(resp.Header)}
+		if errors.Is(err, errTooLarge) {
+			e.Kind, e.Message = KindTooLarge, fmt.Sprintf("response body exceeds %d bytes", c.maxBody)
+		} else {
+			e.Kind, e.Message, e.Err = KindTransport, "reading response body", withCtxErr(ctx, err)
+		}
+		return nil, e
+	}
+
+	res, e := c.decode(st.path, resp.StatusCode, resp.Header, body)
+	if e != nil {
+		e.RetryAfter, e.Attempts, e.Sent = retryAfter, attempts, true
+		return nil, e
+	}
+	res.Attempts = attempts
+	return res, nil
+}
+
+// withCtxErr makes sure errors.Is(err, ctx.Err()) holds once ctx is done.
+func withCtxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
+// rawRef keeps a JSON value as a sub-slice of the body instead of copying it
+// as json.RawMessage does. That is safe only because the body buffer is never
+// reused, and it halves the memory of decoding a large value.
+type rawRef []byte
+
+func (r *rawRef) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
+
+// envelope is a function outcome (UDF result).
+type envelope struct {
+	Status       string   `json:"status"`
+	Value        rawRef   `json:"value"`
+	LogLines     []string `json:"logLines"`
+	ErrorMessage string   `json:"errorMessage"`
+	ErrorData    rawRef   `json:"errorData"`
+}
+
+// platformError is the body of an error raised outside the function.
+type platformError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// decode interprets a complete body. The Attempts, Sent and RetryAfter of a
+// returned *Error are left to the caller.
+func (c *Client) decode(path string, status int, h http.Header, body []byte) (*Result, *Error) {
+	fail := func(kind ErrorKind, msg string, err error) *Error {
+		return &Error{Kind: kind, Path: path, HTTPStatus: status, Message: c.scrub(msg), Err: err,
+			RequestID: headerRequestID(h)}
+	}
+	if status != statusUDFFailed && (status < 200 || status > 299) {
+		var pe platformError
+		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
+			e := fail(KindPlatform, pe.Message, nil)
+			e.Code = sanitizeLine(c.scrub(pe.Code), excerptLimit)
+			if id := firstNonEmpty(RequestID(pe.Message), RequestID(pe.Code)); id != "" {
+				e.RequestID = id
+			}
+			return nil, e
+		}
+		return nil, fail(KindHTTP, c.bodyExcerpt(body, status), nil)
+	}
+
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, fail(KindDecode, "invalid response: empty body", nil)
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fail(KindDecode, "invalid response: "+c.bodyExcerpt(body, status), err)
+	}
+	switch env.Status {
+	case "success":
+		v := json.RawMessage(env.Value)
+		if v == nil {
+			v = json.RawMessage("null")
+		}
+		return &Result{Value: v, LogLines: env.LogLines}, nil
+	case "error":
+		e := fail(KindFunction, env.ErrorMessage, nil)
+		if id := RequestID(env.ErrorMessage); id != "" {
+			e.RequestID = id
+		}
+		if env.ErrorData != nil {
+			e.ErrorData = c.scrubJSON(json.RawMessage(env.ErrorData))
+		}
+		return nil, e
+	default:
+		return nil, fail(KindDecode, fmt.Sprintf("invalid response: unknown status %q", sanitizeLine(env.Status, 40)), nil)
+	}
+}
+
+// scrub removes the token from server-provided text, in case a server echoes it.
+func (c *Client) scrub(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token.reveal(), "[REDACTED]")
+}
+
+func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
+	if c.token == "" || !bytes.Contains(b, []byte(c.token.reveal())) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(c.token.reveal()), []byte("[REDACTED]"))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// readBody reads at most limit bytes into one buffer sized from contentLength
+// when known. It returns errTooLarge as soon as the body proves longer, having
+// buffered at most limit+1 bytes.
+func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength > limit {
+		return nil, errTooLarge
+	}
+	bound := limit
+	if bound < math.MaxInt64 {
+		bound++ // one byte past the limit tells "exactly limit" from "more"
+	}
+	size := int64(512)
+	if contentLength >= 0 {
+		size = contentLength + 1 // +1 so EOF arrives without growing the buffer
+	}
+	buf := make([]byte, 0, min(size, bound))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= bound {
+				return nil, errTooLarge
+			}
+			grown := make([]byte, len(buf), min(int64(cap(buf))*2, bound))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// bodyExcerpt describes a body that is not the expected JSON: the title of an
+// HTML page, else its first non-blank line, shortened and stripped of control
+// characters.
+func (c *Client) bodyExcerpt(body []byte, status int) string {
+	s := strings.TrimSpace(c.scrub(string(body[:min(len(body), 4096)])))
+	if s == "" {
+		if t := http.StatusText(status); t != "" {
+			return "empty response body (" + t + ")"
+		}
+		return "empty response body"
+	}
+	if t := htmlTitle(s); t != "" {
+		s = t
+	}
+	for line := range strings.Lines(s) {
+		if line = strings.TrimSpace(line); line != "" {
+			return sanitizeLine(line, excerptLimit)
+		}
+	}
+	return ""
+}
+
+func htmlTitle(s string) string {
+	lower := strings.ToLower(s)
+	i := strings.Index(lower, "<title>")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(lower[i:], "</title>")
+	if j < 0 {
+		return ""
+	}
+	return strings.TrimSpace(s[i+len("<title>") : i+j])
+}
+
+// sanitizeLine drops control characters and invalid UTF-8 and cuts s to at
+// most n bytes on a rune boundary.
+func sanitizeLine(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > n {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,233 @@
+package struere
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/struere/struere-go/internal/convex"
+)
+
+// Function paths of the Struere backend (protocol §5, §6).
+const (
+	fnGetSyncState     = "sync:getSyncState"
+	fnGetPullState     = "sync:getPullState"
+	fnSyncOrganization = "sync:syncOrganization"
+	fnDeployAllAgents  = "sync:deployAllAgents"
+)
+
+// syncStateArgs are the arguments of getSyncState and getPullState. Empty
+// values are omitted: the validators reject null (protocol case 9).
+type syncStateArgs struct {
+	OrganizationID string      `json:"organizationId,omitempty"`
+	Environment    Environment `json:"environment,omitempty"`
+}
+
+// orgArgs are the arguments of deployAllAgents.
+type orgArgs struct {
+	OrganizationID string `json:"organizationId,omitempty"`
+}
+
+// wireSyncState is getSyncState's value in every generation (§5.2, §6.2).
+type wireSyncState struct {
+	Agents      []wireAgentState `json:"agents"`
+	EntityTypes []struct {
+		Slug          string `json:"slug"`
+		Name          string `json:"name"`
+		BoundToRole   string `json:"boundToRole"`
+		IsPackManaged bool   `json:"isPackManaged"`
+	} `json:"entityTypes"`
+	Roles []struct {
+		Name          string `json:"name"`
+		PolicyCount   int    `json:"policyCount"`
+		IsPackManaged bool   `json:"isPackManaged"`
+	} `json:"roles"`
+	Triggers []struct {
+		Slug string `json:"slug"`
+		Name string `json:"name"`
+	} `json:"triggers"`
+	EvalSuites []struct {
+		Slug string `json:"slug"`
+		Name string `json:"name"`
+	} `json:"evalSuites"`
+	InstalledPacks []json.RawMessage `json:"installedPacks"`
+}
+
+type wireAgentState struct {
+	Slug          string `json:"slug"`
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	HasConfig     bool   `json:"hasConfig"`
+	HasDevConfig  bool   `json:"hasDevConfig"`
+	HasProdConfig bool   `json:"hasProdConfig"`
+}
+
+// wirePullState is getPullState's value (§6.3), kept raw so that a
+// client-side promotion sends back exactly what the backend holds.
+type wirePullState struct {
+	Agents      []json.RawMessage `json:"agents"`
+	EntityTypes []json.RawMessage `json:"entityTypes"`
+	Roles       []json.RawMessage `json:"roles"`
+	Triggers    []json.RawMessage `json:"triggers"`
+}
+
+// envView is one environment's agents as the SDK compares them.
+type envView struct {
+	configured bool
+	version    string // "" when the backend does not report it
+}
+
+// remote is what the SDK read of the backend for one operation.
+type remote struct {
+	gen      Generation
+	dev      *wireSyncState
+	prod     *wireSyncState // nil for E1: one org-wide state
+	devPull  *wirePullState // nil unless asked for (isolated backends only)
+	prodPull *wirePullState
+}
+
+// reads says which optional reads readRemote makes besides getSyncState.
+type reads struct{ devPull, prodPull bool }
+
+// agentSlugs lists the remote agents, in the backend's order.
+func (r *remote) agentSlugs() []string {
+	out := make([]string, 0, len(r.dev.Agents))
+	for _, a := range r.dev.Agents {
+		out = append(out, a.Slug)
+	}
+	return out
+}
+
+func (r *remote) devView(a wireAgentState) envView {
+	if r.gen == GenerationE1 {
+		if !a.HasDevConfig {
+			return envView{}
+		}
+		return envView{configured: true, version: a.Version}
+	}
+	if !a.HasConfig {
+		return envView{}
+	}
+	return envView{configured: true, version: a.Version}
+}
+
+func (r *remote) prodView(slug string) envView {
+	if r.gen == GenerationE1 {
+		for _, a := range r.dev.Agents {
+			if a.Slug == slug {
+				// E1 reports only whether a production config is set.
+				return envView{configured: a.HasProdConfig}
+			}
+		}
+		return envView{}
+	}
+	for _, a := range r.prod.Agents {
+		if a.Slug == slug {
+			if !a.HasConfig {
+				return envView{}
+			}
+			return envView{configured: true, version: a.Version}
+		}
+	}
+	return envView{}
+}
+
+// readRemote fetches development and production state, and on
+// environment-isolated backends the full pull states asked for. All reads
+// run concurrently and every one must succeed: nothing is built from a
+// failed or partial read.
+func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote, error) {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &remote{gen: gen, dev: new(wireSyncState)}
+	if !gen.EnvironmentIsolated() {
+		if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
+			return nil, err
+		}
+		return r, r.check(op)
+	}
+	r.prod = new(wireSyncState)
+	read := func(path string, env Environment, out any) func(context.Context) error {
+		return func(ctx context.Context) error {
+			return c.call(ctx, op, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
+		}
+	}
+	fns := []func(context.Context) error{
+		read(fnGetSyncState, Development, r.dev),
+		read(fnGetSyncState, Production, r.prod),
+	}
+	if want.devPull {
+		r.devPull = new(wirePullState)
+		fns = append(fns, read(fnGetPullState, Development, r.devPull))
+	}
+	if want.prodPull {
+		r.prodPull = new(wirePullState)
+		fns = append(fns, read(fnGetPullState, Production, r.prodPull))
+	}
+	if err := parallel(ctx, fns...); err != nil {
+		return nil, err
+	}
+	return r, r.check(op)
+}
+
+// check rejects a state that cannot be trusted: duplicate slugs, or (on
+// isolated backends) development and production disagreeing on which
+// agents exist, since agents are shared between environments.
+func (r *remote) check(op string) error {
+	seen := map[string]bool{}
+	for _, a := range r.dev.Agents {
+		if a.Slug == "" || seen[a.Slug] {
+			return &APIError{Op: op, Path: fnGetSyncState, Message: fmt.Sprintf("state lists agent %q twice or without a slug", a.Slug), kinds: []error{ErrMalformedResponse}}
+		}
+		seen[a.Slug] = true
+	}
+	if r.prod == nil {
+		return nil
+	}
+	if !sameSlugs(r.dev.Agents, r.prod.Agents) {
+		return &APIError{Op: op, Path: fnGetSyncState, Message: "development and production list different agents (they are shared, so the reads were not consistent); retry", kinds: []error{ErrMalformedResponse}}
+	}
+	return nil
+}
+
+func sameSlugs(a, b []wireAgentState) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := make([]string, 0, len(a))
+	y := make([]string, 0, len(b))
+	for i := range a {
+		x = append(x, a[i].Slug)
+		y = append(y, b[i].Slug)
+	}
+	sort.Strings(x)
+	sort.Strings(y)
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parallel runs fns concurrently and returns the first error. When one
+// fails the others are cancelled; it always waits for all of them.
+func parallel(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() { errs <- fn(ctx) }()
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}

@@ -1,0 +1,179 @@
+package struere
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/struere/struere-go/internal/convex"
+)
+
+// Version is the SDK's version, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// Client talks to one Struere deployment on behalf of one user. It is
+// immutable after New and safe for concurrent use by many goroutines.
+type Client struct {
+	s *settings
+}
+
+// settings is everything New derived from the Config. Client holds it by
+// pointer so that printing a Client never prints a secret.
+type settings struct {
+	baseURL *url.URL
+	siteURL *url.URL
+	org     string
+	rpc     *convex.Client
+	gen     generationCache
+	cfg     Config // the validated copy, for the HTTP client and logger
+}
+
+// New returns a Client for cfg. It validates cfg (the URL parses and is https
+// unless the host is loopback or AllowInsecureHTTP is set; the token is
+// present; the generation is known) and performs no network I/O. It never
+// reads the environment or the disk: use ConfigFromEnv for that.
+func New(cfg Config) (*Client, error) {
+	base, err := parseDeploymentURL("URL", cfg.URL, cfg.AllowInsecureHTTP)
+	if err != nil {
+		return nil, err
+	}
+	var site *url.URL
+	if cfg.SiteURL != "" {
+		if site, err = parseDeploymentURL("SiteURL", cfg.SiteURL, cfg.AllowInsecureHTTP); err != nil {
+			return nil, err
+		}
+	} else {
+		site = deriveSiteURL(base)
+	}
+	tok := cfg.Token.Reveal()
+	if strings.TrimSpace(tok) == "" {
+		return nil, errors.New("struere: config: Token is empty: set STRUERE_TOKEN or run `struere login`, or pass Config.Token")
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return nil, errors.New("struere: config: Token contains whitespace: check how it was read (a trailing newline from a file?)")
+	}
+	if strings.ContainsAny(cfg.OrganizationID, " \t\r\n\"") {
+		return nil, fmt.Errorf("struere: config: OrganizationID %q is not a Convex id: copy it from struere.json or `struere org list`", cfg.OrganizationID)
+	}
+	if !cfg.Generation.valid() {
+		return nil, fmt.Errorf("struere: config: unknown Generation %d: use GenerationAuto, GenerationE1, GenerationE2 or GenerationE2Deploy", int(cfg.Generation))
+	}
+	if cfg.MaxResponseBytes < 0 {
+		return nil, errors.New("struere: config: MaxResponseBytes is negative: use 0 for the default (64 MiB)")
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	retry := cfg.Retry.withDefaults()
+	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, cfg: cfg}
+	s.gen.fixed = cfg.Generation
+	s.rpc = convex.New(convex.Options{
+		BaseURL:          base,
+		Token:            tok,
+		HTTPClient:       cfg.HTTPClient,
+		UserAgent:        userAgent(cfg.UserAgent),
+		ClientHeader:     "struere-go-" + Version,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		MaxRetries:       retry.MaxRetries,
+		MinWait:          retry.MinWait,
+		MaxWait:          retry.MaxWait,
+		Logger:           cfg.Logger,
+	})
+	return &Client{s: s}, nil
+}
+
+// String describes the client without its credentials.
+func (c *Client) String() string {
+	return fmt.Sprintf("struere.Client{URL: %s, OrganizationID: %q}", c.s.baseURL, c.s.org)
+}
+
+// URL returns the deployment URL the client talks to.
+func (c *Client) URL() string { return c.s.baseURL.String() }
+
+// SiteURL returns the origin of the deployment's HTTP routes (public chat API).
+func (c *Client) SiteURL() string { return c.s.siteURL.String() }
+
+// OrganizationID returns the configured organization, or "" when the
+// backend's default organization is used.
+func (c *Client) OrganizationID() string { return c.s.org }
+
+func userAgent(suffix string) string {
+	ua := fmt.Sprintf("struere-go/%s go/%s %s/%s", Version, strings.TrimPrefix(runtime.Version(), "go"), runtime.GOOS, runtime.GOARCH)
+	if s := strings.TrimSpace(suffix); s != "" {
+		ua += " " + s
+	}
+	return ua
+}
+
+func parseDeploymentURL(field, raw string, allowHTTP bool) (*url.URL, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, fmt.Errorf("struere: config: %s is empty: set it to your deployment, e.g. %s", field, DefaultURL)
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("struere: config: %s %q is not an absolute URL: use e.g. %s", field, raw, DefaultURL)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("struere: config: %s must not carry credentials: put the token in Config.Token", field)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("struere: config: %s %q has a query or fragment: give the bare deployment URL", field, u.Redacted())
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP && !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("struere: config: %s %q uses plain http to a non-loopback host: use https, or set AllowInsecureHTTP if you really mean it", field, u.String())
+		}
+	default:
+		return nil, fmt.Errorf("struere: config: %s %q: scheme must be https (or http for loopback)", field, u.String())
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func deriveSiteURL(base *url.URL) *url.URL {
+	u := *base
+	if h, ok := strings.CutSuffix(u.Host, ".convex.cloud"); ok {
+		u.Host = h + ".convex.site"
+	}
+	return &u
+}
+
+// call runs one Convex function and decodes its value into out (which may
+// be nil). Errors are *APIError, or the context's error wrapped with op.
+func (c *Client) call(ctx context.Context, op string, kind convex.Kind, path string, args, out any) error {
+	res, err := c.s.rpc.Call(ctx, kind, path, args)
+	if err != nil {
+		return wrapCallError(op, err)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(res.Value, out); err != nil {
+		return &APIError{Op: op, Path: path, HTTPStatus: 200, Attempts: res.Attempts,
+			Message: "unexpected value shape: " + err.Error(), kinds: []error{ErrMalformedResponse}, err: err}
+	}
+	return nil
+}
+
+// generationCache remembers the probed generation. A failed probe is not
+// cached, so the next call probes again.
+type generationCache struct {
+	fixed Generation
+	mu    sync.Mutex
+	known Generation
+}

@@ -1,0 +1,86 @@
+package strueretest
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+)
+
+// Table letters: the first character of every document id names its table,
+// so a well-formed id of the wrong table can be told apart from a missing one.
+const (
+	tableOrganizations = 'j'
+	tableUsers         = 'k'
+	tableMemberships   = 'n'
+	tableAgents        = 'p'
+	tableConfigs       = 'q'
+	tableEntityTypes   = 'r'
+	tableRoles         = 's'
+	tablePolicies      = 't'
+	tableTriggers      = 'v'
+	tableEvalSuites    = 'w'
+	tableAPIKeys       = 'x'
+	tableThreads       = 'm'
+	tablePacks         = 'y'
+)
+
+const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+// splitmix64 is a bijective mixer: it turns a counter into a value that looks
+// random but is fully deterministic.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// makeID returns a 32-character Convex-like id: the table letter, 27
+// characters derived from the counter, and a 4-character checksum.
+func makeID(table byte, counter uint64) string {
+	var b strings.Builder
+	b.Grow(32)
+	b.WriteByte(table)
+	x := splitmix64(counter<<8 | uint64(table))
+	for i := 0; i < 27; i++ {
+		if i%12 == 0 {
+			x = splitmix64(x + uint64(i))
+		}
+		b.WriteByte(idAlphabet[x%36])
+		x /= 36
+	}
+	b.WriteString(idChecksum(b.String()))
+	return b.String()
+}
+
+func idChecksum(s string) string {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	v := h.Sum32() % (36 * 36 * 36 * 36)
+	out := make([]byte, 4)
+	for i := 3; i >= 0; i-- {
+		out[i] = idAlphabet[v%36]
+		v /= 36
+	}
+	return string(out)
+}
+
+// decodeID checks that s is a well-formed id and returns its table letter.
+// The error text mirrors Convex's "Unable to decode ID" errors.
+func decodeID(s string) (byte, error) {
+	if len(s) != 32 {
+		return 0, fmt.Errorf("Unable to decode ID: Invalid ID length %d", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(idAlphabet, rune(s[i])) {
+			return 0, fmt.Errorf("Unable to decode ID: Invalid ID character")
+		}
+	}
+	if idChecksum(s[:28]) != s[28:] {
+		return 0, fmt.Errorf("Unable to decode ID: Invalid ID checksum")
+	}
+	return s[0], nil
+}
+
+// requestID returns the 16-hex-digit request id for the n-th request.
+func requestID(n uint64) string { return fmt.Sprintf("%016x", splitmix64(n^0x5bd1e995)) }

@@ -1,0 +1,214 @@
+package strueretest
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	struere "github.com/struere/struere-go"
+)
+
+// Server is an in-process fake Struere backend: the Convex function API
+// (/api/...) and the Struere site routes (/health, /v1/...) on one loopback
+// listener. It is safe for concurrent use.
+type Server struct {
+	opts    options
+	ln      net.Listener
+	srv     *http.Server
+	url     string
+	secret  []byte
+	issuer  string
+	closing chan struct{}
+	once    sync.Once
+
+	reqCounter atomic.Uint64
+
+	mu      sync.Mutex // guards st, clock, expired and the seeded identity
+	st      *state
+	clock   time.Time
+	expired map[string]struct{}
+	orgID   string
+	userID  string
+	token   string
+
+	fmu    sync.Mutex
+	faults []*faultState
+
+	rmu      sync.Mutex
+	requests []Request
+}
+
+// Seeded identity: every server starts with this organization, and a user
+// who is its admin.
+const (
+	SeedOrganizationName = "Acme"
+	SeedOrganizationSlug = "acme"
+	SeedUserSubject      = "user_seed"
+	SeedUserEmail        = "dev@acme.test"
+	SeedUserName         = "Dev User"
+)
+
+// NewServer starts a Server on 127.0.0.1 and closes it when the test ends.
+// It fails the test if the server cannot start.
+func NewServer(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		tb.Fatalf("strueretest: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a Server on 127.0.0.1 for use outside tests (the quickstart
+// embeds one). The caller must call Close. It returns an error if an option
+// is invalid or no loopback port can be opened.
+func Start(opts ...Option) (*Server, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch o.gen {
+	case struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy:
+	default:
+		return nil, fmt.Errorf("strueretest: start: unsupported generation %v", o.gen)
+	}
+	s := &Server{
+		opts:    o,
+		closing: make(chan struct{}),
+		st:      &state{},
+		clock:   o.clock,
+		expired: map[string]struct{}{},
+		secret:  make([]byte, 32),
+		issuer:  "https://clerk.strueretest.local",
+	}
+	if _, err := rand.Read(s.secret); err != nil {
+		return nil, fmt.Errorf("strueretest: start: %w", err)
+	}
+	org, err := s.AddOrganization(Organization{Name: SeedOrganizationName, Slug: SeedOrganizationSlug})
+	if err != nil {
+		return nil, err
+	}
+	u, tok, err := s.AddUser(User{Subject: SeedUserSubject, Email: SeedUserEmail, Name: SeedUserName})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.AddMembership(Membership{UserID: u.ID, OrganizationID: org.ID, Role: "admin"}); err != nil {
+		return nil, err
+	}
+	s.orgID, s.userID = org.ID, u.ID
+	s.token = s.MintToken(u.Subject, org.ClerkOrgID)
+	_ = tok
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("strueretest: start: %w", err)
+	}
+	s.ln = ln
+	s.url = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener was closed underneath us; nothing to report
+		}
+	}()
+	return s, nil
+}
+
+// Close stops the server, unblocks hanging faults and closes every
+// connection. It is safe to call more than once.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.closing)
+		_ = s.srv.Close()
+	})
+}
+
+// URL returns the base of the Convex function API, e.g. "http://127.0.0.1:41234".
+func (s *Server) URL() string { return s.url }
+
+// SiteURL returns the base of the site routes (/health, /v1/chat). It is
+// the same listener as URL.
+func (s *Server) SiteURL() string { return s.url }
+
+// Generation returns the backend generation the server emulates.
+func (s *Server) Generation() struere.Generation { return s.opts.gen }
+
+// Config returns a struere.Config for the seeded user and organization:
+// URL, SiteURL, Token and OrganizationID are set; Generation is left to
+// GenerationAuto so the SDK probes.
+func (s *Server) Config() struere.Config {
+	return struere.Config{
+		URL:            s.URL(),
+		SiteURL:        s.SiteURL(),
+		Token:          s.Token(),
+		OrganizationID: s.OrganizationID(),
+	}
+}
+
+// Token returns the seeded user's token. Its org_id claim names the seeded
+// organization.
+func (s *Server) Token() struere.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return struere.Token(s.token)
+}
+
+// OrganizationID returns the id of the seeded organization.
+func (s *Server) OrganizationID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.orgID
+}
+
+// UserID returns the users-table id of the seeded user.
+func (s *Server) UserID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userID
+}
+
+// Now returns the server's clock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock
+}
+
+// Advance moves the server's clock forward by d (tokens and API keys expire
+// against it).
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = s.clock.Add(d)
+}
+
+// nowMS is the clock in ms since the epoch; s.mu must be held.
+func (s *Server) nowMS() int64 { return s.clock.UnixMilli() }
+
+// read runs f on the state under the lock, without copying it: f must not
+// modify anything.
+func (s *Server) read(f func(st *state, now int64)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.st, s.nowMS())
+}
+
+// mutate runs f on a copy of the state and keeps the copy only if f
+// succeeds, so a failing mutation writes nothing (a Convex transaction).
+func (s *Server) mutate(f func(st *state, now int64) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.st.clone()
+	if err := f(c, s.nowMS()); err != nil {
+		return err
+	}
+	s.st = c
+	return nil
+}

@@ -1,0 +1,245 @@
+package strueretest
+
+import "slices"
+
+// The in-memory database. Every table is a slice in insertion (index)
+// order. Records are values; nested slices and maps are replaced, never
+// mutated, so clone can copy the tables shallowly.
+
+type orgRow struct {
+	id, name, slug, clerkID string
+	deleted                 bool
+	createdAt               int64
+}
+
+type userRow struct {
+	id, subject, email, name string
+	createdAt, updatedAt     int64
+}
+
+type membershipRow struct {
+	id, userID, orgID, role string
+}
+
+type agentRow struct {
+	id, orgID, name, slug, description string
+	status                             string
+	createdAt, updatedAt               int64
+	devConfigID, prodConfigID          string // E1 pointers
+}
+
+type configRow struct {
+	id, agentID, env            string
+	version, name, systemPrompt string
+	model                       any // map[string]any, as validated
+	tools                       any // []any, as validated
+	createdAt                   int64
+	deployedBy                  string
+}
+
+type entityTypeRow struct {
+	id, orgID, env, name, slug string
+	schema, displayConfig      any
+	hasDisplayConfig           bool
+	searchFields               []string
+	boundToRole, userIDField   string
+	createdAt                  int64
+}
+
+type roleRow struct {
+	id, orgID, env, name, description string
+	isSystem                          bool
+	createdAt                         int64
+}
+
+type policyRow struct {
+	id, roleID, resource, action, effect string
+	priority                             float64
+	hasPriority                          bool
+	scopeRules, fieldMasks               []any // payload objects attached to this row
+}
+
+type triggerRow struct {
+	id, orgID, env, slug string
+	def                  map[string]any
+	enabled              bool
+	createdAt            int64
+}
+
+type evalSuiteRow struct {
+	id, orgID, env, slug, agentID string
+	def                           map[string]any
+	status                        string
+	createdAt                     int64
+}
+
+type packRow struct {
+	id, orgID, packID, version string
+	entityTypeIDs, roleIDs     []string
+}
+
+type apiKeyRow struct {
+	id, orgID, env, name, hash, prefix string
+	permissions                        []string
+	expiresAt, lastUsedAt, createdAt   int64
+}
+
+type threadRow struct {
+	id, orgID, env, agentID, externalID string
+	messages, chars                     int
+}
+
+type state struct {
+	counter     uint64
+	orgs        []orgRow
+	users       []userRow
+	members     []membershipRow
+	agents      []agentRow
+	configs     []configRow
+	entityTypes []entityTypeRow
+	roles       []roleRow
+	policies    []policyRow
+	triggers    []triggerRow
+	evalSuites  []evalSuiteRow
+	packs       []packRow
+	apiKeys     []apiKeyRow
+	threads     []threadRow
+}
+
+func (st *state) clone() *state {
+	c := *st
+	c.orgs = slices.Clone(st.orgs)
+	c.users = slices.Clone(st.users)
+	c.members = slices.Clone(st.members)
+	c.agents = slices.Clone(st.agents)
+	c.configs = slices.Clone(st.configs)
+	c.entityTypes = slices.Clone(st.entityTypes)
+	c.roles = slices.Clone(st.roles)
+	c.policies = slices.Clone(st.policies)
+	c.triggers = slices.Clone(st.triggers)
+	c.evalSuites = slices.Clone(st.evalSuites)
+	c.packs = slices.Clone(st.packs)
+	c.apiKeys = slices.Clone(st.apiKeys)
+	c.threads = slices.Clone(st.threads)
+	return &c
+}
+
+func (st *state) newID(table byte) string {
+	st.counter++
+	return makeID(table, st.counter)
+}
+
+func (st *state) org(id string) *orgRow {
+	for i := range st.orgs {
+		if st.orgs[i].id == id && !st.orgs[i].deleted {
+			return &st.orgs[i]
+		}
+	}
+	return nil
+}
+
+func (st *state) userBySubject(sub string) *userRow {
+	for i := range st.users {
+		if st.users[i].subject == sub {
+			return &st.users[i]
+		}
+	}
+	return nil
+}
+
+func (st *state) user(id string) *userRow {
+	for i := range st.users {
+		if st.users[i].id == id {
+			return &st.users[i]
+		}
+	}
+	return nil
+}
+
+func (st *state) membership(userID, orgID string) *membershipRow {
+	for i := range st.members {
+		if st.members[i].userID == userID && st.members[i].orgID == orgID {
+			return &st.members[i]
+		}
+	}
+	return nil
+}
+
+func (st *state) agent(id string) *agentRow {
+	for i := range st.agents {
+		if st.agents[i].id == id {
+			return &st.agents[i]
+		}
+	}
+	return nil
+}
+
+// liveAgentBySlug finds the agent with that slug whose status is not
+// "deleted".
+func (st *state) liveAgentBySlug(orgID, slug string) *agentRow {
+	for i := range st.agents {
+		a := &st.agents[i]
+		if a.orgID == orgID && a.slug == slug && a.status != "deleted" {
+			return a
+		}
+	}
+	return nil
+}
+
+func (st *state) config(id string) *configRow {
+	if id == "" {
+		return nil
+	}
+	for i := range st.configs {
+		if st.configs[i].id == id {
+			return &st.configs[i]
+		}
+	}
+	return nil
+}
+
+// currentConfig is the newest configuration row of (agent, env): the one
+// the environment serves and that sync patches.
+func (st *state) currentConfig(agentID, env string) *configRow {
+	for i := len(st.configs) - 1; i >= 0; i-- {
+		c := &st.configs[i]
+		if c.agentID == agentID && c.env == env {
+			return c
+		}
+	}
+	return nil
+}
+
+func (st *state) policiesOf(roleID string) []policyRow {
+	var out []policyRow
+	for _, p := range st.policies {
+		if p.roleID == roleID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (st *state) deleteRole(id string) {
+	st.roles = slices.DeleteFunc(st.roles, func(r roleRow) bool { return r.id == id })
+	st.policies = slices.DeleteFunc(st.policies, func(p policyRow) bool { return p.roleID == id })
+}
+
+func (st *state) packManaged(id string) bool {
+	for _, p := range st.packs {
+		if slices.Contains(p.entityTypeIDs, id) || slices.Contains(p.roleIDs, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *state) packsOf(orgID string) []packRow {
+	var out []packRow
+	for _, p := range st.packs {
+		if p.orgID == orgID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
