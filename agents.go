@@ -157,7 +157,7 @@ func (r Role) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// PolicyEffect values.
+// Policy effects: the values of Policy.Effect.
 const (
 	EffectAllow = "allow"
 	EffectDeny  = "deny"

@@ -65,8 +65,8 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 	}
 
 	// First pass: generic decode, to reject trailing data and to find
-	// unknown keys with their location (encoding/json reports neither
-	// the location nor case mismatches).
+	// unknown keys and mistyped values with their location
+	// (encoding/json reports neither the location nor case mismatches).
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw any
@@ -82,14 +82,14 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 	if _, ok := raw.(map[string]any); !ok {
 		return nil, &parseError{msg: prefix + "expected a JSON object"}
 	}
-	var unknown []string
-	findUnknownFields(raw, reflect.TypeFor[Definitions](), "", &unknown)
-	if len(unknown) > 0 {
-		return nil, &parseError{msg: prefix + strings.Join(unknown, "; ")}
+	var problems []string
+	checkShape(raw, reflect.TypeFor[Definitions](), "", &problems)
+	if len(problems) > 0 {
+		return nil, &parseError{msg: prefix + strings.Join(problems, "; ")}
 	}
 
-	// Second pass: typed decode. Unknown fields are already excluded;
-	// this reports type mismatches.
+	// Second pass: typed decode. The shape is already checked, so an
+	// error here is unexpected (an integer out of range, say).
 	dec = json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var d Definitions
@@ -154,21 +154,32 @@ func position(data []byte, off int64) string {
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
-// findUnknownFields walks a generically decoded value alongside the Go type
-// it will be decoded into and records every object key that is not exactly
-// a JSON tag of that type. Values of the wrong JSON kind are left for the
-// typed decode to report.
-func findUnknownFields(v any, t reflect.Type, path string, out *[]string) {
+// checkShape walks a generically decoded value alongside the Go type it
+// will be decoded into. It records every object key that is not exactly a
+// JSON tag of that type, and every value of the wrong JSON kind, each with
+// its location. JSON null is accepted anywhere and means "unset".
+func checkShape(v any, t reflect.Type, path string, out *[]string) {
+	if v == nil {
+		return
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == rawMessageType {
 		return
 	}
+	where := path
+	if where == "" {
+		where = "top level"
+	}
+	mismatch := func(want string) {
+		*out = append(*out, fmt.Sprintf("%s: expected %s, got %s", where, want, kindOf(v)))
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
+			mismatch("an object")
 			return
 		}
 		fields := jsonFields(t)
@@ -180,24 +191,57 @@ func findUnknownFields(v any, t reflect.Type, path string, out *[]string) {
 		for _, k := range keys {
 			ft, ok := fields[k]
 			if !ok {
-				where := path
-				if where == "" {
-					where = "top level"
-				}
 				*out = append(*out, fmt.Sprintf("%s: unknown field %q", where, k))
 				continue
 			}
-			findUnknownFields(obj[k], ft, joinPath(path, k), out)
+			checkShape(obj[k], ft, joinPath(path, k), out)
 		}
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {
+			mismatch("an array")
 			return
 		}
 		for i, e := range arr {
-			findUnknownFields(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
+			checkShape(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			mismatch("a string")
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			mismatch("a boolean")
+		}
+	case reflect.Int, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			mismatch("an integer")
+		} else if _, err := n.Int64(); err != nil {
+			*out = append(*out, fmt.Sprintf("%s: expected an integer, got %s", where, n))
+		}
+	case reflect.Float64:
+		if _, ok := v.(json.Number); !ok {
+			mismatch("a number")
 		}
 	}
+}
+
+// kindOf names the JSON kind of a generically decoded value.
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	}
+	return "null"
 }
 
 func joinPath(path, key string) string {

@@ -2,6 +2,7 @@ package struere
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestDefinitionsLookups(t *testing.T) {
 	}
 }
 
-func TestMarshalOmitsUnsetOptionalFieldsAndSendsEmptyLists(t *testing.T) {
+func TestDefinitionsMarshalOmitsUnsetOptionalFieldsAndSendsEmptyLists(t *testing.T) {
 	d := Definitions{
 		Agents: []Agent{{
 			Name: "A", Slug: "a", Version: "1.0.0",
@@ -157,13 +158,13 @@ func TestMarshalOmitsUnsetOptionalFieldsAndSendsEmptyLists(t *testing.T) {
 	}
 }
 
-func TestMarshalOfEmptyDefinitionsSendsRequiredListsOnly(t *testing.T) {
+func TestDefinitionsMarshalOfEmptyValueSendsRequiredListsOnly(t *testing.T) {
 	encoded, err := json.Marshal(&Definitions{Triggers: []Trigger{}, EvalSuites: []EvalSuite{}})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"agents": [], "entityTypes": [], "roles": []}`, string(encoded))
 }
 
-func TestMarshalKeepsPolicyPriorityWhenSet(t *testing.T) {
+func TestDefinitionsMarshalKeepsPolicyPriorityWhenSet(t *testing.T) {
 	encoded, err := json.Marshal(Policy{Resource: "r", Actions: []string{"read"}, Effect: "allow", Priority: new(0)})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"resource": "r", "actions": ["read"], "effect": "allow", "priority": 0}`, string(encoded))
@@ -219,7 +220,23 @@ func TestParseDefinitionsRejectsMalformedInput(t *testing.T) {
 		{
 			name:  "wrong type names the field",
 			input: `{"agents": [{"name": "A", "slug": "a", "version": 1}], "entityTypes": [], "roles": []}`,
-			want:  `struere: definitions: line 1, column 52: agents.version: cannot use a JSON number as string`,
+			want:  `struere: definitions: agents[0].version: expected a string, got a number`,
+		},
+		{
+			name: "every wrong type is reported",
+			input: `{"agents": [{"model": {"temperature": "hot", "maxTokens": 10.5}, "tools": [{"isBuiltin": "yes"}]}],
+			          "entityTypes": {}, "roles": [{"policies": [{"actions": "read"}]}], "triggers": [{"schedule": []}]}`,
+			want: `struere: definitions: agents[0].model.maxTokens: expected an integer, got 10.5; ` +
+				`agents[0].model.temperature: expected a number, got a string; ` +
+				`agents[0].tools[0].isBuiltin: expected a boolean, got a string; ` +
+				`entityTypes: expected an array, got an object; ` +
+				`roles[0].policies[0].actions: expected an array, got a string; ` +
+				`triggers[0].schedule: expected an object, got an array`,
+		},
+		{
+			name:  "out of range integer",
+			input: `{"agents": [{"model": {"maxTokens": 1e30}}], "entityTypes": [], "roles": []}`,
+			want:  `struere: definitions: agents[0].model.maxTokens: expected an integer, got 1e30`,
 		},
 		{
 			name:  "not an object",
@@ -241,6 +258,31 @@ func TestParseDefinitionsRejectsMalformedInput(t *testing.T) {
 			require.ErrorIs(t, err, ErrInvalidDefinitions)
 		})
 	}
+}
+
+func TestParseDefinitionsSyntaxErrorUnwrapsToTheDecoderError(t *testing.T) {
+	_, err := ParseDefinitions(strings.NewReader(`{"agents": [}`))
+	var syn *json.SyntaxError
+	require.ErrorAs(t, err, &syn)
+	require.ErrorIs(t, err, ErrInvalidDefinitions)
+}
+
+func TestParseDefinitionsRejectsOversizedInput(t *testing.T) {
+	big := io.MultiReader(strings.NewReader(`{"agents": [], "entityTypes": [], "roles": [], "x": "`),
+		io.LimitReader(repeatReader('a'), MaxDefinitionsBytes))
+	_, err := ParseDefinitions(big)
+	require.ErrorIs(t, err, ErrInvalidDefinitions)
+	require.Contains(t, err.Error(), "larger than")
+}
+
+// repeatReader yields the same byte forever.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }
 
 func TestParseDefinitionsDropsNullOptionalFreeFormFields(t *testing.T) {

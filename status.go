@@ -369,17 +369,20 @@ func (s *Status) Drifted() []string {
 	return out
 }
 
-// ProductionMatchesDevelopment reports whether production serves what
-// development holds: no agent drifted and every entity type, role and
-// trigger present in both or neither (the CI gate's question).
-func (s *Status) ProductionMatchesDevelopment() bool {
-	if len(s.Drifted()) > 0 {
-		return false
-	}
+// ProductionMatchesDevelopment reports whether production serves every
+// agent configuration development holds (the CI gate's question): no agent
+// is drifted. Entity types, roles and triggers are not promoted by Deploy;
+// see ResourcesDiffer.
+func (s *Status) ProductionMatchesDevelopment() bool { return len(s.Drifted()) == 0 }
+
+// ResourcesDiffer returns the entity types, roles and triggers present in
+// only one of development and production, as "kind name".
+func (s *Status) ResourcesDiffer() []string {
+	var out []string
 	for _, r := range s.Resources {
 		if r.Development != r.Production {
-			return false
+			out = append(out, string(r.Kind)+" "+r.Name)
 		}
 	}
-	return true
+	return out
 }

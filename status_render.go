@@ -13,7 +13,7 @@ var stateLegend = []struct {
 	text  string
 }{
 	{StateSynced, "development and production agree"},
-	{StateNotInProduction, "in development only: Deploy promotes it"},
+	{StateNotInProduction, "in development only: Deploy promotes agents (entity types, roles and triggers stay as they are)"},
 	{StateDrifted, "production serves another version: Deploy promotes development"},
 	{StateNotInDevelopment, "in production only: Deploy skips it"},
 	{StateUnconfigured, "no configuration in any environment: Deploy skips it"},
@@ -116,9 +116,12 @@ func (s *Status) Markdown() string {
 	var b strings.Builder
 	b.WriteString("### Struere status\n\n")
 	if s.ProductionMatchesDevelopment() {
-		b.WriteString("Production matches development.\n\n")
+		b.WriteString("Production serves every development agent configuration.\n\n")
 	} else {
-		fmt.Fprintf(&b, "Production differs from development: %s.\n\n", strings.Join(s.differing(), ", "))
+		fmt.Fprintf(&b, "Production differs from development for: %s.\n\n", strings.Join(s.Drifted(), ", "))
+	}
+	if diff := s.ResourcesDiffer(); len(diff) > 0 {
+		fmt.Fprintf(&b, "Resources in one environment only (Deploy does not promote them): %s.\n\n", strings.Join(diff, ", "))
 	}
 	cols := []string{"Agent", "Development", "Production", "State"}
 	if s.WithLocal {
@@ -151,16 +154,6 @@ func (s *Status) Markdown() string {
 		b.WriteString("\n> " + n + "\n")
 	}
 	return b.String()
-}
-
-func (s *Status) differing() []string {
-	out := s.Drifted()
-	for _, r := range s.Resources {
-		if r.Development != r.Production {
-			out = append(out, string(r.Kind)+" "+r.Name)
-		}
-	}
-	return out
 }
 
 func mdRow(b *strings.Builder, cells ...string) {

@@ -291,7 +291,7 @@ func (s *Server) SeedRole(env string, r Role) (Role, error) {
 		}
 		row := roleRow{id: st.newID(tableRoles), orgID: r.OrganizationID, env: env, name: r.Name, description: r.Description, isSystem: r.IsSystem, createdAt: now}
 		st.roles = append(st.roles, row)
-		rebuildPolicies(st, row.id, p)
+		rebuildPolicies(st, row.id, p, s.isE1())
 		r.ID = row.id
 		r.PolicyCount = len(st.policiesOf(row.id))
 		return nil

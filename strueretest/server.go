@@ -19,6 +19,7 @@ import (
 // listener. It is safe for concurrent use.
 type Server struct {
 	opts    options
+	fns     map[string]function
 	ln      net.Listener
 	srv     *http.Server
 	url     string
@@ -88,6 +89,7 @@ func Start(opts ...Option) (*Server, error) {
 		secret:  make([]byte, 32),
 		issuer:  "https://clerk.strueretest.local",
 	}
+	s.fns = s.functions()
 	if _, err := rand.Read(s.secret); err != nil {
 		return nil, fmt.Errorf("strueretest: start: %w", err)
 	}
@@ -103,7 +105,7 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.orgID, s.userID = org.ID, u.ID
-	s.token = s.MintToken(u.Subject, org.ClerkOrgID)
+	s.token = s.MintToken(u.Subject, org.ClerkOrgID).Reveal()
 	_ = tok
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

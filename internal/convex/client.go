@@ -43,8 +43,8 @@ type Options struct {
 
 // Client calls Convex functions. It is immutable and safe for concurrent use.
 type Client struct {
-	endpoint   string // BaseURL without a trailing slash, query or fragment
-	auth       secret // full Authorization header value, or ""
+	endpoint   string      // BaseURL without a trailing slash, query or fragment
+	cred       *credential // nil without a token; a pointer, so %v of a Client prints an address
 	userAgent  string
 	client     string
 	maxBody    int64
@@ -53,17 +53,20 @@ type Client struct {
 	maxWait    time.Duration
 	logger     *slog.Logger
 	retry      *retryablehttp.Client
-	token      secret // the raw token, scrubbed from server-provided text
 }
 
-// secret keeps the Authorization value out of %v, %+v, %#v and slog output of a Client.
-type secret string
+// credential holds the token. fmt cannot call methods on unexported fields,
+// so the Client keeps it behind a pointer (printed as an address) and the
+// type itself redacts under every verb and in slog.
+type credential struct {
+	token  string
+	header string // "Bearer <token>"
+}
 
-func (secret) String() string             { return "[REDACTED]" }
-func (secret) GoString() string           { return "[REDACTED]" }
-func (secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[REDACTED]")) }
-func (secret) LogValue() slog.Value       { return slog.StringValue("[REDACTED]") }
-func (s secret) reveal() string           { return string(s) }
+func (*credential) String() string             { return "[REDACTED]" }
+func (*credential) GoString() string           { return "[REDACTED]" }
+func (*credential) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[REDACTED]")) }
+func (*credential) LogValue() slog.Value       { return slog.StringValue("[REDACTED]") }
 
 // New returns a Client for o. It does no network I/O and never fails: the
 // caller has validated BaseURL. A nil BaseURL makes every Call fail.
@@ -83,8 +86,7 @@ func New(o Options) *Client {
 		c.endpoint = strings.TrimRight(u.String(), "/")
 	}
 	if o.Token != "" {
-		c.auth = secret("Bearer " + o.Token)
-		c.token = secret(o.Token)
+		c.cred = &credential{token: o.Token, header: "Bearer " + o.Token}
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
@@ -145,8 +147,8 @@ func (c *Client) Call(ctx context.Context, kind Kind, path string, args any) (*R
 	if c.client != "" {
 		req.Header.Set("Convex-Client", c.client)
 	}
-	if c.auth != "" {
-		req.Header.Set("Authorization", c.auth.reveal())
+	if c.cred != nil {
+		req.Header.Set("Authorization", c.cred.header)
 	}
 
 	resp, doErr := c.retry.Do(req)

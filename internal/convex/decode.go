@@ -99,13 +99,13 @@ type platformError struct {
 // returned *Error are left to the caller.
 func (c *Client) decode(path string, status int, h http.Header, body []byte) (*Result, *Error) {
 	fail := func(kind ErrorKind, msg string, err error) *Error {
-		return &Error{Kind: kind, Path: path, HTTPStatus: status, Message: c.scrub(msg), Err: err,
+		return &Error{Kind: kind, Path: path, HTTPStatus: status, Message: msg, Err: err,
 			RequestID: headerRequestID(h)}
 	}
 	if status != statusUDFFailed && (status < 200 || status > 299) {
 		var pe platformError
 		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
-			e := fail(KindPlatform, pe.Message, nil)
+			e := fail(KindPlatform, c.scrub(pe.Message), nil)
 			e.Code = sanitizeLine(c.scrub(pe.Code), excerptLimit)
 			if id := firstNonEmpty(RequestID(pe.Message), RequestID(pe.Code)); id != "" {
 				e.RequestID = id
@@ -130,7 +130,7 @@ func (c *Client) decode(path string, status int, h http.Header, body []byte) (*R
 		}
 		return &Result{Value: v, LogLines: env.LogLines}, nil
 	case "error":
-		e := fail(KindFunction, env.ErrorMessage, nil)
+		e := fail(KindFunction, c.scrub(env.ErrorMessage), nil)
 		if id := RequestID(env.ErrorMessage); id != "" {
 			e.RequestID = id
 		}
@@ -139,23 +139,24 @@ func (c *Client) decode(path string, status int, h http.Header, body []byte) (*R
 		}
 		return nil, e
 	default:
-		return nil, fail(KindDecode, fmt.Sprintf("invalid response: unknown status %q", sanitizeLine(env.Status, 40)), nil)
+		return nil, fail(KindDecode, fmt.Sprintf("invalid response: unknown status %q", sanitizeLine(c.scrub(env.Status), 40)), nil)
 	}
 }
 
 // scrub removes the token from server-provided text, in case a server echoes it.
+// It must run before any truncation, which could leave a partial token behind.
 func (c *Client) scrub(s string) string {
-	if c.token == "" {
+	if c.cred == nil {
 		return s
 	}
-	return strings.ReplaceAll(s, c.token.reveal(), "[REDACTED]")
+	return strings.ReplaceAll(s, c.cred.token, "[REDACTED]")
 }
 
 func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
-	if c.token == "" || !bytes.Contains(b, []byte(c.token.reveal())) {
+	if c.cred == nil || !bytes.Contains(b, []byte(c.cred.token)) {
 		return b
 	}
-	return bytes.ReplaceAll(b, []byte(c.token.reveal()), []byte("[REDACTED]"))
+	return bytes.ReplaceAll(b, []byte(c.cred.token), []byte("[REDACTED]"))
 }
 
 func firstNonEmpty(s ...string) string {

@@ -222,7 +222,7 @@ func TestErrorStringNamesPathStatusCodeAndMessage(t *testing.T) {
 
 func TestRequestIDParsesTheBracketedID(t *testing.T) {
 	tests := map[string]string{
-		"[Request ID: 3f2a9c1b7e6d5a40] Server Error":      "3f2a9c1b7e6d5a40",
+		"[Request ID: 3f2a9c1b7e6d5a40] Server Error":        "3f2a9c1b7e6d5a40",
 		"prefix [Request ID: 91ab0c2d3e4f5a6b] Server Error": "91ab0c2d3e4f5a6b",
 		"Server Error":                   "",
 		"[Request ID: ] Server Error":    "",

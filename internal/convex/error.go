@@ -2,7 +2,6 @@ package convex
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -111,20 +110,26 @@ func RequestID(errorMessage string) string {
 	}
 	rest := errorMessage[i+len(requestIDPrefix):]
 	j := strings.IndexByte(rest, ']')
-	if j <= 0 || j > 64 {
+	if j < 0 {
 		return ""
 	}
-	id := rest[:j]
+	if !isRequestID(rest[:j]) {
+		return ""
+	}
+	return rest[:j]
+}
+
+// isRequestID accepts 1 to 64 letters, digits, '-' and '_'. Anything else
+// (spaces, dots as in a JWT) is not kept, so an echoed secret cannot pass.
+func isRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
-			return ""
+			return false
 		}
 	}
-	return id
-}
-
-// errorf builds a description-only *Error.
-func errorf(kind ErrorKind, path string, format string, args ...any) *Error {
-	return &Error{Kind: kind, Path: path, Message: fmt.Sprintf(format, args...)}
+	return true
 }

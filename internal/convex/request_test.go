@@ -2,9 +2,12 @@ package convex
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -157,4 +160,32 @@ func TestNewDoesNotModifyTheCallersHTTPClient(t *testing.T) {
 	require.NoError(t, err)
 	New(Options{BaseURL: u, HTTPClient: hc})
 	require.Nil(t, hc.CheckRedirect)
+}
+
+func TestClientIsSafeForConcurrentUse(t *testing.T) {
+	var fs *fakeServer
+	fs = newFakeServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if fs.hits.Load()%2 == 0 {
+			respond(502, "")(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		respond(200, `{"status":"success","value":`+string(body)+`}`)(w, r)
+	})
+	o := fs.options(t)
+	o.MaxRetries = 10
+	c := New(o)
+	errs := make(chan error, 20)
+	for i := range 20 {
+		go func() {
+			res, err := c.Call(context.Background(), Query, "a:b", map[string]int{"i": i})
+			if err == nil && !strings.Contains(string(res.Value), `{"i":`+strconv.Itoa(i)+`}`) {
+				err = fmt.Errorf("call %d got %s", i, res.Value)
+			}
+			errs <- err
+		}()
+	}
+	for range 20 {
+		require.NoError(t, <-errs)
+	}
 }

@@ -201,8 +201,8 @@ var requestIDHeaders = []string{"Convex-Request-Id", "X-Request-Id"}
 
 func headerRequestID(h http.Header) string {
 	for _, k := range requestIDHeaders {
-		if v := h.Get(k); v != "" {
-			return sanitizeLine(v, 64)
+		if v := strings.TrimSpace(h.Get(k)); isRequestID(v) {
+			return v
 		}
 	}
 	return ""

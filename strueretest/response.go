@@ -1,0 +1,98 @@
+package strueretest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// response is a fully computed HTTP reply; faults rewrite it before it is
+// written.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func jsonResponse(status int, v any) response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(fmt.Sprintf(`{"code":"InternalServerError","message":%q}`, err.Error()))
+		status = http.StatusInternalServerError
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	return response{status: status, header: h, body: b}
+}
+
+func textResponse(status int, text string) response {
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	return response{status: status, header: h, body: []byte(text)}
+}
+
+func notFound() response { return textResponse(http.StatusNotFound, "No matching routes found") }
+
+// platformError is an error raised outside the function (auth header,
+// format, path syntax): {"code","message"} with a real HTTP status.
+type platformError struct {
+	status        int
+	code, message string
+}
+
+func (p *platformError) response() response {
+	return jsonResponse(p.status, map[string]string{"code": p.code, "message": p.message})
+}
+
+// fnError is an error thrown by a function: it becomes
+// {"status":"error","errorMessage":...} at HTTP 200.
+type fnError struct {
+	msg     string // thrown as Error(msg)
+	raw     string // replaces "Uncaught Error: msg" entirely (validation, missing function)
+	frame   string // stack frame for "    at ..." lines
+	data    any    // ConvexError data
+	hasData bool
+}
+
+func (e *fnError) Error() string {
+	if e.raw != "" {
+		return e.raw
+	}
+	return e.msg
+}
+
+// throw returns an Error(msg) thrown from frame.
+func throw(frame, msg string) *fnError { return &fnError{msg: msg, frame: frame} }
+
+const (
+	frameAuth = "getAuthContextForOrg (../convex/lib/auth.ts:145:10)"
+)
+
+// tail is the unredacted text after the "Server Error" line.
+func (e *fnError) tail() string {
+	if e.raw != "" {
+		return e.raw
+	}
+	name := "Error"
+	if e.hasData {
+		name = "ConvexError"
+	}
+	t := "Uncaught " + name + ": " + e.msg
+	if e.frame != "" {
+		t += "\n    at " + e.frame
+	}
+	return t
+}
+
+// errorEnvelope renders a function error for request reqID.
+func (s *Server) errorEnvelope(e *fnError, reqID string, encoded bool) response {
+	msg := "[Request ID: " + reqID + "] Server Error"
+	if !s.opts.redact {
+		msg += "\n" + e.tail()
+	}
+	out := map[string]any{"status": "error", "errorMessage": msg}
+	if e.hasData {
+		out["errorData"] = encodeValue(e.data, encoded)
+	}
+	return jsonResponse(http.StatusOK, out)
+}

@@ -1,0 +1,69 @@
+package strueretest
+
+// Argument validators of sync:syncOrganization (protocol §5.1, §6.1). Every
+// object is strict; v.any() fields are parameters, schema, displayConfig,
+// maskConfig, condition and args.
+
+func modelV() validator {
+	return obj(req("provider", vString{}), req("name", vString{}), opt("temperature", vNumber{}), opt("maxTokens", vNumber{}))
+}
+
+func toolV() validator {
+	return obj(req("name", vString{}), req("description", vString{}), req("parameters", vAnyT{}),
+		opt("handlerCode", vString{}), req("isBuiltin", vBoolean{}))
+}
+
+func agentV() validator {
+	return obj(req("name", vString{}), req("slug", vString{}), req("version", vString{}), opt("description", vString{}),
+		req("systemPrompt", vString{}), req("model", modelV()), req("tools", arr(toolV())))
+}
+
+func entityTypeV(isolated bool) validator {
+	fields := []field{req("name", vString{}), req("slug", vString{}), req("schema", vAnyT{}),
+		opt("searchFields", arr(vString{})), opt("displayConfig", vAnyT{})}
+	if isolated {
+		fields = append(fields, opt("boundToRole", vString{}), opt("userIdField", vString{}))
+	}
+	return obj(fields...)
+}
+
+func roleV(withPriority bool) validator {
+	pol := []field{req("resource", vString{}), req("actions", arr(vString{})), req("effect", literals("allow", "deny"))}
+	if withPriority {
+		pol = append(pol, opt("priority", vNumber{}))
+	}
+	scope := obj(req("entityType", vString{}), req("field", vString{}), req("operator", vString{}), req("value", vString{}))
+	mask := obj(req("entityType", vString{}), req("fieldPath", vString{}), req("maskType", literals("hide", "redact")), opt("maskConfig", vAnyT{}))
+	return obj(req("name", vString{}), opt("description", vString{}), req("policies", arr(obj(pol...))),
+		opt("scopeRules", arr(scope)), opt("fieldMasks", arr(mask)))
+}
+
+func triggerV() validator {
+	action := obj(req("tool", vString{}), req("args", vAnyT{}), opt("as", vString{}))
+	schedule := obj(opt("delay", vNumber{}), opt("at", vString{}), opt("offset", vNumber{}), opt("cancelPrevious", vBoolean{}))
+	retry := obj(opt("maxAttempts", vNumber{}), opt("backoffMs", vNumber{}))
+	return obj(req("name", vString{}), req("slug", vString{}), opt("description", vString{}), req("entityType", vString{}),
+		req("action", vString{}), opt("condition", vAnyT{}), req("actions", arr(action)), opt("schedule", schedule), opt("retry", retry))
+}
+
+func evalSuiteV() validator {
+	assertion := obj(req("type", literals("llm_judge", "contains", "matches", "tool_called", "tool_not_called")),
+		opt("value", vString{}), opt("criteria", vString{}), opt("weight", vNumber{}))
+	turn := obj(req("userMessage", vString{}), opt("assertions", arr(assertion)))
+	evalCase := obj(req("name", vString{}), opt("description", vString{}), opt("tags", arr(vString{})),
+		req("turns", arr(turn)), opt("finalAssertions", arr(assertion)))
+	return obj(req("name", vString{}), req("slug", vString{}), req("agentSlug", vString{}), opt("description", vString{}),
+		opt("tags", arr(vString{})), opt("judgeModel", obj(req("provider", vString{}), req("name", vString{}))),
+		opt("judgeContext", vString{}), opt("judgePrompt", vString{}), req("cases", arr(evalCase)))
+}
+
+func syncArgsE1() validator {
+	return obj(opt("organizationId", vString{}), req("agents", arr(agentV())), req("entityTypes", arr(entityTypeV(false))),
+		req("roles", arr(roleV(true))), opt("preservePackResources", vBoolean{}), opt("preserveUnmanagedAgents", vBoolean{}))
+}
+
+func syncArgsE2() validator {
+	return obj(opt("organizationId", vString{}), req("environment", literals(Development, Production)),
+		req("agents", arr(agentV())), req("entityTypes", arr(entityTypeV(true))), req("roles", arr(roleV(false))),
+		opt("evalSuites", arr(evalSuiteV())), opt("triggers", arr(triggerV())))
+}

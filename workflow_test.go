@@ -1,0 +1,406 @@
+package struere_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+var generations = []struct {
+	name string
+	gen  struere.Generation
+}{
+	{"default", struere.GenerationE2Deploy},
+	{"E1", struere.GenerationE1},
+	{"E2", struere.GenerationE2},
+}
+
+func forEachGeneration(t *testing.T, f func(t *testing.T, gen struere.Generation)) {
+	t.Helper()
+	for _, g := range generations {
+		t.Run(g.name, func(t *testing.T) { f(t, g.gen) })
+	}
+}
+
+func newClient(t *testing.T, srv *strueretest.Server) *struere.Client {
+	t.Helper()
+	c, err := struere.New(srv.Config())
+	require.NoError(t, err)
+	return c
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sampleDefs is a small project: two agents, an entity type and a role.
+func sampleDefs(t *testing.T) *struere.Definitions {
+	t.Helper()
+	defs, err := struere.ParseDefinitions(strings.NewReader(`{
+	  "agents": [
+	    {"name":"Support","slug":"support","version":"1.0.0","systemPrompt":"You help customers.",
+	     "model":{"provider":"anthropic","name":"claude-haiku-4-5"},"tools":[]},
+	    {"name":"Scheduler","slug":"scheduler","version":"2.1.0","systemPrompt":"You book sessions.",
+	     "model":{"provider":"anthropic","name":"claude-haiku-4-5"},
+	     "tools":[{"name":"entity.query","description":"Query entities","parameters":{"type":"object","properties":{}},"isBuiltin":true}]}
+	  ],
+	  "entityTypes": [{"name":"Customer","slug":"customer","schema":{"type":"object"},"searchFields":["name"]}],
+	  "roles": [{"name":"agent-operator","description":"Operators","policies":[{"resource":"customer","actions":["read","update"],"effect":"allow"}],"scopeRules":[],"fieldMasks":[]}]
+	}`))
+	require.NoError(t, err)
+	return defs
+}
+
+func TestGenerationIsProbedOnEveryBackend(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		c := newClient(t, srv)
+		got, err := c.Generation(ctxT(t))
+		require.NoError(t, err)
+		require.Equal(t, gen, got)
+		n := len(srv.Requests())
+		_, err = c.Generation(ctxT(t))
+		require.NoError(t, err)
+		require.Len(t, srv.Requests(), n, "the generation is probed once per client")
+		for _, r := range srv.Requests() {
+			require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "the probe writes nothing")
+			if r.FunctionPath == "sync:deployAllAgents" {
+				require.JSONEq(t, `{"organizationId":null}`, string(r.Args), "deployAllAgents is probed only with arguments its validator rejects")
+			}
+		}
+		for _, cfg := range srv.Configs("support") {
+			require.Fail(t, "the probe created a config", "%+v", cfg)
+		}
+	})
+}
+
+func TestWorkflowSyncStatusDeployStatus(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		c := newClient(t, srv)
+		ctx := ctxT(t)
+		defs := sampleDefs(t)
+
+		res, err := c.Sync(ctx, defs)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"support", "scheduler"}, res.Agents.Created)
+		require.Equal(t, struere.Development, res.Environment)
+
+		st, err := c.Status(ctx, struere.WithLocal(defs))
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateNotInProduction))
+		require.False(t, st.ProductionMatchesDevelopment())
+
+		dry, err := c.Deploy(ctx, struere.DryRun())
+		require.NoError(t, err)
+		require.True(t, dry.DryRun)
+		require.Empty(t, dry.Deployed)
+		var planned []string
+		for _, a := range dry.Plan.Deploy {
+			planned = append(planned, a.Slug)
+			require.False(t, a.Before.Present)
+		}
+		require.ElementsMatch(t, []string{"support", "scheduler"}, planned)
+		for _, cfg := range srv.Configs("support") {
+			require.NotEqual(t, "production", cfg.Environment, "a dry run writes nothing")
+		}
+
+		out, err := c.Deploy(ctx)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"support", "scheduler"}, out.Deployed)
+		require.True(t, out.Verified)
+		require.Equal(t, struere.Production, out.Environment)
+
+		prod := currentConfig(t, srv, "scheduler", "production")
+		require.Equal(t, "2.1.0", prod.Version)
+		require.Equal(t, "You book sessions.", prod.SystemPrompt)
+		require.Len(t, prod.Tools, 1)
+
+		st, err = c.Status(ctx, struere.WithLocal(defs))
+		require.NoError(t, err)
+		require.True(t, st.ProductionMatchesDevelopment(), st.String())
+		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateSynced))
+	})
+}
+
+func currentConfig(t *testing.T, srv *strueretest.Server, slug, env string) strueretest.ConfigRecord {
+	t.Helper()
+	for _, c := range srv.Configs(slug) {
+		if c.Current && c.Environment == env {
+			return c
+		}
+	}
+	t.Fatalf("no current %s config for %s", env, slug)
+	return strueretest.ConfigRecord{}
+}
+
+func TestDeployWithNoAgentsDeploysNothing(t *testing.T) { // conformance case 13
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		res, err := newClient(t, srv).Deploy(ctxT(t))
+		require.NoError(t, err)
+		require.Empty(t, res.Deployed)
+		require.Empty(t, res.Skipped)
+	})
+}
+
+func TestDeploySkipsAgentsWithoutDevelopmentConfig(t *testing.T) { // cases 14, 15
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		ctx := ctxT(t)
+		c := newClient(t, srv)
+		_, err := c.Sync(ctx, sampleDefs(t))
+		require.NoError(t, err)
+		// An agent created elsewhere with a production configuration only.
+		_, err = srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
+		require.NoError(t, err)
+		_, err = srv.SeedConfig("legacy", "production", strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy", SystemPrompt: "old", Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		require.NoError(t, err)
+		if gen == struere.GenerationE1 {
+			// E1: a production config pointer without a development one.
+			require.NotEmpty(t, srv.Configs("legacy"))
+		}
+
+		res, err := c.Deploy(ctx)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"support", "scheduler"}, res.Deployed)
+		require.Equal(t, []struere.SkippedAgent{{Slug: "legacy", Reason: struere.ReasonNoDevelopmentConfig}}, res.Skipped)
+		require.Equal(t, "0.9.0", currentConfig(t, srv, "legacy", "production").Version, "a skipped agent's production config is untouched")
+	})
+}
+
+func TestDeployReportsPausedAgentsAsSkipped(t *testing.T) { // case 15
+	for _, gen := range []struere.Generation{struere.GenerationE1, struere.GenerationE2Deploy} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+			ctx := ctxT(t)
+			c := newClient(t, srv)
+			_, err := c.Sync(ctx, sampleDefs(t))
+			require.NoError(t, err)
+			require.NoError(t, srv.SetAgentStatus("scheduler", strueretest.StatusPaused))
+
+			res, err := c.Deploy(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"support"}, res.Deployed)
+			require.Equal(t, []struere.SkippedAgent{{Slug: "scheduler", Reason: struere.ReasonNotActive}}, res.Skipped)
+			for _, cfg := range srv.Configs("scheduler") {
+				require.NotEqual(t, "production", cfg.Environment)
+			}
+		})
+	}
+}
+
+func TestRepeatedDeploysReportTheSameAgentsAndKeepHistory(t *testing.T) { // case 16
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		ctx := ctxT(t)
+		c := newClient(t, srv)
+		_, err := c.Sync(ctx, sampleDefs(t))
+		require.NoError(t, err)
+		first, err := c.Deploy(ctx)
+		require.NoError(t, err)
+		second, err := c.Deploy(ctx)
+		require.NoError(t, err)
+		require.ElementsMatch(t, first.Deployed, second.Deployed)
+		prodRows := 0
+		for _, cfg := range srv.Configs("support") {
+			if cfg.Environment == "production" {
+				prodRows++
+				require.Equal(t, srv.UserID(), cfg.DeployedBy)
+			}
+		}
+		if gen.HasDeployAllAgents() {
+			require.Equal(t, 2, prodRows, "deployAllAgents inserts a new production row per deploy")
+		} else {
+			require.Equal(t, 1, prodRows, "client-side promotion patches production's row")
+		}
+	})
+}
+
+func TestClientSidePromotionLeavesProductionResourcesUnchanged(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+	ctx := ctxT(t)
+	c := newClient(t, srv)
+	_, err := c.Sync(ctx, sampleDefs(t))
+	require.NoError(t, err)
+	// Production has its own resources, unlike development's.
+	_, err = srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object","properties":{"total":{"type":"number"}}}`), SearchFields: []string{"total"}})
+	require.NoError(t, err)
+	_, err = srv.SeedRole("production", strueretest.Role{Name: "auditor", Description: "Reads invoices",
+		Policies: []strueretest.Policy{{Resource: "invoice", Actions: []string{"read", "list"}, Effect: "allow"}},
+		ScopeRules: []strueretest.ScopeRule{{EntityType: "invoice", Field: "data.org", Operator: "eq", Value: "actor.org"}}})
+	require.NoError(t, err)
+	_, err = srv.SeedTrigger("production", strueretest.Trigger{Name: "Notify", Slug: "notify", EntityType: "invoice", Action: "created",
+		Actions: json.RawMessage(`[{"tool":"event.emit","args":{"type":"x"}}]`)})
+	require.NoError(t, err)
+	ets, roles, trs := srv.EntityTypes("production"), srv.Roles("production"), srv.Triggers("production")
+
+	res, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	require.Equal(t, struere.PromoteClient, res.Method)
+	require.ElementsMatch(t, []string{"support", "scheduler"}, res.Deployed)
+
+	ignoreTimes := cmp.FilterPath(func(p cmp.Path) bool {
+		n := p.Last().String()
+		return n == ".UpdatedAt" || n == ".ID" || n == ".CreatedAt"
+	}, cmp.Ignore())
+	require.Empty(t, cmp.Diff(ets, srv.EntityTypes("production"), ignoreTimes))
+	require.Empty(t, cmp.Diff(roles, srv.Roles("production"), ignoreTimes))
+	require.Empty(t, cmp.Diff(trs, srv.Triggers("production"), ignoreTimes))
+	require.Empty(t, srv.EntityTypes("production")[0].BoundToRole)
+}
+
+func TestClientSidePromotionRefusesAgentsWithNoConfigurationAnywhere(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+	ctx := ctxT(t)
+	c := newClient(t, srv)
+	_, err := c.Sync(ctx, sampleDefs(t))
+	require.NoError(t, err)
+	_, err = srv.SeedAgent(strueretest.Agent{Slug: "draft-bot", Name: "Draft"})
+	require.NoError(t, err)
+
+	dry, err := c.Deploy(ctx, struere.DryRun())
+	require.NoError(t, err)
+	require.Len(t, dry.Plan.Refusals, 1)
+	require.Equal(t, "draft-bot", dry.Plan.Refusals[0].Slug)
+
+	srv.ResetRequests()
+	_, err = c.Deploy(ctx)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Contains(t, err.Error(), "draft-bot")
+	for _, r := range srv.Requests() {
+		require.NotEqual(t, "mutation", r.Kind, "a refused deploy sends no mutation: %s", r.FunctionPath)
+	}
+	for _, cfg := range srv.Configs("support") {
+		require.NotEqual(t, "production", cfg.Environment)
+	}
+}
+
+func TestDeployWithPlanRefusesAStalePlan(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		ctx := ctxT(t)
+		c := newClient(t, srv)
+		defs := sampleDefs(t)
+		_, err := c.Sync(ctx, defs)
+		require.NoError(t, err)
+		dry, err := c.Deploy(ctx, struere.DryRun())
+		require.NoError(t, err)
+
+		defs.Agents[0].Version = "1.0.1"
+		_, err = c.Sync(ctx, defs)
+		require.NoError(t, err)
+
+		_, err = c.Deploy(ctx, struere.WithPlan(dry.Plan))
+		require.ErrorIs(t, err, struere.ErrStalePlan)
+		for _, cfg := range srv.Configs("support") {
+			require.NotEqual(t, "production", cfg.Environment, "a stale plan writes nothing")
+		}
+
+		fresh, err := c.Deploy(ctx, struere.DryRun())
+		require.NoError(t, err)
+		res, err := c.Deploy(ctx, struere.WithPlan(fresh.Plan))
+		require.NoError(t, err)
+		require.Contains(t, res.Deployed, "support")
+	})
+}
+
+func TestDeployRefusesWhenLocalDefinitionsDifferFromDevelopment(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		ctx := ctxT(t)
+		c := newClient(t, srv)
+		defs := sampleDefs(t)
+		_, err := c.Sync(ctx, defs)
+		require.NoError(t, err)
+		defs.Agents[1].Version = "3.0.0"
+		_, err = c.Deploy(ctx, struere.WithLocal(defs))
+		require.ErrorIs(t, err, struere.ErrLocalDiffers)
+		require.ErrorIs(t, err, struere.ErrRefused)
+		require.Contains(t, err.Error(), "scheduler")
+	})
+}
+
+func TestSyncRefusesDeletionsUnlessAllowed(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+			ctx := ctxT(t)
+			c := newClient(t, srv)
+			defs := sampleDefs(t)
+			_, err := c.Sync(ctx, defs)
+			require.NoError(t, err)
+			defs.Agents = defs.Agents[:1]
+			srv.ResetRequests()
+			_, err = c.Sync(ctx, defs)
+			require.ErrorIs(t, err, struere.ErrWouldDelete)
+			require.Contains(t, err.Error(), "scheduler")
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "sync:syncOrganization", r.FunctionPath)
+			}
+			res, err := c.Sync(ctx, defs, struere.AllowDeletions())
+			require.NoError(t, err)
+			require.Equal(t, []string{"scheduler"}, res.Agents.Deleted)
+		})
+	}
+}
+
+func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+			ctx := ctxT(t)
+			c := newClient(t, srv)
+			defs := sampleDefs(t)
+			_, err := c.Sync(ctx, defs)
+			require.NoError(t, err)
+			_, err = c.Deploy(ctx)
+			require.NoError(t, err)
+			defs.Agents[0].Version = "1.1.0"
+			_, err = c.Sync(ctx, defs)
+			require.NoError(t, err)
+
+			st, err := c.Status(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"support"}, st.Drifted())
+			require.Equal(t, []string{"support"}, st.AgentsIn(struere.StateDrifted))
+			a := st.Agents[0]
+			if a.Slug != "support" {
+				a = st.Agents[1]
+			}
+			require.Equal(t, struere.Presence{Present: true, Version: "1.0.0"}, a.Production)
+			require.Equal(t, struere.Presence{Present: true, Version: "1.1.0"}, a.Development)
+		})
+	}
+}
+
+func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
+	ctx := ctxT(t)
+	c := newClient(t, srv)
+	_, err := c.Sync(ctx, sampleDefs(t))
+	require.NoError(t, err)
+	// The backend reports success but production keeps serving the old version:
+	// answer deployAllAgents as if it had run, without running it.
+	srv.Inject(strueretest.Fault{Path: "sync:deployAllAgents", Times: 1, Status: 200,
+		Body: `{"status":"success","value":{"success":true,"deployed":["support","scheduler"],"skipped":[]}}`})
+	res, err := c.Deploy(ctx)
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	var ve *struere.VerificationError
+	require.True(t, errors.As(err, &ve))
+	require.Len(t, ve.Mismatches, 2)
+	require.NotNil(t, res)
+	require.False(t, res.Verified)
+}
+
