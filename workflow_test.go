@@ -238,7 +238,7 @@ func TestClientSidePromotionLeavesProductionResourcesUnchanged(t *testing.T) {
 	_, err = srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object","properties":{"total":{"type":"number"}}}`), SearchFields: []string{"total"}})
 	require.NoError(t, err)
 	_, err = srv.SeedRole("production", strueretest.Role{Name: "auditor", Description: "Reads invoices",
-		Policies: []strueretest.Policy{{Resource: "invoice", Actions: []string{"read", "list"}, Effect: "allow"}},
+		Policies:   []strueretest.Policy{{Resource: "invoice", Actions: []string{"read", "list"}, Effect: "allow"}},
 		ScopeRules: []strueretest.ScopeRule{{EntityType: "invoice", Field: "data.org", Operator: "eq", Value: "actor.org"}}})
 	require.NoError(t, err)
 	_, err = srv.SeedTrigger("production", strueretest.Trigger{Name: "Notify", Slug: "notify", EntityType: "invoice", Action: "created",
@@ -403,4 +403,3 @@ func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
 	require.NotNil(t, res)
 	require.False(t, res.Verified)
 }
-
