@@ -19,7 +19,9 @@ const (
 // declaration against the backend. An APIKey prints as [REDACTED] under
 // every fmt verb, in slog and in JSON; Prefix is safe to show.
 type APIKey struct {
-	raw string
+	// raw sits behind a pointer so that fmt's reflection on an unexported
+	// field (which skips the methods below) prints an address.
+	raw *string
 	env Environment
 }
 
@@ -37,7 +39,7 @@ func ParseAPIKey(raw string, env Environment) (APIKey, error) {
 		}
 		return APIKey{}, fmt.Errorf("struere: api key: malformed key of length %d: want af_live_ followed by 8 and 32 lowercase letters or digits separated by _%s; copy it again from the dashboard", len(raw), hint)
 	}
-	return APIKey{raw: raw, env: env}, nil
+	return APIKey{raw: &raw, env: env}, nil
 }
 
 func validKeyFormat(k string) bool {
@@ -57,7 +59,7 @@ func validKeyFormat(k string) bool {
 }
 
 // IsZero reports whether k is the zero APIKey (no key).
-func (k APIKey) IsZero() bool { return k.raw == "" }
+func (k APIKey) IsZero() bool { return k.raw == nil }
 
 // Environment returns the environment the key was declared for.
 func (k APIKey) Environment() Environment { return k.env }
@@ -65,14 +67,20 @@ func (k APIKey) Environment() Environment { return k.env }
 // Prefix returns the key's first 16 characters, which the backend stores
 // and lists (apiKeys:list); it is not secret.
 func (k APIKey) Prefix() string {
-	if len(k.raw) < 16 {
+	raw := k.Reveal()
+	if len(raw) < 16 {
 		return ""
 	}
-	return k.raw[:16]
+	return raw[:16]
 }
 
 // Reveal returns the raw key.
-func (k APIKey) Reveal() string { return k.raw }
+func (k APIKey) Reveal() string {
+	if k.raw == nil {
+		return ""
+	}
+	return *k.raw
+}
 
 // String returns "[REDACTED]".
 func (k APIKey) String() string { return redacted }

@@ -19,7 +19,7 @@ import (
 
 // validConfig is the smallest Config New accepts.
 func validConfig() Config {
-	return Config{URL: "https://rapid-wildebeest-172.convex.cloud", Token: "header.payload.signature"}
+	return Config{URL: "https://rapid-wildebeest-172.convex.cloud", Token: NewToken("header.payload.signature")}
 }
 
 func TestNewAcceptsValidConfigs(t *testing.T) {
@@ -59,11 +59,11 @@ func TestNewRejectsBadConfigsNamingTheProblemAndTheFix(t *testing.T) {
 		mutate func(*Config)
 		wants  []string
 	}{
-		{"empty token", func(c *Config) { c.Token = "" }, []string{"Token is empty", "struere login", "STRUERE_TOKEN"}},
-		{"blank token", func(c *Config) { c.Token = "  \n" }, []string{"Token is empty"}},
-		{"token with a trailing newline", func(c *Config) { c.Token += "\n" }, []string{"Token contains whitespace", "newline"}},
-		{"token with an inner space", func(c *Config) { c.Token = "Bearer abc.def.ghi" }, []string{"Token contains whitespace"}},
-		{"token with a tab", func(c *Config) { c.Token = "abc\tdef" }, []string{"Token contains whitespace"}},
+		{"empty token", func(c *Config) { c.Token = NewToken("") }, []string{"Token is empty", "struere login", "STRUERE_TOKEN"}},
+		{"blank token", func(c *Config) { c.Token = NewToken("  \n") }, []string{"Token is empty"}},
+		{"token with a trailing newline", func(c *Config) { c.Token = NewToken(c.Token.Reveal() + "\n") }, []string{"Token contains whitespace", "newline"}},
+		{"token with an inner space", func(c *Config) { c.Token = NewToken("Bearer abc.def.ghi") }, []string{"Token contains whitespace"}},
+		{"token with a tab", func(c *Config) { c.Token = NewToken("abc\tdef") }, []string{"Token contains whitespace"}},
 		{"empty URL", func(c *Config) { c.URL = "" }, []string{"URL is empty", DefaultURL}},
 		{"blank URL", func(c *Config) { c.URL = "   " }, []string{"URL is empty"}},
 		{"http to a remote host", func(c *Config) { c.URL = "http://rapid-wildebeest-172.convex.cloud" }, []string{"plain http", "https", "AllowInsecureHTTP"}},

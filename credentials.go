@@ -1,7 +1,6 @@
 package struere
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +63,7 @@ func ConfigFromEnv() (Config, error) {
 	}
 	cfg.SiteURL = strings.TrimSpace(os.Getenv(EnvSiteURL))
 	if v := strings.TrimSpace(os.Getenv(EnvToken)); v != "" {
-		cfg.Token = Token(v)
+		cfg.Token = NewToken(v)
 	} else {
 		home, err := os.UserHomeDir()
 		if err != nil {
@@ -95,30 +94,31 @@ func ConfigFromEnv() (Config, error) {
 
 // loadCredentials reads the CLI's credentials file and returns its token.
 func loadCredentials(path string, now time.Time) (Token, error) {
+	var none Token
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("struere: config: no token: %s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken)
+		return none, fmt.Errorf("struere: config: no token: %s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken)
 	}
 	if err != nil {
-		return "", fmt.Errorf("struere: config: reading %s: %w", path, err)
+		return none, fmt.Errorf("struere: config: reading %s: %w", path, err)
 	}
 	var f credentialsFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("struere: config: %s is not valid JSON (%s): run `struere login` again", path, jsonProblem(err))
+		return none, fmt.Errorf("struere: config: %s is not valid JSON (%s): run `struere login` again", path, jsonProblem(err))
 	}
 	if strings.TrimSpace(f.Token) == "" {
-		return "", fmt.Errorf("struere: config: %s has no \"token\": run `struere login` again", path)
+		return none, fmt.Errorf("struere: config: %s has no \"token\": run `struere login` again", path)
 	}
 	if f.ExpiresAt != "" {
 		exp, err := time.Parse(time.RFC3339Nano, f.ExpiresAt)
 		if err != nil {
-			return "", fmt.Errorf("struere: config: %s: \"expiresAt\" %q is not an ISO-8601 time: run `struere login` again", path, f.ExpiresAt)
+			return none, fmt.Errorf("struere: config: %s: \"expiresAt\" %q is not an ISO-8601 time: run `struere login` again", path, f.ExpiresAt)
 		}
 		if !now.Before(exp) {
-			return "", fmt.Errorf("struere: config: the login in %s expired at %s: run `struere login` again", path, exp.UTC().Format(time.RFC3339))
+			return none, fmt.Errorf("struere: config: the login in %s expired at %s: run `struere login` again", path, exp.UTC().Format(time.RFC3339))
 		}
 	}
-	return Token(strings.TrimSpace(f.Token)), nil
+	return NewToken(strings.TrimSpace(f.Token)), nil
 }
 
 // loadProjectOrg returns organization.id from a struere.json, or "" when
@@ -132,8 +132,7 @@ func loadProjectOrg(path string) (string, error) {
 		return "", fmt.Errorf("struere: config: reading %s: %w", path, err)
 	}
 	var f projectFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
+	if err := json.Unmarshal(data, &f); err != nil {
 		return "", fmt.Errorf("struere: config: %s is not valid JSON (%s): fix it or run `struere init`", path, jsonProblem(err))
 	}
 	if f.Organization == nil || strings.TrimSpace(f.Organization.ID) == "" {

@@ -1,6 +1,7 @@
 package struere
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,7 +159,10 @@ func wrapCallError(op string, err error) error {
 		e.kinds = classifyStatus(ce.HTTPStatus, ce.Code)
 	case convex.KindTransport:
 		e.Message = ce.Message
-		e.kinds = []error{ErrUnavailable}
+		// A call the caller cancelled is not the backend's fault.
+		if !errors.Is(ce.Err, context.Canceled) && !errors.Is(ce.Err, context.DeadlineExceeded) {
+			e.kinds = []error{ErrUnavailable}
+		}
 	case convex.KindTooLarge:
 		e.Message = ce.Message
 		e.kinds = []error{ErrResponseTooLarge}
@@ -204,7 +208,9 @@ func functionMessage(errorMessage string, data json.RawMessage) (msg string, red
 		}
 		lines = append(lines, line)
 	}
-	first := strings.Join(lines, "\n")
+	// Validation errors continue with Path:/Object:/Validator: lines;
+	// keep them, on one line.
+	first := strings.Join(lines, "; ")
 	if i := strings.Index(first, "Uncaught "); i == 0 {
 		if _, tail, ok := strings.Cut(first, ": "); ok {
 			first = tail

@@ -10,11 +10,25 @@ const redacted = "[REDACTED]"
 // Token is a secret credential, such as the user's JWT. It prints as
 // [REDACTED] under every fmt verb (%v, %+v, %#v, %s, %q, %x), in slog records
 // and in JSON, so a Config can be logged or wrapped in an error without
-// leaking it. Use Reveal where the raw value is really needed.
-type Token string
+// leaking it. The value sits behind a pointer, so even fmt's reflection on
+// an unexported field (which skips these methods) prints an address, not
+// the secret. Build one with NewToken; use Reveal where the raw value is
+// really needed.
+type Token struct{ p *string }
 
-// Reveal returns the raw secret.
-func (t Token) Reveal() string { return string(t) }
+// NewToken wraps a raw secret.
+func NewToken(raw string) Token { return Token{p: &raw} }
+
+// Reveal returns the raw secret, "" for the zero Token.
+func (t Token) Reveal() string {
+	if t.p == nil {
+		return ""
+	}
+	return *t.p
+}
+
+// IsZero reports whether t holds no secret.
+func (t Token) IsZero() bool { return t.Reveal() == "" }
 
 // String returns "[REDACTED]".
 func (t Token) String() string { return redacted }

@@ -37,7 +37,7 @@ func canaryConfig(t *testing.T) Config {
 	require.NoError(t, err)
 	return Config{
 		URL:            "https://rapid-wildebeest-172.convex.cloud",
-		Token:          canaryToken,
+		Token:          NewToken(canaryToken),
 		APIKey:         k,
 		OrganizationID: "jd7a8k2m4n5p6q7r8s9t0v1w2x3y4z5a",
 		UserAgent:      "canary-test/1.0",
@@ -202,8 +202,8 @@ func TestBadInputErrorsNeverCarryTheSecrets(t *testing.T) {
 			{"URL with user info", func(c *Config) { c.URL = "https://user:" + canaryToken + "@example.convex.cloud" }},
 			{"URL with a query holding the token", func(c *Config) { c.URL = "https://example.convex.cloud/?token=" + canaryToken }},
 			{"bad scheme", func(c *Config) { c.URL = "ftp://example.com" }},
-			{"token with a trailing newline", func(c *Config) { c.Token += "\n" }},
-			{"token with inner space", func(c *Config) { c.Token = "Bearer " + c.Token }},
+			{"token with a trailing newline", func(c *Config) { c.Token = NewToken(c.Token.Reveal() + "\n") }},
+			{"token with inner space", func(c *Config) { c.Token = NewToken("Bearer " + c.Token.Reveal()) }},
 			{"bad organization id", func(c *Config) { c.OrganizationID = "a b" }},
 			{"unknown generation", func(c *Config) { c.Generation = 42 }},
 			{"negative MaxResponseBytes", func(c *Config) { c.MaxResponseBytes = -1 }},

@@ -90,15 +90,6 @@ type remote struct {
 // reads says which optional reads readRemote makes besides getSyncState.
 type reads struct{ devPull, prodPull bool }
 
-// agentSlugs lists the remote agents, in the backend's order.
-func (r *remote) agentSlugs() []string {
-	out := make([]string, 0, len(r.dev.Agents))
-	for _, a := range r.dev.Agents {
-		out = append(out, a.Slug)
-	}
-	return out
-}
-
 func (r *remote) devView(a wireAgentState) envView {
 	if r.gen == GenerationE1 {
 		if !a.HasDevConfig {

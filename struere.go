@@ -115,15 +115,17 @@ func parseDeploymentURL(field, raw string, allowHTTP bool) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("struere: config: %s is empty: set it to your deployment, e.g. %s", field, DefaultURL)
 	}
+	// Errors quote at most scheme, host and path: a token pasted into
+	// the URL by mistake must not reach a log.
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("struere: config: %s %q is not an absolute URL: use e.g. %s", field, raw, DefaultURL)
+		return nil, fmt.Errorf("struere: config: %s is not an absolute URL: use e.g. %s", field, DefaultURL)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("struere: config: %s must not carry credentials: put the token in Config.Token", field)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("struere: config: %s %q has a query or fragment: give the bare deployment URL", field, u.Redacted())
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("struere: config: %s %s://%s%s has a query or fragment: give the bare deployment URL", field, u.Scheme, u.Host, u.Path)
 	}
 	switch u.Scheme {
 	case "https":

@@ -48,7 +48,7 @@ func (s *Server) DeleteOrganization(id string) error {
 // claim). It fails if Subject is empty or already taken.
 func (s *Server) AddUser(u User) (User, struere.Token, error) {
 	if u.Subject == "" {
-		return u, "", errors.New("strueretest: add user: subject is required")
+		return u, struere.Token{}, errors.New("strueretest: add user: subject is required")
 	}
 	if u.Email == "" {
 		u.Email = u.Subject + "@unknown.com"
@@ -62,7 +62,7 @@ func (s *Server) AddUser(u User) (User, struere.Token, error) {
 		return nil
 	})
 	if err != nil {
-		return u, "", err
+		return u, struere.Token{}, err
 	}
 	return u, s.MintToken(u.Subject, ""), nil
 }
@@ -92,7 +92,7 @@ func (s *Server) MintToken(subject, orgIDClaim string) struere.Token {
 	s.mu.Lock()
 	now := s.clock.Unix()
 	s.mu.Unlock()
-	return struere.Token(s.sign(claims{Iss: s.issuer, Sub: subject, Aud: tokenAudience, Iat: now, Exp: now + tokenLifetime, OrgID: orgIDClaim}))
+	return struere.NewToken(s.sign(claims{Iss: s.issuer, Sub: subject, Aud: tokenAudience, Iat: now, Exp: now + tokenLifetime, OrgID: orgIDClaim}))
 }
 
 // ExpireToken makes every later call with tok fail with 401

@@ -159,7 +159,7 @@ func (s *Server) Config() struere.Config {
 func (s *Server) Token() struere.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return struere.Token(s.token)
+	return struere.NewToken(s.token)
 }
 
 // OrganizationID returns the id of the seeded organization.
