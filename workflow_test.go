@@ -403,3 +403,30 @@ func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
 	require.NotNil(t, res)
 	require.False(t, res.Verified)
 }
+
+func TestStatusReadsBothEnvironmentsConcurrently(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
+	c := newClient(t, srv)
+	_, err := c.Generation(ctxT(t))
+	require.NoError(t, err)
+	// Both reads hang until the call is cancelled: only a client that sends
+	// them concurrently gets both to the server.
+	held := make(chan struct{}, 2)
+	srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Hang: true, Applied: held})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := c.Status(ctx); done <- err }()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-held:
+		case err := <-done:
+			cancel()
+			t.Fatalf("Status returned before both reads reached the server: %v", err)
+		case <-time.After(10 * time.Second):
+			cancel()
+			t.Fatal("only one environment read reached the server: Status reads sequentially")
+		}
+	}
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+}

@@ -24,8 +24,8 @@ func (c *callCtx) resolveOrg(st *state) (userID, orgID string, err *fnError) {
 		return "", "", throw(frameAuth, msgUserNotFound)
 	}
 	if id, ok := c.orgArg(); ok {
-		if _, derr := decodeID(id); derr != nil {
-			return "", "", throw(frameAuth, derr.Error())
+		if _, problem := decodeID(id); problem != "" {
+			return "", "", throw(frameAuth, problem)
 		}
 		if st.org(id) == nil {
 			return "", "", throw(frameAuth, "Organization not found")

@@ -102,8 +102,8 @@ func TestCase16_DeployAllAgentsInsertsANewProductionRowEveryCall(t *testing.T) {
 				Model: strueretest.Model{Provider: "anthropic", Name: "claude-sonnet-4", Temperature: &temp},
 				Tools: []strueretest.Tool{{Name: "lookup", Description: "find", Parameters: json.RawMessage(`{"type":"object"}`), HandlerCode: "return 1"}}}
 			must[strueretest.ConfigRecord](t)(s.SeedConfig("support", "development", dev))
-			et := must[strueretest.EntityType](t)(s.SeedEntityType("production", strueretest.EntityType{Name: "Customer", Slug: "customer"}))
-			role := must[strueretest.Role](t)(s.SeedRole("production", strueretest.Role{Name: "teacher", Policies: []strueretest.Policy{{Resource: "session", Actions: []string{"read"}, Effect: "allow"}}}))
+			must[strueretest.EntityType](t)(s.SeedEntityType("production", strueretest.EntityType{Name: "Customer", Slug: "customer"}))
+			must[strueretest.Role](t)(s.SeedRole("production", strueretest.Role{Name: "teacher", Policies: []strueretest.Policy{{Resource: "session", Actions: []string{"read"}, Effect: "allow"}}}))
 			etBefore, rolesBefore := s.EntityTypes("production"), s.Roles("production")
 
 			first := deploy(t, s)
@@ -131,7 +131,6 @@ func TestCase16_DeployAllAgentsInsertsANewProductionRowEveryCall(t *testing.T) {
 			}
 			diff(t, "entity types untouched", etBefore, s.EntityTypes("production"))
 			diff(t, "roles untouched", rolesBefore, s.Roles("production"))
-			_, _ = et, role
 		})
 	}
 }

@@ -97,6 +97,12 @@ func (s *Server) respond(w *statusWriter, r *http.Request, f *Fault, isAPI bool,
 		write(w, compute(), log)
 		return
 	}
+	if f.Applied != nil {
+		select {
+		case f.Applied <- struct{}{}:
+		default:
+		}
+	}
 	if !f.AfterRun && !s.wait(r, f) {
 		return
 	}

@@ -165,7 +165,9 @@ func envArgs(g struere.Generation, env string, args map[string]any) map[string]a
 	return out
 }
 
-func model() map[string]any { return map[string]any{"provider": "anthropic", "name": "claude-haiku-4-5"} }
+func model() map[string]any {
+	return map[string]any{"provider": "anthropic", "name": "claude-haiku-4-5"}
+}
 
 func agentPayload(slug, version string) map[string]any {
 	return map[string]any{"name": strings.ToUpper(slug[:1]) + slug[1:], "slug": slug, "version": version,

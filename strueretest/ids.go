@@ -65,21 +65,21 @@ func idChecksum(s string) string {
 	return string(out)
 }
 
-// decodeID checks that s is a well-formed id and returns its table letter.
-// The error text mirrors Convex's "Unable to decode ID" errors.
-func decodeID(s string) (byte, error) {
+// decodeID checks that s is a well-formed id and returns its table letter,
+// or the text of Convex's "Unable to decode ID" error.
+func decodeID(s string) (table byte, problem string) {
 	if len(s) != 32 {
-		return 0, fmt.Errorf("Unable to decode ID: Invalid ID length %d", len(s))
+		return 0, fmt.Sprintf("Unable to decode ID: Invalid ID length %d", len(s))
 	}
 	for i := 0; i < len(s); i++ {
 		if !strings.ContainsRune(idAlphabet, rune(s[i])) {
-			return 0, fmt.Errorf("Unable to decode ID: Invalid ID character")
+			return 0, "Unable to decode ID: Invalid ID character"
 		}
 	}
 	if idChecksum(s[:28]) != s[28:] {
-		return 0, fmt.Errorf("Unable to decode ID: Invalid ID checksum")
+		return 0, "Unable to decode ID: Invalid ID checksum"
 	}
-	return s[0], nil
+	return s[0], ""
 }
 
 // requestID returns the 16-hex-digit request id for the n-th request.

@@ -260,4 +260,8 @@ type Fault struct {
 	// applies the fault to the reply: "the mutation ran but the reply was
 	// lost".
 	AfterRun bool
+	// Applied, when not nil, receives one value each time the fault starts
+	// applying to a request (the send does not block; give it a buffer).
+	// Tests use it to know a request is being held.
+	Applied chan<- struct{}
 }

@@ -146,7 +146,7 @@ func (i vID) check(v any, path string) *fnError {
 	if !ok {
 		return mismatch(v, i, path)
 	}
-	if t, err := decodeID(s); err != nil || t != tableLetter(i.table) {
+	if t, problem := decodeID(s); problem != "" || t != tableLetter(i.table) {
 		return mismatch(v, i, path)
 	}
 	return nil

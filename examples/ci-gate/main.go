@@ -1,0 +1,378 @@
+// Command ci-gate fails a CI job when production does not serve what
+// development holds. It only reads: it never syncs or deploys.
+//
+//	go run ./examples/ci-gate                     # table report
+//	go run ./examples/ci-gate -markdown           # Markdown report
+//	go run ./examples/ci-gate -json               # JSON for tools
+//	go run ./examples/ci-gate -local defs.json    # also fail when defs.json differs from development
+//
+// It reads Status and prints it. It exits 1, naming the agents, when
+// production differs from development (an agent configured in one
+// environment only, or serving another version — see
+// struere.Status.Drifted), and, with -local, when the local definitions
+// differ from development. When $GITHUB_STEP_SUMMARY names a file, the
+// report is appended to it as Markdown.
+//
+// Credentials come from the environment as struere.ConfigFromEnv finds
+// them (STRUERE_TOKEN or ~/.struere/credentials.json, STRUERE_CONVEX_URL,
+// STRUERE_ORG_ID). Without any, the gate demonstrates itself on an
+// embedded strueretest backend put into a drifted state — the sample
+// agents are synced and deployed, then a new version of "support" is
+// synced to development only — so the embedded run exits 1 on purpose:
+// that non-zero exit is the demonstration, not a failure of the example.
+//
+// Entity types, roles and triggers present in one environment only are
+// reported but do not fail the gate: Deploy does not promote them.
+//
+// Exit codes: 0 production matches development (and the local
+// definitions, with -local), 1 it does not, 2 the gate could not decide
+// (an error, or bad usage).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "embed"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// sampleDefs is the project the embedded demonstration deploys.
+//
+//go:embed sample.defs.json
+var sampleDefs []byte
+
+// Exit codes.
+const (
+	exitPass  = 0
+	exitFail  = 1
+	exitError = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// verdict is the gate's answer; -json prints it.
+type verdict struct {
+	Pass                         bool `json:"pass"`
+	ProductionMatchesDevelopment bool `json:"productionMatchesDevelopment"`
+	// Drifted lists the agents whose production differs from development.
+	Drifted []string `json:"drifted"`
+	// LocalDiffers lists what differs between the -local file and
+	// development, as "agent support (modified)"; empty without -local.
+	LocalDiffers []string        `json:"localDiffers"`
+	Status       *struere.Status `json:"status"`
+}
+
+// run is the whole program; env stands for os.Getenv so tests can supply
+// their own environment. It returns the exit code.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("ci-gate", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	markdown := flags.Bool("markdown", false, "print the report as Markdown")
+	asJSON := flags.Bool("json", false, "print the report as one JSON object")
+	localPath := flags.String("local", "", "definitions `file` that development must match too")
+	if err := flags.Parse(args); err != nil {
+		return exitError
+	}
+	if flags.NArg() > 0 || (*markdown && *asJSON) {
+		fmt.Fprintln(stderr, "ci-gate: takes no arguments, and at most one of -markdown and -json")
+		flags.Usage()
+		return exitError
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	// Notes for humans go to stderr when stdout carries JSON.
+	notes := stdout
+	if *asJSON {
+		notes = stderr
+	}
+	v, err := gate(ctx, env, *localPath, notes)
+	if err != nil {
+		fmt.Fprintln(stderr, "ci-gate:", err)
+		return exitError
+	}
+
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			fmt.Fprintln(stderr, "ci-gate:", err)
+			return exitError
+		}
+	case *markdown:
+		fmt.Fprint(stdout, markdownReport(v))
+	default:
+		fmt.Fprint(stdout, v.Status.String())
+		fmt.Fprint(stdout, "\n"+textVerdict(v))
+	}
+	if *asJSON {
+		fmt.Fprint(stderr, textVerdict(v))
+	}
+	if path := strings.TrimSpace(env("GITHUB_STEP_SUMMARY")); path != "" {
+		if err := appendFile(path, markdownReport(v)+"\n"); err != nil {
+			fmt.Fprintln(stderr, "ci-gate: writing the job summary:", err)
+			return exitError
+		}
+	}
+	if !v.Pass {
+		return exitFail
+	}
+	return exitPass
+}
+
+// gate reads Status (with the local definitions, when given) and decides.
+func gate(ctx context.Context, env func(string) string, localPath string, notes io.Writer) (*verdict, error) {
+	var local *struere.Definitions
+	if localPath != "" {
+		var err error
+		if local, err = struere.LoadDefinitions(localPath); err != nil {
+			return nil, err
+		}
+	}
+	cfg, haveCreds, err := loadConfig(env)
+	if err != nil {
+		return nil, err
+	}
+	if !haveCreds {
+		srv, err := strueretest.Start()
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Close()
+		if err := driftedDemo(ctx, srv); err != nil {
+			return nil, fmt.Errorf("preparing the embedded demonstration: %w", err)
+		}
+		cfg = srv.Config()
+		fmt.Fprintln(notes, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): checking an embedded test backend (strueretest)")
+		fmt.Fprintln(notes, "where support 1.0.0 was deployed and 1.1.0 then synced to development only.")
+		fmt.Fprintln(notes, "The gate fails on purpose here: exit code 1 is the demonstration.")
+		fmt.Fprintln(notes)
+	}
+	c, err := struere.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var opts []struere.StatusOption
+	if local != nil {
+		opts = append(opts, struere.WithLocal(local))
+	}
+	st, err := c.Status(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	v := &verdict{Status: st, ProductionMatchesDevelopment: st.ProductionMatchesDevelopment(),
+		Drifted: nonNil(st.Drifted()), LocalDiffers: []string{}}
+	if local != nil {
+		for _, a := range st.Agents {
+			if differsLocally(a.State) {
+				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("agent %s (%s)", a.Slug, a.State))
+			}
+		}
+		for _, r := range st.Resources {
+			if differsLocally(r.State) {
+				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("%s %s (%s)", r.Kind, r.Name, r.State))
+			}
+		}
+	}
+	v.Pass = v.ProductionMatchesDevelopment && len(v.LocalDiffers) == 0
+	return v, nil
+}
+
+func differsLocally(s struere.State) bool {
+	return s == struere.StateNew || s == struere.StateModified || s == struere.StateWillBeDeleted
+}
+
+// driftedDemo puts srv into a drifted state: the sample is synced and
+// deployed, then a new version of support is synced to development.
+func driftedDemo(ctx context.Context, srv *strueretest.Server) error {
+	c, err := struere.New(srv.Config())
+	if err != nil {
+		return err
+	}
+	defs, err := struere.ParseDefinitions(bytes.NewReader(sampleDefs))
+	if err != nil {
+		return err
+	}
+	if _, err := c.Sync(ctx, defs); err != nil {
+		return err
+	}
+	if _, err := c.Deploy(ctx); err != nil {
+		return err
+	}
+	for i := range defs.Agents {
+		if defs.Agents[i].Slug == "support" {
+			defs.Agents[i].Version = "1.1.0"
+			defs.Agents[i].SystemPrompt += " Offer a refund when an order is late."
+		}
+	}
+	_, err = c.Sync(ctx, defs)
+	return err
+}
+
+// textVerdict says pass or fail, and why, for a terminal.
+func textVerdict(v *verdict) string {
+	var b strings.Builder
+	if v.Pass {
+		b.WriteString("PASS: production serves every development agent configuration")
+		if v.Status.WithLocal {
+			b.WriteString(", and development matches the local definitions")
+		}
+		b.WriteString(".\n")
+		return b.String()
+	}
+	if len(v.Drifted) > 0 {
+		b.WriteString("FAIL: production differs from development:\n")
+		for _, line := range driftLines(v) {
+			b.WriteString("  " + line + "\n")
+		}
+	}
+	if len(v.LocalDiffers) > 0 {
+		b.WriteString("FAIL: the local definitions differ from development:\n")
+		for _, d := range v.LocalDiffers {
+			b.WriteString("  " + d + "\n")
+		}
+	}
+	return b.String()
+}
+
+// driftLines describes each drifted agent with both sides' versions.
+func driftLines(v *verdict) []string {
+	side := func(p struere.Presence) string {
+		switch {
+		case !p.Present:
+			return "none"
+		case p.Version == "":
+			return "configured"
+		}
+		return p.Version
+	}
+	var out []string
+	for _, slug := range v.Drifted {
+		for _, a := range v.Status.Agents {
+			if a.Slug == slug {
+				out = append(out, fmt.Sprintf("%s: development %s, production %s", slug, side(a.Development), side(a.Production)))
+			}
+		}
+	}
+	return out
+}
+
+// markdownReport is the verdict and Status as Markdown.
+func markdownReport(v *verdict) string {
+	var b strings.Builder
+	if v.Pass {
+		b.WriteString("**Struere gate: pass**\n\n")
+	} else {
+		b.WriteString("**Struere gate: fail**\n\n")
+		for _, line := range driftLines(v) {
+			b.WriteString("- production differs: " + line + "\n")
+		}
+		for _, d := range v.LocalDiffers {
+			b.WriteString("- local differs from development: " + d + "\n")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(v.Status.Markdown())
+	return b.String()
+}
+
+// appendFile appends s to the file at path, creating it if needed, as
+// GitHub expects for $GITHUB_STEP_SUMMARY.
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, s); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
+// environment through env so tests can pass their own. ok is false when
+// there are no credentials: no STRUERE_TOKEN and no
+// ~/.struere/credentials.json.
+func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
+	token := strings.TrimSpace(env(struere.EnvToken))
+	if token == "" {
+		home := env("HOME")
+		if runtime.GOOS == "windows" && home == "" {
+			home = env("USERPROFILE")
+		}
+		if home == "" {
+			return cfg, false, nil
+		}
+		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
+			return cfg, false, nil
+		}
+		// A `struere login`: the SDK reads the file and checks its expiry.
+		cfg, err := struere.ConfigFromEnv()
+		return cfg, true, err
+	}
+	cfg = struere.Config{
+		URL:            struere.DefaultURL,
+		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
+		Token:          struere.NewToken(token),
+		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
+	}
+	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
+		cfg.URL = u
+	}
+	if cfg.OrganizationID == "" {
+		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
+			return cfg, true, err
+		}
+	}
+	return cfg, true, nil
+}
+
+// projectOrg returns organization.id of a struere.json, or "" when there
+// is no such file.
+func projectOrg(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Organization struct {
+			ID string `json:"id"`
+		} `json:"organization"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return strings.TrimSpace(f.Organization.ID), nil
+}

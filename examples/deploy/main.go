@@ -1,0 +1,398 @@
+// Command deploy is a custom deploy script, the kind a CI job runs on every
+// merge: it syncs a definitions file to development, checks that nothing
+// drifted, deploys development to production, verifies production, and
+// reports.
+//
+//	go run ./examples/deploy -defs examples/deploy/sample.defs.json
+//
+// Steps:
+//
+//  1. Sync the definitions file (-defs, required) to development. Sync
+//     refuses to delete remote resources the file no longer lists unless
+//     -allow-deletions is given.
+//  2. Status with the local definitions: after the sync, development must
+//     match the file.
+//  3. Dry run: the deploy plan.
+//  4. Refuse on drift unless -force: the local definitions differ from
+//     development, or the plan has refusals (agents the backend cannot
+//     promote exactly). -force skips the local comparison only: the SDK
+//     still refuses a promotion that would delete or invent.
+//  5. Deploy exactly the plan (struere.WithPlan: if someone deployed or
+//     synced in between, the deploy is refused as stale), with the local
+//     guard (struere.WithLocal) unless -force. Production is read back and
+//     verified.
+//  6. Report: a summary on stdout (with -json, one JSON object
+//     {"status", "plan", "result", "error"} instead), and, when
+//     $GITHUB_STEP_SUMMARY names a file, Status as Markdown plus a deploy
+//     summary appended to it.
+//
+// Credentials come from the environment as struere.ConfigFromEnv finds
+// them (STRUERE_TOKEN or ~/.struere/credentials.json, STRUERE_CONVEX_URL,
+// STRUERE_ORG_ID). Without any, the script runs against an embedded
+// strueretest backend, so it can be tried on a fresh machine.
+//
+// Exit codes: 0 deployed (or nothing to deploy), 1 error (including a
+// failed verification), 2 refused — drift, a refused promotion, a stale
+// plan, a sync that would delete — or bad usage. Nothing is written to
+// production when the exit code is 2.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitRefused = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the command-line flags.
+type options struct {
+	defsPath       string
+	allowDeletions bool
+	force          bool
+	json           bool
+}
+
+// report is what the script found and did; -json prints it.
+type report struct {
+	// Status is the last status read: after the deploy when it ran.
+	Status *struere.Status `json:"status"`
+	// Plan is the dry run's plan.
+	Plan *struere.Plan `json:"plan"`
+	// Result is the deploy's result, null when nothing was deployed.
+	Result *struere.DeployResult `json:"result"`
+	// Error says why the script stopped, "" on success.
+	Error string `json:"error,omitempty"`
+	// Refused is true when the script or the SDK refused to deploy.
+	Refused bool `json:"refused"`
+	// Drift lists why the deploy was refused for drift.
+	Drift []string `json:"drift,omitempty"`
+
+	sync *struere.SyncResult
+}
+
+// run is the whole program; env stands for os.Getenv so tests can supply
+// their own environment. It returns the exit code.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("deploy", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	var o options
+	flags.StringVar(&o.defsPath, "defs", "", "definitions `file` to sync to development (required)")
+	flags.BoolVar(&o.allowDeletions, "allow-deletions", false, "let the sync delete remote resources the file no longer lists")
+	flags.BoolVar(&o.force, "force", false, "deploy even when the local definitions differ from development")
+	flags.BoolVar(&o.json, "json", false, "print one JSON object {status, plan, result, error} on stdout")
+	if err := flags.Parse(args); err != nil {
+		return exitRefused
+	}
+	if o.defsPath == "" || flags.NArg() > 0 {
+		fmt.Fprintln(stderr, "deploy: -defs is required, and no other arguments are taken")
+		flags.Usage()
+		return exitRefused
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+
+	// Progress goes to stdout, or to stderr when stdout carries JSON.
+	progress := stdout
+	if o.json {
+		progress = stderr
+	}
+	rep, code := deploy(ctx, o, env, progress)
+	if rep.Error != "" {
+		fmt.Fprintln(stderr, "deploy:", rep.Error)
+	}
+	if path := strings.TrimSpace(env("GITHUB_STEP_SUMMARY")); path != "" {
+		if err := appendSummary(path, rep); err != nil {
+			fmt.Fprintln(stderr, "deploy: writing the job summary:", err)
+			if code == exitOK {
+				code = exitError
+			}
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "deploy:", err)
+			return exitError
+		}
+	}
+	return code
+}
+
+// deploy runs the steps and returns the report and exit code.
+func deploy(ctx context.Context, o options, env func(string) string, out io.Writer) (*report, int) {
+	rep := &report{}
+	fail := func(err error) (*report, int) {
+		rep.Error = err.Error()
+		if errors.Is(err, struere.ErrRefused) || errors.Is(err, struere.ErrStalePlan) {
+			rep.Refused = true
+			return rep, exitRefused
+		}
+		return rep, exitError
+	}
+
+	defs, err := struere.LoadDefinitions(o.defsPath)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, haveCreds, err := loadConfig(env)
+	if err != nil {
+		return fail(err)
+	}
+	if !haveCreds {
+		srv, err := strueretest.Start()
+		if err != nil {
+			return fail(err)
+		}
+		defer srv.Close()
+		cfg = srv.Config()
+		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): deploying to an embedded test backend (strueretest).")
+	}
+	c, err := struere.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+
+	// 1. Sync.
+	var syncOpts []struere.SyncOption
+	if o.allowDeletions {
+		syncOpts = append(syncOpts, struere.AllowDeletions())
+	}
+	rep.sync, err = c.Sync(ctx, defs, syncOpts...)
+	if errors.Is(err, struere.ErrWouldDelete) {
+		return fail(fmt.Errorf("%w (pass -allow-deletions to delete them)", err))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "Synced %s to development: %s.\n", o.defsPath, describeSync(rep.sync))
+
+	// 2. Status, 3. dry run.
+	local := struere.WithLocal(defs)
+	if rep.Status, err = c.Status(ctx, local); err != nil {
+		return fail(err)
+	}
+	dry, err := c.Deploy(ctx, struere.DryRun())
+	if err != nil {
+		return fail(err)
+	}
+	rep.Plan = dry.Plan
+	fmt.Fprintf(out, "\n%s\n%s", rep.Status, rep.Plan)
+
+	// 4. Drift.
+	rep.Drift = drift(rep.Status, rep.Plan)
+	if len(rep.Drift) > 0 && !o.force {
+		rep.Refused = true
+		rep.Error = "refusing to deploy, nothing was written: " + strings.Join(rep.Drift, "; ") + " (pass -force to deploy anyway)"
+		return rep, exitRefused
+	}
+	if len(rep.Drift) > 0 {
+		fmt.Fprintf(out, "\n-force: deploying despite: %s\n", strings.Join(rep.Drift, "; "))
+	}
+
+	// 5. Deploy the plan; verification is on by default.
+	deployOpts := []struere.DeployOption{struere.WithPlan(rep.Plan)}
+	if !o.force {
+		deployOpts = append(deployOpts, local)
+	}
+	res, err := c.Deploy(ctx, deployOpts...)
+	rep.Result = res // set even when verification failed: the deploy was written
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "\n%s\n", describeDeploy(res))
+
+	// 6. Status after the deploy, for the report.
+	if st, err := c.Status(ctx, local); err == nil {
+		rep.Status = st
+	} else {
+		fmt.Fprintln(out, "warning: reading status after the deploy:", err)
+	}
+	return rep, exitOK
+}
+
+// drift lists why the deploy should not go ahead: the local definitions
+// differ from development after the sync, or the plan has refusals.
+func drift(st *struere.Status, plan *struere.Plan) []string {
+	var out []string
+	for _, a := range st.Agents {
+		switch a.State {
+		case struere.StateNew, struere.StateModified, struere.StateWillBeDeleted:
+			out = append(out, fmt.Sprintf("agent %s is %s (local differs from development)", a.Slug, a.State))
+		}
+	}
+	for _, r := range st.Resources {
+		switch r.State {
+		case struere.StateNew, struere.StateModified, struere.StateWillBeDeleted:
+			out = append(out, fmt.Sprintf("%s %s is %s (local differs from development)", r.Kind, r.Name, r.State))
+		}
+	}
+	for _, r := range plan.Refusals {
+		out = append(out, fmt.Sprintf("agent %s cannot be promoted: %s", r.Slug, r.Reason))
+	}
+	return out
+}
+
+func describeSync(res *struere.SyncResult) string {
+	var parts []string
+	for _, k := range []struct {
+		kind string
+		ch   struere.Changes
+	}{{"agents", res.Agents}, {"entity types", res.EntityTypes}, {"roles", res.Roles}} {
+		parts = append(parts, fmt.Sprintf("%s %d created, %d updated, %d deleted", k.kind, len(k.ch.Created), len(k.ch.Updated), len(k.ch.Deleted)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeDeploy(res *struere.DeployResult) string {
+	var b strings.Builder
+	deployed := "none"
+	if len(res.Deployed) > 0 {
+		deployed = strings.Join(res.Deployed, ", ")
+	}
+	fmt.Fprintf(&b, "Deployed to %s: %s\n", res.Environment, deployed)
+	for _, s := range res.Skipped {
+		fmt.Fprintf(&b, "Skipped %s: %s\n", s.Slug, s.Reason)
+	}
+	if res.Verified {
+		b.WriteString("Verified: production serves the development version of every deployed agent.\n")
+	}
+	return b.String()
+}
+
+// summaryMarkdown is what goes into the GitHub job summary.
+func summaryMarkdown(rep *report) string {
+	var b strings.Builder
+	b.WriteString("## Struere deploy\n\n")
+	switch {
+	case rep.Result != nil && rep.Error == "":
+		deployed := "no agents"
+		if len(rep.Result.Deployed) > 0 {
+			deployed = "`" + strings.Join(rep.Result.Deployed, "`, `") + "`"
+		}
+		fmt.Fprintf(&b, "**Deployed** to %s: %s.", rep.Result.Environment, deployed)
+		if rep.Result.Verified {
+			b.WriteString(" Verified.")
+		}
+		b.WriteString("\n\n")
+		for _, s := range rep.Result.Skipped {
+			fmt.Fprintf(&b, "- skipped `%s`: %s\n", s.Slug, s.Reason)
+		}
+		if len(rep.Result.Skipped) > 0 {
+			b.WriteString("\n")
+		}
+	case rep.Refused:
+		b.WriteString("**Refused**: nothing was written to production.\n\n")
+		for _, d := range rep.Drift {
+			b.WriteString("- " + d + "\n")
+		}
+		if len(rep.Drift) == 0 {
+			b.WriteString("- " + rep.Error + "\n")
+		}
+		b.WriteString("\n")
+	default:
+		fmt.Fprintf(&b, "**Failed**: %s\n\n", rep.Error)
+	}
+	if rep.Status != nil {
+		b.WriteString(rep.Status.Markdown())
+	}
+	return b.String()
+}
+
+// appendSummary appends the report to a GitHub job summary file.
+func appendSummary(path string, rep *report) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, summaryMarkdown(rep)+"\n"); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
+// environment through env so tests can pass their own. ok is false when
+// there are no credentials: no STRUERE_TOKEN and no
+// ~/.struere/credentials.json.
+func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
+	token := strings.TrimSpace(env(struere.EnvToken))
+	if token == "" {
+		home := env("HOME")
+		if runtime.GOOS == "windows" && home == "" {
+			home = env("USERPROFILE")
+		}
+		if home == "" {
+			return cfg, false, nil
+		}
+		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
+			return cfg, false, nil
+		}
+		// A `struere login`: the SDK reads the file and checks its expiry.
+		cfg, err := struere.ConfigFromEnv()
+		return cfg, true, err
+	}
+	cfg = struere.Config{
+		URL:            struere.DefaultURL,
+		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
+		Token:          struere.NewToken(token),
+		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
+	}
+	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
+		cfg.URL = u
+	}
+	if cfg.OrganizationID == "" {
+		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
+			return cfg, true, err
+		}
+	}
+	return cfg, true, nil
+}
+
+// projectOrg returns organization.id of a struere.json, or "" when there
+// is no such file.
+func projectOrg(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Organization struct {
+			ID string `json:"id"`
+		} `json:"organization"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return strings.TrimSpace(f.Organization.ID), nil
+}

@@ -1,0 +1,343 @@
+// Command quickstart walks through the Struere workflow the SDK serves:
+//
+//	local definitions --Sync--> development --Deploy--> production
+//
+// It syncs definitions to development, prints Status, prints the plan of a
+// dry run, deploys that plan, and prints Status again.
+//
+// On a fresh machine — no STRUERE_TOKEN and no ~/.struere/credentials.json —
+// it starts strueretest, the SDK's in-process test backend, so it needs no
+// account and no network:
+//
+//	go run ./examples/quickstart
+//
+// The embedded run syncs two sample agents (support and scheduler) with an
+// entity type and a role, then adds an agent "draft-bot" with no
+// configuration, as one created in the dashboard is: Sync always writes a
+// configuration, so this is how an agent without a development
+// configuration arises. Deploy skips it and says why.
+//
+// With credentials it talks to your deployment and is read-only (Status and
+// a dry run) unless -deploy is given:
+//
+//	go run ./examples/quickstart                       # read-only
+//	go run ./examples/quickstart -deploy               # deploy development to production
+//	go run ./examples/quickstart -deploy -defs defs.json # sync defs.json to development first
+//
+// Without -deploy, -defs only compares the file with development.
+//
+// Exit codes: 0 success, 1 failure, 2 bad usage.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "embed"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// sampleDefs is the project the embedded run syncs: two agents, an entity
+// type and a role.
+//
+//go:embed sample.defs.json
+var sampleDefs []byte
+
+// draftSlug is the agent the embedded run adds without a configuration.
+const draftSlug = "draft-bot"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; env stands for os.Getenv so tests can supply
+// their own environment. It returns the exit code.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	deploy := flags.Bool("deploy", false, "with credentials: sync (with -defs) and deploy; without it the run only reads")
+	defsPath := flags.String("defs", "", "definitions `file` to sync to development first (with credentials, only with -deploy)")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "quickstart: unexpected argument %q\n", flags.Arg(0))
+		flags.Usage()
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	if err := quickstart(ctx, env, *deploy, *defsPath, stdout); err != nil {
+		fmt.Fprintln(stderr, "quickstart:", err)
+		return 1
+	}
+	return 0
+}
+
+func quickstart(ctx context.Context, env func(string) string, deploy bool, defsPath string, out io.Writer) error {
+	cfg, haveCreds, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	var defs *struere.Definitions
+	if defsPath != "" {
+		if defs, err = struere.LoadDefinitions(defsPath); err != nil {
+			return err
+		}
+	}
+
+	var srv *strueretest.Server
+	fmt.Fprintln(out, "Struere quickstart")
+	if haveCreds {
+		org := "the default organization of your login"
+		if cfg.OrganizationID != "" {
+			org = "organization " + cfg.OrganizationID
+		}
+		fmt.Fprintf(out, "Using %s (%s).\n", cfg.URL, org)
+		if !deploy {
+			fmt.Fprintln(out, "Read-only: Status and a dry run. Pass -deploy to sync and deploy.")
+		}
+	} else {
+		if srv, err = strueretest.Start(); err != nil {
+			return err
+		}
+		defer srv.Close()
+		cfg = srv.Config()
+		deploy = true // the embedded backend is disposable
+		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest), in memory.")
+		if defs == nil {
+			if defs, err = struere.ParseDefinitions(bytes.NewReader(sampleDefs)); err != nil {
+				return err
+			}
+		}
+	}
+
+	c, err := struere.New(cfg)
+	if err != nil {
+		return err
+	}
+	step := 0
+	heading := func(title string) {
+		step++
+		fmt.Fprintf(out, "\n%d. %s\n\n", step, title)
+	}
+
+	if defs != nil && deploy {
+		heading("Sync definitions to development")
+		res, err := c.Sync(ctx, defs)
+		if errors.Is(err, struere.ErrWouldDelete) {
+			return fmt.Errorf("%w\n(the quickstart never deletes: remove nothing from your definitions, or use examples/deploy -allow-deletions)", err)
+		}
+		if err != nil {
+			return err
+		}
+		printSync(out, res)
+	}
+
+	if srv != nil {
+		if _, dup := defs.Agent(draftSlug); !dup {
+			heading("Add an agent without configuration")
+			if _, err := srv.SeedAgent(strueretest.Agent{Slug: draftSlug, Name: "Draft Bot"}); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "   %s exists but has no configuration in any environment, as when an agent is\n", draftSlug)
+			fmt.Fprintln(out, "   created in the dashboard (Sync always writes one). Deploy will skip it.")
+		}
+	}
+
+	// Against your deployment, -defs also compares the file with
+	// development, and Deploy refuses if they differ. The embedded run
+	// leaves that out: draft-bot is not in the sample file, so the
+	// comparison would (rightly) say Sync deletes it.
+	var statusOpts []struere.StatusOption
+	var local *struere.LocalOption
+	if defs != nil && srv == nil {
+		l := struere.WithLocal(defs)
+		local = &l
+		statusOpts = append(statusOpts, l)
+	}
+	heading("Status")
+	st, err := c.Status(ctx, statusOpts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, indent(st.String()))
+
+	heading("Deploy plan (dry run: nothing is written)")
+	dry, err := c.Deploy(ctx, struere.DryRun())
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, indent(dry.Plan.String()))
+
+	if !deploy {
+		fmt.Fprintln(out, "\nRead-only run: nothing was written. Run again with -deploy to deploy this plan.")
+		return nil
+	}
+
+	heading("Deploy")
+	deployOpts := []struere.DeployOption{struere.WithPlan(dry.Plan)}
+	if local != nil {
+		deployOpts = append(deployOpts, *local)
+	}
+	res, err := c.Deploy(ctx, deployOpts...)
+	if err != nil {
+		return err
+	}
+	printDeploy(out, res)
+
+	heading("Status after the deploy")
+	if st, err = c.Status(ctx, statusOpts...); err != nil {
+		return err
+	}
+	fmt.Fprint(out, indent(st.String()))
+	if srv != nil {
+		fmt.Fprintln(out, "\nDone. Set STRUERE_TOKEN (or run `struere login`) to run this against your own deployment.")
+	}
+	return nil
+}
+
+// printSync prints what a sync changed, one line per kind.
+func printSync(out io.Writer, res *struere.SyncResult) {
+	line := func(kind string, ch struere.Changes) {
+		var parts []string
+		for _, p := range []struct {
+			verb  string
+			slugs []string
+		}{{"created", ch.Created}, {"updated", ch.Updated}, {"deleted", ch.Deleted}, {"preserved", ch.Preserved}} {
+			if len(p.slugs) > 0 {
+				parts = append(parts, p.verb+" "+strings.Join(p.slugs, ", "))
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{"unchanged"}
+		}
+		fmt.Fprintf(out, "   %-13s %s\n", kind, strings.Join(parts, "; "))
+	}
+	line("agents", res.Agents)
+	line("entity types", res.EntityTypes)
+	line("roles", res.Roles)
+	if res.Triggers != nil {
+		line("triggers", *res.Triggers)
+	}
+}
+
+// printDeploy prints what a deploy did.
+func printDeploy(out io.Writer, res *struere.DeployResult) {
+	versions := map[string]string{}
+	for _, a := range res.Plan.Deploy {
+		versions[a.Slug] = a.Version
+	}
+	deployed := make([]string, 0, len(res.Deployed))
+	for _, slug := range res.Deployed {
+		deployed = append(deployed, fmt.Sprintf("%s (%s)", slug, versions[slug]))
+	}
+	if len(deployed) == 0 {
+		deployed = []string{"none"}
+	}
+	fmt.Fprintf(out, "   Deployed  %s\n", strings.Join(deployed, ", "))
+	if len(res.Skipped) == 0 {
+		fmt.Fprintln(out, "   Skipped   none")
+	}
+	for i, s := range res.Skipped {
+		label := ""
+		if i == 0 {
+			label = "Skipped"
+		}
+		fmt.Fprintf(out, "   %-9s %s: %s\n", label, s.Slug, s.Reason)
+	}
+	if res.Verified {
+		fmt.Fprintln(out, "   Verified  yes: production serves each deployed agent's development version")
+	} else {
+		fmt.Fprintln(out, "   Verified  no (verification was skipped)")
+	}
+}
+
+// indent shifts every non-empty line of s by three spaces, to sit under a
+// numbered heading.
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			lines[i] = "   " + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
+// environment through env so tests can pass their own. ok is false when
+// there are no credentials: no STRUERE_TOKEN and no
+// ~/.struere/credentials.json.
+func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
+	token := strings.TrimSpace(env(struere.EnvToken))
+	if token == "" {
+		home := env("HOME")
+		if runtime.GOOS == "windows" && home == "" {
+			home = env("USERPROFILE")
+		}
+		if home == "" {
+			return cfg, false, nil
+		}
+		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
+			return cfg, false, nil
+		}
+		// A `struere login`: the SDK reads the file and checks its expiry.
+		cfg, err := struere.ConfigFromEnv()
+		return cfg, true, err
+	}
+	cfg = struere.Config{
+		URL:            struere.DefaultURL,
+		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
+		Token:          struere.NewToken(token),
+		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
+	}
+	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
+		cfg.URL = u
+	}
+	if cfg.OrganizationID == "" {
+		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
+			return cfg, true, err
+		}
+	}
+	return cfg, true, nil
+}
+
+// projectOrg returns organization.id of a struere.json, or "" when there
+// is no such file.
+func projectOrg(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Organization struct {
+			ID string `json:"id"`
+		} `json:"organization"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return strings.TrimSpace(f.Organization.ID), nil
+}

@@ -1,0 +1,126 @@
+// Package strueretest is an in-process fake Struere backend for tests,
+// examples and users' integration tests, in the spirit of net/http/httptest
+// and pubsub/pstest. It serves the Convex function API (/api/query,
+// /api/mutation, /api/action, /api/function, /api/run/<module>/<fn>) and the
+// Struere site routes (GET /health, POST /v1/chat, POST /v1/agents/<slug>/chat)
+// on one loopback listener, speaking the wire protocol closely enough that the
+// official Convex JavaScript client (convex@1.48.0, ConvexHttpClient) and plain
+// fetch calls work against it unchanged. It imports only the standard library
+// and the root struere package.
+//
+// # Use in an integration test
+//
+//	func TestDeployPromotesSupport(t *testing.T) {
+//		srv := strueretest.NewServer(t) // seeded org + user; closed by t.Cleanup
+//		srv.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"})
+//		srv.SeedConfig("support", strueretest.Development, strueretest.AgentConfig{Version: "1.0.0"})
+//		c, err := struere.New(srv.Config()) // URL, SiteURL, Token, OrganizationID
+//		require.NoError(t, err)
+//		_, err = c.Deploy(context.Background())
+//		require.NoError(t, err)
+//		require.Len(t, srv.Configs("support"), 2) // dev row + new production row
+//	}
+//
+// Pick the emulated backend with WithGeneration: the default,
+// struere.GenerationE2Deploy, is the documented model (every resource
+// environment-isolated, plus sync:deployAllAgents); struere.GenerationE1 and
+// struere.GenerationE2 reproduce protocol.md §5 and §6 exactly. WithRedaction
+// makes function errors carry only "[Request ID: …] Server Error", as
+// production deployments do. WithClock and Server.Advance control time.
+// Server.Inject scripts failures (status, Retry-After, delay, hang, connection
+// dropped mid-body, truncated, malformed or oversized bodies, ConvexErrors),
+// and Server.Requests records every request without its credentials.
+//
+// Every mutation runs on a copy of the state under one lock and is kept only
+// if it succeeds, so it is atomic and serializable; the Server is safe for
+// concurrent use.
+//
+// # Choices where the spec is silent
+//
+// Wire:
+//   - URL and SiteURL are the same listener.
+//   - A function called through the wrong endpoint (a query via
+//     /api/mutation) fails with "Trying to execute <path> as Mutation, but
+//     it is defined as Query." (status "error", HTTP 200).
+//   - A body that is not a JSON object, or lacks "path", gives 400
+//     BadJsonBody; args that are neither an object nor a one-element array
+//     give 400 BadRequest; a bad $integer/$float/$bytes wrapper or a field
+//     name starting with "$" gives 400 BadConvexValue; a Convex-Client header
+//     that is not <name>-<semver> gives 400 InvalidVersion; a body over 8 MB
+//     gives 413 PayloadTooLarge. A missing "args" means {}.
+//   - Without "format" the output is always clean JSON (the backend's
+//     "old npm client" exception is not emulated). logLines are never sent;
+//     HTTP 560 is never sent.
+//   - /api/query_at_ts runs as a plain query; /api/query_ts returns the clock.
+//   - Redaction hides every function error text after the first line,
+//     including ArgumentValidationError and "Could not find public function".
+//   - Validation reports missing required fields before extra fields, fields
+//     in name order. The environment argument is a union of two literals, so
+//     "staging" and "eval" give "Value does not match validator." with
+//     Path/Value/Validator lines (the union text of §1.6), not the single
+//     literal text.
+//   - Validators: agent "tools" is required; description, searchFields,
+//     displayConfig, boundToRole, userIdField, scopeRules and fieldMasks are
+//     optional; policy effect is "allow"|"deny"; field mask maskType is
+//     "hide"|"redact"; scope rule operator and value are any string.
+//
+// Identity:
+//   - Tokens are JWT-shaped (HS256 over a per-server secret) with iss, aud
+//     "convex", sub, org_id, iat and exp; they last a year of server clock
+//     (ExpireToken revokes one at once). A token with another issuer or
+//     audience gives 401 NoAuthProvider; "Convex <admin key>" gives 401
+//     BadAdminKey.
+//   - The org_id claim matches an organization's ClerkOrgID or its ID.
+//   - Ids are 32 characters of [0-9a-z]: a table letter, 27 characters derived
+//     from a counter, a 4-character checksum. A string that fails the check
+//     gives "Unable to decode ID: …"; a well-formed id that is not a live
+//     organization gives "Organization not found".
+//   - apiKeys:create needs no admin role; on E1 its environment is optional
+//     and defaults to production.
+//
+// Sync and deploy:
+//   - The current configuration of (agent, environment) is its newest row;
+//     sync patches it, deployAllAgents (E2Deploy) and SeedConfig append one.
+//     (The literal e8689755^ tree would serve the oldest; see §5.5.)
+//   - E1 sync of an agent whose development pointer dangles fails with
+//     "Update on nonexistent document ID <id>", as a Convex patch would.
+//   - Sync sets an existing agent's name and description from the payload
+//     (an omitted description clears it); its status is kept.
+//   - Environment-isolated sync ignores agents whose status is "deleted"
+//     (only seeding can create them). Copying users' role assignments to
+//     production roles is not modelled (there is no user-role table).
+//   - getPullState lists disabled triggers too, and no eval suites.
+//   - E1 SeedTrigger and SeedEvalSuite fail; SeedPack works on every
+//     generation but only E1 reports packs.
+//
+// Public HTTP API:
+//   - The answer is "[<slug>@<version> <environment>] You said: <message>",
+//     naming the configuration that served it. Usage is deterministic:
+//     inputTokens = ceil((len(systemPrompt)+thread history+len(message))/4),
+//     outputTokens = ceil(len(answer)/4), totalTokens their sum.
+//   - 500 error bodies carry the bare message (no "Uncaught Error:" prefix).
+//     An unknown threadId gives 500 "Thread not found"; a malformed agentId
+//     or threadId gives 500 with an ArgumentValidationError text; a message
+//     that is not a string gives the same. An unparseable body gives 500
+//     {"code":"[Request ID: …] Server Error"} plus "trace" when not redacting.
+//   - externalThreadId is looked up within the organization only, so a dev
+//     and a prod key can share a thread, as §7.1 says of the real backend.
+//   - A successful chat sets the key's lastUsedAt.
+//   - The slug route prefers a live agent of that slug and does not check
+//     its status. On E1 only the literal path "/v1/agents/:slug/chat" is
+//     routed; every real slug gets 404.
+//
+// Faults and inspection:
+//   - A fault without AfterRun replaces the reply without running the
+//     function (Delay alone delays, then runs). Its synthetic body is
+//     {"status":"success","value":null} on /api and {} on site routes,
+//     before Truncate/Malformed/CloseMidBody are applied; a Status of 400 or
+//     more without Body writes {"code","message"} (or {"error"}).
+//   - A request is logged just before its response is written.
+//
+// # Not emulated
+//
+// The HEAD generation (eval environment, /v1/sync*, rate limits, 401
+// "Invalid API key", ConvexError sync failures, events), admin keys, and
+// credit checks.
+package strueretest
