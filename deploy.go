@@ -115,6 +115,8 @@ type DeployResult struct {
 	Skipped []SkippedAgent `json:"skipped"`
 	// Verified reports that production was read back and matched.
 	Verified bool `json:"verified"`
+	// Smoke holds the smoke checks' results (WithSmokeTest).
+	Smoke []SmokeResult `json:"smoke,omitempty"`
 }
 
 // DeployOption configures Client.Deploy.
@@ -125,6 +127,7 @@ type deployOptions struct {
 	plan     *Plan
 	local    *Definitions
 	noVerify bool
+	smoke    *smokeTest
 }
 
 type deployOptionFunc func(*deployOptions)
@@ -166,6 +169,11 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if o.local != nil {
 		if err := o.local.Validate(); err != nil {
 			return nil, wrapOp(op, err)
+		}
+	}
+	if o.smoke != nil {
+		if err := o.smoke.validate(op); err != nil {
+			return nil, err
 		}
 	}
 	gen, err := c.Generation(ctx)
@@ -219,6 +227,11 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	}
 	if !o.noVerify {
 		if err := c.verify(ctx, op, r, res); err != nil {
+			return res, err
+		}
+	}
+	if o.smoke != nil {
+		if err := c.runSmoke(ctx, op, o.smoke, res); err != nil {
 			return res, err
 		}
 	}

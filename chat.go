@@ -1,0 +1,363 @@
+package struere
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/struere/struere-go/internal/convex"
+)
+
+// Errors of the public chat API, matched with errors.Is on the *APIError
+// that Chat returns.
+var (
+	// ErrNoConfiguration: the agent exists but has no configuration in
+	// the API key's environment ("No production configuration found").
+	// Sync it (development) or Deploy it (production). The error is a
+	// *NoConfigurationError naming the environment.
+	ErrNoConfiguration = errors.New("struere: agent has no configuration in this environment")
+	// ErrInsufficientCredits: the organization's platform credits are
+	// exhausted; add credits in the dashboard.
+	ErrInsufficientCredits = errors.New("struere: insufficient credits")
+)
+
+// ChatReply is an agent's answer through the public chat API.
+type ChatReply struct {
+	// Message is the agent's answer.
+	Message string `json:"message"`
+	// ThreadID identifies the conversation; pass it back with
+	// WithThreadID to continue it.
+	ThreadID string `json:"threadId"`
+	// Usage is the token usage of this exchange.
+	Usage Usage `json:"usage"`
+}
+
+// Usage counts the tokens one chat exchange used.
+type Usage struct {
+	InputTokens  int64 `json:"inputTokens"`
+	OutputTokens int64 `json:"outputTokens"`
+	TotalTokens  int64 `json:"totalTokens"`
+}
+
+// ChatOption configures Client.Chat.
+type ChatOption interface{ applyChat(*chatOptions) }
+
+type chatOptions struct {
+	threadID, externalThreadID, agentID string
+	require                             Environment
+}
+
+type chatOptionFunc func(*chatOptions)
+
+func (f chatOptionFunc) applyChat(o *chatOptions) { f(o) }
+
+// WithThreadID continues the conversation with that thread id (from a
+// previous ChatReply). The backend does not check the thread's
+// environment: a thread id is not a security boundary.
+func WithThreadID(id string) ChatOption {
+	return chatOptionFunc(func(o *chatOptions) { o.threadID = id })
+}
+
+// WithExternalThreadID attaches the conversation to your own identifier
+// (for example "app:user-123"): the backend reuses the thread created with
+// it, or creates one.
+func WithExternalThreadID(id string) ChatOption {
+	return chatOptionFunc(func(o *chatOptions) { o.externalThreadID = id })
+}
+
+// WithAgentID addresses the agent by its Convex id through POST /v1/chat
+// instead of by slug. Backends from before 2026-02-09 (GenerationE1)
+// cannot route slugs, so this is the only way to chat with them. The
+// agentSlug argument of Chat is then used only in errors.
+func WithAgentID(id string) ChatOption {
+	return chatOptionFunc(func(o *chatOptions) { o.agentID = id })
+}
+
+// RequireEnvironment binds the call to env: Chat checks the API key's
+// declared environment before any network call and fails with an
+// *EnvironmentMismatchError (ErrEnvironmentMismatch) when it differs, having
+// sent nothing. Use it wherever talking to the wrong environment would do
+// harm, e.g. RequireEnvironment(Production) in a production smoke test.
+func RequireEnvironment(env Environment) ChatOption {
+	return chatOptionFunc(func(o *chatOptions) { o.require = env })
+}
+
+// chatRequest is the body of both chat routes (protocol §8.2, §8.3).
+type chatRequest struct {
+	AgentID          string `json:"agentId,omitempty"`
+	Message          string `json:"message"`
+	ThreadID         string `json:"threadId,omitempty"`
+	ExternalThreadID string `json:"externalThreadId,omitempty"`
+}
+
+// Chat sends message to the agent with slug agentSlug through the public
+// chat API, POST <site URL>/v1/agents/<slug>/chat, authenticated with key
+// (Config.APIKey when key is the zero APIKey). The backend takes the
+// environment from the key alone: a development key only ever reaches
+// development configurations, threads and data.
+//
+// Chat is never retried once the server may have run it, because every run
+// costs credits: it is repeated only when the connection was refused, or
+// on a 429/503 whose Retry-After fits within RetryPolicy.MaxWait and the
+// context deadline.
+//
+// Errors are *APIError values matching ErrNotAuthenticated (missing,
+// unknown or expired key), ErrValidation (400, malformed ids),
+// ErrNotFound (unknown agent or thread, unknown route), ErrNoConfiguration
+// (no configuration in the key's environment; the error is also a
+// *NoConfigurationError), ErrInsufficientCredits, ErrRateLimited (with
+// RetryAfter) or ErrUnavailable. An invalid slug or RequireEnvironment
+// mismatch fails before any network call. The key never appears in an
+// error or a log record.
+func (c *Client) Chat(ctx context.Context, key APIKey, agentSlug, message string, opts ...ChatOption) (*ChatReply, error) {
+	return c.chat(ctx, "chat", key, agentSlug, message, opts...)
+}
+
+func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, message string, opts ...ChatOption) (*ChatReply, error) {
+	var o chatOptions
+	for _, opt := range opts {
+		opt.applyChat(&o)
+	}
+	if key.IsZero() {
+		key = c.s.cfg.APIKey
+	}
+	if key.IsZero() {
+		return nil, fmt.Errorf("struere: %s: no API key: pass one to Chat or set Config.APIKey (STRUERE_API_KEY): %w", op, ErrNotAuthenticated)
+	}
+	if o.require != "" && key.Environment() != o.require {
+		return nil, &EnvironmentMismatchError{Op: op, KeyPrefix: key.Prefix(), Declared: key.Environment(), Required: o.require}
+	}
+	route, body := "/v1/chat", chatRequest{AgentID: o.agentID, Message: message, ThreadID: o.threadID, ExternalThreadID: o.externalThreadID}
+	if o.agentID == "" {
+		if err := checkSlug(agentSlug); err != nil {
+			return nil, fmt.Errorf("struere: %s: %w", op, err)
+		}
+		route = "/v1/agents/" + url.PathEscape(agentSlug) + "/chat"
+	}
+	u, err := c.siteRoute(route)
+	if err != nil {
+		return nil, fmt.Errorf("struere: %s: %w", op, err)
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("struere: %s: encode request: %w", op, err)
+	}
+	res, err := c.s.rpc.Post(ctx, convex.PostRequest{URL: u, Route: route, Bearer: key.Reveal(), Body: payload})
+	if err != nil {
+		return nil, wrapCallError(op, err)
+	}
+	if res.Status != http.StatusOK {
+		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res)
+	}
+	var wire struct {
+		Message  *string `json:"message"`
+		ThreadID string  `json:"threadId"`
+		Usage    struct {
+			InputTokens  float64 `json:"inputTokens"`
+			OutputTokens float64 `json:"outputTokens"`
+			TotalTokens  float64 `json:"totalTokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(res.Body, &wire); err != nil || wire.Message == nil {
+		msg := "reply has no message"
+		if err != nil {
+			msg = "reply is not JSON"
+		}
+		return nil, &APIError{Op: op, Path: route, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts,
+			Message: msg, kinds: []error{ErrMalformedResponse}, err: err}
+	}
+	return &ChatReply{Message: *wire.Message, ThreadID: wire.ThreadID, Usage: Usage{
+		InputTokens: tokens(wire.Usage.InputTokens), OutputTokens: tokens(wire.Usage.OutputTokens), TotalTokens: tokens(wire.Usage.TotalTokens)}}, nil
+}
+
+func tokens(f float64) int64 {
+	if math.IsNaN(f) || f < 0 {
+		return 0
+	}
+	return int64(min(f, math.MaxInt64/2))
+}
+
+// checkSlug rejects slugs that cannot name an agent: empty, dot segments,
+// or with control characters. Anything else is path-escaped.
+func checkSlug(slug string) error {
+	switch {
+	case strings.TrimSpace(slug) == "":
+		return fmt.Errorf("agent slug is empty: %w", ErrValidation)
+	case slug == "." || slug == "..":
+		return fmt.Errorf("agent slug %q is not a slug: %w", slug, ErrValidation)
+	case strings.ContainsFunc(slug, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("agent slug %q contains control characters: %w", slug, ErrValidation)
+	}
+	return nil
+}
+
+// siteRoute returns the site URL (fixed at New) with route appended, and
+// makes sure the result stays on the site's host.
+func (c *Client) siteRoute(route string) (*url.URL, error) {
+	base := c.s.siteURL
+	u, err := url.Parse(strings.TrimRight(base.String(), "/") + route)
+	if err != nil || u.Scheme != base.Scheme || u.Host != base.Host {
+		return nil, fmt.Errorf("route %q does not stay on the site URL: %w", route, ErrValidation)
+	}
+	return u, nil
+}
+
+// chatErrorBody is every JSON error body of the site routes: {"error"} from
+// Struere code, {"code","trace"} from Convex for an unparseable request.
+type chatErrorBody struct {
+	Error   *string  `json:"error"`
+	RetryAt *float64 `json:"retryAt"`
+	Code    string   `json:"code"`
+}
+
+// chatTexts maps the server's error texts (protocol §8.4, §9) to classes.
+// They are matched as substrings because nested actions may prefix them
+// with "Uncaught Error: " and append stack lines.
+var chatTexts = []struct {
+	substr string
+	kinds  []error
+}{
+	{"Invalid API key", []error{ErrNotAuthenticated}},
+	{"Unauthorized", []error{ErrNotAuthenticated}},
+	{"Agent not found", []error{ErrNotFound}},
+	{"Thread not found", []error{ErrNotFound}},
+	{"Insufficient credits", []error{ErrInsufficientCredits}},
+	{"Rate limit exceeded", []error{ErrRateLimited}},
+	{"ArgumentValidationError", []error{ErrValidation}},
+	{"hread context param", []error{ErrValidation}},
+	{"does not have data permission", []error{ErrAccessDenied}},
+}
+
+// noConfigText matches "No <env> configuration found".
+var noConfigText = regexp.MustCompile(`No ([a-z]+) configuration found`)
+
+// chatFailure turns a non-200 chat response into an *APIError.
+func chatFailure(op, route, slug string, bySlug bool, res *convex.Response) error {
+	e := &APIError{Op: op, Path: route, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts, RetryAfter: res.RetryAfter}
+	var body chatErrorBody
+	switch {
+	case json.Unmarshal(res.Body, &body) == nil && body.Error != nil:
+		e.Message = firstErrorLine(*body.Error)
+	case body.Code != "":
+		e.RequestID = firstNonEmptyString(convex.RequestID(body.Code), e.RequestID)
+		e.Message = "server error (the request body was not accepted)"
+	default:
+		e.Message = excerpt(res.Body, res.Status)
+	}
+	if res.Status == http.StatusTooManyRequests && e.RetryAfter == 0 && body.RetryAt != nil {
+		// Retry-After = max(1, ceil((retryAt-now)/1000)) seconds (protocol §9).
+		wait := time.Until(time.UnixMilli(int64(*body.RetryAt)))
+		e.RetryAfter = max(time.Second, wait.Round(time.Second))
+	}
+	if m := noConfigText.FindStringSubmatch(e.Message); m != nil {
+		e.kinds = []error{ErrNoConfiguration}
+		return &NoConfigurationError{Agent: slug, Environment: Environment(m[1]), APIError: e}
+	}
+	for _, t := range chatTexts {
+		if strings.Contains(e.Message, t.substr) {
+			e.kinds = t.kinds
+			break
+		}
+	}
+	if e.kinds == nil {
+		switch res.Status {
+		case http.StatusPaymentRequired:
+			e.kinds = []error{ErrInsufficientCredits}
+		case http.StatusNotFound:
+			e.kinds = []error{ErrNotFound}
+			if bySlug {
+				// Before 2026-02-09 the slug route was registered literally
+				// as /v1/agents/:slug/chat, so real slugs miss it (§8.3).
+				e.kinds = append(e.kinds, ErrUnsupported)
+				e.Message += " (this backend may predate the slug chat route: chat with WithAgentID)"
+			}
+		default:
+			e.kinds = classifyStatus(res.Status, "")
+		}
+	}
+	return e
+}
+
+// firstErrorLine strips the "Uncaught Error: " prefix and stack lines a
+// nested action adds to a thrown error's text.
+func firstErrorLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	line = strings.TrimSpace(line)
+	for {
+		rest, ok := strings.CutPrefix(line, "Uncaught ")
+		if !ok {
+			break
+		}
+		if _, tail, found := strings.Cut(rest, ": "); found {
+			line = strings.TrimSpace(tail)
+		} else {
+			line = rest
+		}
+	}
+	return sanitize(line, 500)
+}
+
+// excerpt is the first line of a non-JSON body, shortened.
+func excerpt(body []byte, status int) string {
+	s := strings.TrimSpace(string(body[:min(len(body), 4096)]))
+	if s == "" {
+		return "empty response body (" + http.StatusText(status) + ")"
+	}
+	line, _, _ := strings.Cut(s, "\n")
+	return sanitize(line, 200)
+}
+
+// sanitize drops control characters and cuts s to at most n bytes.
+func sanitize(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			continue
+		}
+		if b.Len()+len(string(r)) > n {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func firstNonEmptyString(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// NoConfigurationError reports that an agent has no configuration in the
+// API key's environment. It matches ErrNoConfiguration and unwraps to the
+// *APIError.
+type NoConfigurationError struct {
+	// Agent is the slug chatted with.
+	Agent string
+	// Environment is the environment without a configuration, as the
+	// backend named it (the key's environment).
+	Environment Environment
+	*APIError
+}
+
+// Error describes the failure and what to do about it.
+func (e *NoConfigurationError) Error() string {
+	fix := "sync it"
+	if e.Environment == Production {
+		fix = "deploy it"
+	}
+	return fmt.Sprintf("%s: agent %q has no %s configuration: %s", e.APIError.Error(), e.Agent, e.Environment, fix)
+}
+
+// Unwrap returns the *APIError.
+func (e *NoConfigurationError) Unwrap() error { return e.APIError }

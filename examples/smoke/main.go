@@ -1,0 +1,265 @@
+// Command smoke deploys development to production and then smoke-tests
+// production with a production API key: one message per agent, reporting
+// whether each agent answered and, where the backend says so, which
+// configuration version served it.
+//
+// API keys carry an environment that their text does not show (every key
+// starts "af_live_"), so the program is told it: in code with
+// struere.ParseAPIKey, or with STRUERE_API_KEY and STRUERE_API_KEY_ENV.
+// A development key can never reach production: WithSmokeTest refuses one
+// before sending anything.
+//
+// On a fresh machine — no STRUERE_TOKEN and no ~/.struere/credentials.json —
+// it starts strueretest, the SDK's in-process test backend, syncs two
+// sample agents to development, creates a development and a production key,
+// shows that the production key gets "No production configuration found"
+// before the deploy, deploys with a smoke test and prints the results:
+//
+//	go run ./examples/smoke
+//
+// With credentials it uses your deployment and the key in STRUERE_API_KEY
+// (declared by STRUERE_API_KEY_ENV). It verifies the key and prints the
+// deploy plan, and writes nothing unless -deploy is given:
+//
+//	STRUERE_API_KEY=af_live_… STRUERE_API_KEY_ENV=production go run ./examples/smoke
+//	STRUERE_API_KEY=af_live_… STRUERE_API_KEY_ENV=production go run ./examples/smoke -deploy
+//	… go run ./examples/smoke -deploy -agent support -message "Are you up?"
+//
+// Exit codes: 0 success, 1 failure (a failed smoke test included), 2 bad usage.
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// sampleDefs is what the embedded run syncs to development.
+//
+//go:embed sample.defs.json
+var sampleDefs []byte
+
+// errUsage marks a command-line mistake (exit code 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "smoke:", err)
+		os.Exit(1)
+	}
+}
+
+// agentList is a repeatable -agent flag.
+type agentList []string
+
+func (a *agentList) String() string     { return strings.Join(*a, ",") }
+func (a *agentList) Set(v string) error { *a = append(*a, v); return nil }
+
+// run is the whole program. It reads the process environment only to find
+// credentials (STRUERE_TOKEN, ~/.struere/credentials.json, and with them
+// struere.ConfigFromEnv).
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("smoke", flag.ContinueOnError)
+	flags.SetOutput(stdout)
+	deploy := flags.Bool("deploy", false, "with credentials: deploy and smoke-test; without it the run only reads")
+	message := flags.String("message", "", "message each agent is sent (default \""+struere.DefaultSmokeMessage+"\")")
+	var agents agentList
+	flags.Var(&agents, "agent", "agent `slug` to smoke-test (repeatable; default: every deployed agent)")
+	if err := flags.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, flags.Arg(0))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var checks []struere.SmokeCheck
+	for _, a := range agents {
+		checks = append(checks, struere.SmokeCheck{Agent: a, Message: *message})
+	}
+	if len(checks) == 0 && *message != "" {
+		return fmt.Errorf("%w: -message needs at least one -agent", errUsage)
+	}
+
+	if !haveCredentials() {
+		return embedded(ctx, stdout, checks)
+	}
+	return live(ctx, stdout, *deploy, checks)
+}
+
+// haveCredentials reports whether a login is configured.
+func haveCredentials() bool {
+	if strings.TrimSpace(os.Getenv(struere.EnvToken)) != "" {
+		return true
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(home, ".struere", "credentials.json"))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// embedded runs the whole story against an in-process backend.
+func embedded(ctx context.Context, out io.Writer, checks []struere.SmokeCheck) error {
+	srv, err := strueretest.Start()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest).")
+	c, err := struere.New(srv.Config())
+	if err != nil {
+		return err
+	}
+	defs, err := struere.ParseDefinitions(bytes.NewReader(sampleDefs))
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "\n1. Sync two sample agents to development")
+	res, err := c.Sync(ctx, defs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   created: %s\n", strings.Join(res.Agents.Created, ", "))
+
+	fmt.Fprintln(out, "\n2. Create a development and a production API key")
+	devKey, err := createKey(srv, struere.Development)
+	if err != nil {
+		return err
+	}
+	prodKey, err := createKey(srv, struere.Production)
+	if err != nil {
+		return err
+	}
+	for _, k := range []struere.APIKey{devKey, prodKey} {
+		info, err := c.VerifyKey(ctx, k)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "   %s…  %-11s (verified with apiKeys:list)\n", info.Prefix, info.Environment)
+	}
+
+	fmt.Fprintln(out, "\n3. Before the deploy: each key reaches its own environment only")
+	reply, err := c.Chat(ctx, devKey, "support", "hello")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "   development key -> support: %s\n", reply.Message)
+	_, err = c.Chat(ctx, prodKey, "support", "hello")
+	if !errors.Is(err, struere.ErrNoConfiguration) {
+		return fmt.Errorf("the production key should find no production configuration before the deploy, got %v", err)
+	}
+	fmt.Fprintf(out, "   production key  -> support: %s\n", serverMessage(err))
+
+	fmt.Fprintln(out, "\n4. A development key cannot smoke-test production (nothing is sent)")
+	_, err = c.Deploy(ctx, struere.WithSmokeTest(devKey))
+	if !errors.Is(err, struere.ErrEnvironmentMismatch) {
+		return fmt.Errorf("a development key should be refused, got %v", err)
+	}
+	fmt.Fprintf(out, "   refused: %v\n", err)
+
+	fmt.Fprintln(out, "\n5. Deploy development to production, then smoke-test it with the production key")
+	return deployAndReport(ctx, out, c, prodKey, checks)
+}
+
+func createKey(srv *strueretest.Server, env struere.Environment) (struere.APIKey, error) {
+	raw, err := srv.CreateAPIKey(string(env), "smoke example ("+string(env)+")", time.Time{})
+	if err != nil {
+		return struere.APIKey{}, err
+	}
+	return struere.ParseAPIKey(raw, env)
+}
+
+// serverMessage is the backend's own text of a chat failure.
+func serverMessage(err error) string {
+	var apiErr *struere.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("HTTP %d %q", apiErr.HTTPStatus, apiErr.Message)
+	}
+	return err.Error()
+}
+
+// live uses the configured deployment and key.
+func live(ctx context.Context, out io.Writer, deploy bool, checks []struere.SmokeCheck) error {
+	cfg, err := struere.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.APIKey.IsZero() {
+		return fmt.Errorf("%s is not set: set it to a production API key and %s=production", struere.EnvAPIKey, struere.EnvAPIKeyEnv)
+	}
+	c, err := struere.New(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Using %s with API key %s… (declared %s).\n", cfg.URL, cfg.APIKey.Prefix(), cfg.APIKey.Environment())
+	info, err := c.VerifyKey(ctx, cfg.APIKey)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Key %q verified: %s, permissions %s.\n", info.Name, info.Environment, strings.Join(info.Permissions, ","))
+	if !deploy {
+		res, err := c.Deploy(ctx, struere.DryRun())
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(out, "\n"+res.Plan.String())
+		fmt.Fprintln(out, "\nRead-only: nothing was deployed or sent. Pass -deploy to deploy and smoke-test production.")
+		return nil
+	}
+	return deployAndReport(ctx, out, c, cfg.APIKey, checks)
+}
+
+// deployAndReport deploys with a smoke test and prints one line per agent.
+func deployAndReport(ctx context.Context, out io.Writer, c *struere.Client, key struere.APIKey, checks []struere.SmokeCheck) error {
+	res, err := c.Deploy(ctx, struere.WithSmokeTest(key, checks...))
+	if res == nil {
+		return err
+	}
+	fmt.Fprintf(out, "   deployed: %s", strings.Join(res.Deployed, ", "))
+	if res.Verified {
+		fmt.Fprint(out, " (verified)")
+	}
+	fmt.Fprintln(out)
+	for _, s := range res.Skipped {
+		fmt.Fprintf(out, "   skipped:  %s (%s)\n", s.Slug, s.Reason)
+	}
+	fmt.Fprintln(out, "\n   smoke test:")
+	for _, r := range res.Smoke {
+		served := "version not reported"
+		if r.ServedVersion != "" {
+			served = fmt.Sprintf("served %s from %s", r.ServedVersion, r.ServedEnvironment)
+		}
+		if r.OK {
+			fmt.Fprintf(out, "   ok    %-10s %s: %q\n", r.Agent, served, r.Reply)
+		} else {
+			fmt.Fprintf(out, "   FAIL  %-10s %v\n", r.Agent, r.Err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nAll %d smoke checks passed: production answers with the deployed configurations.\n", len(res.Smoke))
+	return nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+func runSmoke(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, args, &out)
+	return out.String(), err
+}
+
+// isolate clears every credential source the program looks at.
+func isolate(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	for _, k := range []string{struere.EnvToken, struere.EnvConvexURL, struere.EnvSiteURL, struere.EnvOrgID, struere.EnvAPIKey, struere.EnvAPIKeyEnv} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestEmbeddedRunDeploysAndSmokeTestsProduction(t *testing.T) {
+	isolate(t)
+
+	out, err := runSmoke(t)
+
+	require.NoError(t, err, out)
+	for _, want := range []string{
+		"running against an embedded test backend",
+		"created: support, scheduler",
+		"development key -> support: [support@1.0.0 development] You said: hello",
+		`production key  -> support: HTTP 500 "No production configuration found"`,
+		"refused: struere: deploy: smoke test: API key af_live_",
+		"deployed: support, scheduler (verified)",
+		`ok    support    served 1.0.0 from production: "[support@1.0.0 production] You said: ping"`,
+		`ok    scheduler  served 2.1.0 from production: "[scheduler@2.1.0 production] You said: ping"`,
+		"All 2 smoke checks passed",
+	} {
+		require.Contains(t, out, want)
+	}
+	require.Regexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}…  development`), out)
+	require.Regexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}…  production`), out)
+	require.NotRegexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}_[0-9a-z]{32}`), out, "no full key is printed")
+}
+
+func TestEmbeddedRunChecksOnlyTheListedAgents(t *testing.T) {
+	isolate(t)
+
+	out, err := runSmoke(t, "-agent", "scheduler", "-message", "status?")
+
+	require.NoError(t, err, out)
+	require.Contains(t, out, `ok    scheduler  served 2.1.0 from production: "[scheduler@2.1.0 production] You said: status?"`)
+	require.NotContains(t, out, "ok    support")
+}
+
+// useBackend points the program at srv with a key declared for env.
+func useBackend(t *testing.T, srv *strueretest.Server, keyEnv struere.Environment) {
+	t.Helper()
+	isolate(t)
+	raw, err := srv.CreateAPIKey(string(keyEnv), "ci", time.Time{})
+	require.NoError(t, err)
+	t.Setenv(struere.EnvConvexURL, srv.URL())
+	t.Setenv(struere.EnvSiteURL, srv.SiteURL())
+	t.Setenv(struere.EnvToken, srv.Token().Reveal())
+	t.Setenv(struere.EnvOrgID, srv.OrganizationID())
+	t.Setenv(struere.EnvAPIKey, raw)
+	t.Setenv(struere.EnvAPIKeyEnv, string(keyEnv))
+}
+
+func syncedBackend(t *testing.T) *strueretest.Server {
+	t.Helper()
+	srv := strueretest.NewServer(t)
+	c, err := struere.New(srv.Config())
+	require.NoError(t, err)
+	defs, err := struere.ParseDefinitions(bytes.NewReader(sampleDefs))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Sync(ctx, defs)
+	require.NoError(t, err)
+	srv.ResetRequests()
+	return srv
+}
+
+func TestLiveRunIsReadOnlyWithoutDeploy(t *testing.T) {
+	srv := syncedBackend(t)
+	useBackend(t, srv, struere.Production)
+
+	out, err := runSmoke(t)
+
+	require.NoError(t, err, out)
+	require.Contains(t, out, `Key "ci" verified: production`)
+	require.Contains(t, out, "deploy  support")
+	require.Contains(t, out, "Read-only")
+	for _, r := range srv.Requests() {
+		require.NotEqual(t, "site", r.Kind, "no chat was sent")
+		if r.FunctionPath == "sync:syncOrganization" || (r.FunctionPath == "sync:deployAllAgents" && string(r.Args) != `{"organizationId":null}`) {
+			require.Fail(t, "a read-only run wrote", "%s %s", r.FunctionPath, r.Args)
+		}
+	}
+}
+
+func TestLiveRunDeploysAndSmokeTestsWithTheConfiguredKey(t *testing.T) {
+	srv := syncedBackend(t)
+	useBackend(t, srv, struere.Production)
+
+	out, err := runSmoke(t, "-deploy")
+
+	require.NoError(t, err, out)
+	require.Contains(t, out, "deployed: support, scheduler (verified)")
+	require.Contains(t, out, "ok    support    served 1.0.0 from production")
+}
+
+func TestLiveRunRefusesADevelopmentKey(t *testing.T) {
+	srv := syncedBackend(t)
+	useBackend(t, srv, struere.Development)
+
+	out, err := runSmoke(t, "-deploy")
+
+	require.ErrorIs(t, err, struere.ErrEnvironmentMismatch, out)
+	for _, r := range srv.Requests() {
+		require.Equal(t, "apiKeys:list", r.FunctionPath, "only the key was verified; nothing was deployed or sent")
+	}
+}
+
+func TestLiveRunReportsAFailedSmokeTest(t *testing.T) {
+	srv := syncedBackend(t)
+	useBackend(t, srv, struere.Production)
+	srv.Inject(strueretest.Fault{Path: "/v1/agents/support/chat", Status: 500, Body: `{"error":"Insufficient credits. Please add credits."}`})
+
+	out, err := runSmoke(t, "-deploy")
+
+	require.ErrorIs(t, err, struere.ErrSmokeTestFailed)
+	require.Contains(t, out, "FAIL  support")
+	require.Contains(t, out, "Insufficient credits")
+	require.Contains(t, out, "ok    scheduler")
+}
+
+func TestBadUsage(t *testing.T) {
+	isolate(t)
+	for _, args := range [][]string{{"extra"}, {"-nope"}, {"-message", "hi"}} {
+		_, err := runSmoke(t, args...)
+		require.ErrorIs(t, err, errUsage, "%v", args)
+	}
+}
