@@ -14,6 +14,9 @@
 //	plan, err := c.Deploy(ctx, struere.DryRun()) // what would change; writes nothing
 //	res, err := c.Deploy(ctx) // res.Deployed, res.Skipped (with reasons)
 //
+// Config.Token is a Token: build one with NewToken. New never reads the
+// environment; ConfigFromEnv does, explicitly.
+//
 // Deploy and Status need no options. Sync pushes local definitions (see
 // LoadDefinitions) to development:
 //
@@ -39,6 +42,19 @@
 // the caller since the key string does not reveal it; Client.VerifyKey checks
 // it, and operations bound to an environment refuse a key of another
 // environment before sending anything.
+//
+// # API keys, chat and smoke tests
+//
+// Client.Chat talks to the public chat API on the deployment's site URL
+// with an APIKey; the environment comes from the key alone, as on the
+// backend. Chat is never retried once the server may have run it (a message
+// costs credits). RequireEnvironment(env) refuses a key of another
+// environment before sending anything, with ErrEnvironmentMismatch.
+//
+//	prodKey, err := struere.ParseAPIKey(os.Getenv("PROD_KEY"), struere.Production)
+//	info, err := c.VerifyKey(ctx, prodKey) // checks the declared environment against apiKeys:list
+//	reply, err := c.Chat(ctx, prodKey, "support", "hello")
+//	res, err := c.Deploy(ctx, struere.WithSmokeTest(prodKey)) // ErrSmokeTestFailed carries the result
 //
 // # Backend generations
 //

@@ -85,6 +85,8 @@ type remote struct {
 	prod     *wireSyncState // nil for E1: one org-wide state
 	devPull  *wirePullState // nil unless asked for (isolated backends only)
 	prodPull *wirePullState
+
+	prodIdx map[string]int // slug → index in the agents prodView reads; built on first use
 }
 
 // reads says which optional reads readRemote makes besides getSyncState.
@@ -104,24 +106,31 @@ func (r *remote) devView(a wireAgentState) envView {
 }
 
 func (r *remote) prodView(slug string) envView {
-	if r.gen == GenerationE1 {
-		for _, a := range r.dev.Agents {
-			if a.Slug == slug {
-				// E1 reports only whether a production config is set.
-				return envView{configured: a.HasProdConfig}
-			}
+	agents := r.dev.Agents // E1: one organization-wide list
+	if r.gen != GenerationE1 {
+		agents = r.prod.Agents
+	}
+	if r.prodIdx == nil {
+		// An index instead of a scan per call: callers visit every agent,
+		// which made Status quadratic in the number of agents.
+		r.prodIdx = make(map[string]int, len(agents))
+		for i := len(agents) - 1; i >= 0; i-- { // the first of duplicate slugs wins, as a scan would
+			r.prodIdx[agents[i].Slug] = i
 		}
+	}
+	i, ok := r.prodIdx[slug]
+	if !ok {
 		return envView{}
 	}
-	for _, a := range r.prod.Agents {
-		if a.Slug == slug {
-			if !a.HasConfig {
-				return envView{}
-			}
-			return envView{configured: true, version: a.Version}
-		}
+	a := agents[i]
+	if r.gen == GenerationE1 {
+		// E1 reports only whether a production config is set.
+		return envView{configured: a.HasProdConfig}
 	}
-	return envView{}
+	if !a.HasConfig {
+		return envView{}
+	}
+	return envView{configured: true, version: a.Version}
 }
 
 // readRemote fetches development and production state, and on

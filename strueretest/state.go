@@ -210,6 +210,44 @@ func (st *state) currentConfig(agentID, env string) *configRow {
 	return nil
 }
 
+// configIndex maps each agent id to the index in st.configs of its newest
+// configuration in env (what currentConfig returns), so that a function
+// visiting every agent makes one pass over the configurations instead of
+// one per agent. Indexes stay valid while rows are only appended.
+func (st *state) configIndex(env string) map[string]int {
+	idx := make(map[string]int)
+	for i := range st.configs {
+		if st.configs[i].env == env {
+			idx[st.configs[i].agentID] = i
+		}
+	}
+	return idx
+}
+
+// configAt returns the row at index i of idx[agentID], or nil.
+func (st *state) configAt(idx map[string]int, agentID string) *configRow {
+	if i, ok := idx[agentID]; ok {
+		return &st.configs[i]
+	}
+	return nil
+}
+
+// liveAgentIndex maps each slug of orgID to the index in st.agents of the
+// agent liveAgentBySlug returns for it.
+func (st *state) liveAgentIndex(orgID string) map[string]int {
+	idx := make(map[string]int)
+	for i := range st.agents {
+		a := &st.agents[i]
+		if a.orgID != orgID || a.status == "deleted" {
+			continue
+		}
+		if _, dup := idx[a.slug]; !dup {
+			idx[a.slug] = i
+		}
+	}
+	return idx
+}
+
 func (st *state) policiesOf(roleID string) []policyRow {
 	var out []policyRow
 	for _, p := range st.policies {

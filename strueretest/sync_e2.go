@@ -93,35 +93,43 @@ func (s *Server) syncOrganizationE2(st *state, c *callCtx) (any, *fnError) {
 	// 3. Agents (shared) and this environment's configurations.
 	agents := newChanges()
 	keep = map[string]bool{}
+	live, cur := st.liveAgentIndex(orgID), st.configIndex(env) // one pass each, not one per agent
 	for _, v := range list(c.args, "agents") {
 		p := v.(map[string]any)
 		slug := str(p, "slug")
 		keep[slug] = true
-		a := st.liveAgentBySlug(orgID, slug)
-		if a != nil {
+		var a *agentRow
+		if i, ok := live[slug]; ok {
+			a = &st.agents[i]
 			a.name, a.description, a.updatedAt = str(p, "name"), str(p, "description"), c.now
 			agents.updated = append(agents.updated, slug)
 		} else {
 			st.agents = append(st.agents, agentRow{id: st.newID(tableAgents), orgID: orgID, name: str(p, "name"), slug: slug,
 				description: str(p, "description"), status: StatusActive, createdAt: c.now, updatedAt: c.now})
+			live[slug] = len(st.agents) - 1
 			a = &st.agents[len(st.agents)-1]
 			agents.created = append(agents.created, slug)
 		}
-		if cfg := st.currentConfig(a.id, env); cfg != nil {
+		if cfg := st.configAt(cur, a.id); cfg != nil {
 			fillConfig(cfg, p, userID)
 			continue
 		}
 		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: env, createdAt: c.now}
 		fillConfig(&row, p, userID)
 		st.configs = append(st.configs, row)
+		cur[a.id] = len(st.configs) - 1
 	}
-	for _, a := range slices.Clone(st.agents) {
+	gone := map[string]bool{}
+	for _, a := range st.agents {
 		if a.orgID != orgID || a.status == StatusDeleted || keep[a.slug] {
 			continue
 		}
-		st.agents = slices.DeleteFunc(st.agents, func(x agentRow) bool { return x.id == a.id })
-		st.configs = slices.DeleteFunc(st.configs, func(x configRow) bool { return x.agentID == a.id })
+		gone[a.id] = true
 		agents.deleted = append(agents.deleted, a.slug)
+	}
+	if len(gone) > 0 {
+		st.agents = slices.DeleteFunc(st.agents, func(x agentRow) bool { return gone[x.id] })
+		st.configs = slices.DeleteFunc(st.configs, func(x configRow) bool { return gone[x.agentID] })
 	}
 	out := map[string]any{"success": true, "entityTypes": ets.e2(), "roles": roles.e2(), "agents": agents.e2()}
 
@@ -191,11 +199,12 @@ func (s *Server) getSyncStateE2(st *state, c *callCtx) (any, *fnError) {
 	}
 	env := str(c.args, "environment")
 	agents, ets, roles, suites, triggers := []any{}, []any{}, []any{}, []any{}, []any{}
+	cur := st.configIndex(env)
 	for _, a := range st.agents {
 		if a.orgID != orgID || a.status == StatusDeleted {
 			continue
 		}
-		cfg := st.currentConfig(a.id, env)
+		cfg := st.configAt(cur, a.id)
 		version := "0.0.0"
 		if cfg != nil {
 			version = cfg.version
@@ -237,13 +246,14 @@ func (s *Server) getPullState(st *state, c *callCtx) (any, *fnError) {
 	}
 	env := str(c.args, "environment")
 	agents, ets, roles, triggers := []any{}, []any{}, []any{}, []any{}
+	cur := st.configIndex(env)
 	for _, a := range st.agents {
 		if a.orgID != orgID || a.status == StatusDeleted {
 			continue
 		}
 		m := map[string]any{"slug": a.slug}
 		setIf(m, "description", a.description)
-		if cfg := st.currentConfig(a.id, env); cfg != nil {
+		if cfg := st.configAt(cur, a.id); cfg != nil {
 			m["name"], m["version"], m["systemPrompt"], m["model"], m["tools"] = cfg.name, cfg.version, cfg.systemPrompt, cfg.model, cfg.tools
 		} else {
 			m["name"], m["version"], m["systemPrompt"] = a.name, "0.1.0", ""
@@ -289,5 +299,6 @@ func (s *Server) getPullState(st *state, c *callCtx) (any, *fnError) {
 }
 
 func (s *Server) deployAllAgentsE2(st *state, c *callCtx) (any, *fnError) {
-	return deployAll(st, c, func(a *agentRow) *configRow { return st.currentConfig(a.id, Development) }, func(*agentRow, string) {})
+	dev := st.configIndex(Development) // deployAll appends production rows only, so the indexes stay valid
+	return deployAll(st, c, func(a *agentRow) *configRow { return st.configAt(dev, a.id) }, func(*agentRow, string) {})
 }
