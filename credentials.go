@@ -20,6 +20,21 @@ const (
 	EnvOrgID     = "STRUERE_ORG_ID"     // organization id; default from ./struere.json
 )
 
+// ErrNoCredentials reports that ConfigFromEnv found no token at all:
+// STRUERE_TOKEN is unset and ~/.struere/credentials.json does not exist.
+// Programs can fall back to another mode (the examples start an embedded
+// strueretest backend). An expired or malformed credentials file is a
+// different error.
+var ErrNoCredentials = errors.New("struere: no credentials")
+
+// noCredentialsError is ErrNoCredentials with the details.
+type noCredentialsError struct{ detail string }
+
+func (e *noCredentialsError) Error() string        { return "struere: config: no credentials: " + e.detail }
+func (e *noCredentialsError) Is(target error) bool { return target == ErrNoCredentials }
+
+func noCredentials(detail string) error { return &noCredentialsError{detail: detail} }
+
 // credentialsFile is ~/.struere/credentials.json as `struere login` writes
 // it (protocol §2.1).
 type credentialsFile struct {
@@ -67,7 +82,7 @@ func ConfigFromEnv() (Config, error) {
 	} else {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return Config{}, fmt.Errorf("struere: config: %s is not set and the home directory is unknown (%v): set %s", EnvToken, err, EnvToken)
+			return Config{}, noCredentials(fmt.Sprintf("%s is not set and the home directory is unknown (%v): set %s", EnvToken, err, EnvToken))
 		}
 		tok, err := loadCredentials(filepath.Join(home, ".struere", "credentials.json"), time.Now())
 		if err != nil {
@@ -97,7 +112,7 @@ func loadCredentials(path string, now time.Time) (Token, error) {
 	var none Token
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return none, fmt.Errorf("struere: config: no token: %s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken)
+		return none, noCredentials(fmt.Sprintf("%s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken))
 	}
 	if err != nil {
 		return none, fmt.Errorf("struere: config: reading %s: %w", path, err)

@@ -292,3 +292,19 @@ func TestConfigFromEnvIgnoresAnEnvironmentWithoutAKey(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, cfg.APIKey.IsZero())
 }
+
+func TestConfigFromEnvReportsMissingCredentialsAsErrNoCredentials(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(EnvToken, "")
+	t.Chdir(t.TempDir())
+	_, err := ConfigFromEnv()
+	require.ErrorIs(t, err, ErrNoCredentials)
+	require.Contains(t, err.Error(), "struere login")
+
+	dir := filepath.Join(os.Getenv("HOME"), ".struere")
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "credentials.json"), []byte(`{"token":"a.b.c","expiresAt":"2000-01-01T00:00:00.000Z"}`), 0o600))
+	_, err = ConfigFromEnv()
+	require.Error(t, err)
+	require.NotErrorIs(t, err, ErrNoCredentials, "an expired login is not the same as no login")
+}
