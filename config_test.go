@@ -78,7 +78,7 @@ func TestNewRejectsBadConfigsNamingTheProblemAndTheFix(t *testing.T) {
 		{"unparsable URL", func(c *Config) { c.URL = "https://[::1" }, []string{"not an absolute URL"}},
 		{"http SiteURL to a remote host", func(c *Config) { c.SiteURL = "http://chat.example.com" }, []string{"SiteURL", "AllowInsecureHTTP"}},
 		{"negative MaxResponseBytes", func(c *Config) { c.MaxResponseBytes = -1 }, []string{"MaxResponseBytes is negative", "0"}},
-		{"generation past the last one", func(c *Config) { c.Generation = GenerationE2Deploy + 1 }, []string{"unknown Generation", "GenerationAuto"}},
+		{"generation past the last one", func(c *Config) { c.Generation = GenerationHead + 1 }, []string{"unknown Generation", "GenerationAuto"}},
 		{"negative generation", func(c *Config) { c.Generation = -1 }, []string{"unknown Generation"}},
 		{"organization id with a space", func(c *Config) { c.OrganizationID = "jd7 abc" }, []string{"OrganizationID", "struere.json"}},
 	}
@@ -168,6 +168,11 @@ func (p *probeRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.requests = append(p.requests, recordedRequest{r.URL.Path, req.Path, r.Header.Get("User-Agent"), r.Header.Get("Authorization")})
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/api/query" && strings.Contains(string(body), `"environment":"eval"`) {
+		// An E2 backend: eval is not one of its environments.
+		_, _ = io.WriteString(w, `{"status":"error","errorMessage":"[Request ID: 0123456789abcdef] Server Error\nUncaught Error: ArgumentValidationError: Value does not match validator."}`)
+		return
+	}
 	if r.URL.Path == "/api/query" {
 		_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[]}}`)
 		return
@@ -203,6 +208,7 @@ func TestClientSendsTheUserAgentAndTokenOnEveryCall(t *testing.T) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			want := []recordedRequest{
+				{"/api/query", fnGetSyncState, tt.want, "Bearer header.payload.signature"},
 				{"/api/query", fnGetSyncState, tt.want, "Bearer header.payload.signature"},
 				{"/api/mutation", fnDeployAllAgents, tt.want, "Bearer header.payload.signature"},
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/struere/struere-go/internal/convex"
@@ -63,6 +64,9 @@ type Plan struct {
 	Skip           []SkippedAgent  `json:"skip"`
 	// Refusals, when not empty, stop the deploy before anything is written.
 	Refusals []Refusal `json:"refusals,omitempty"`
+	// Notes say what the plan cannot know or what the backend will do
+	// besides promoting (for example, whether paused agents are skipped).
+	Notes []string `json:"notes,omitempty"`
 	// Fingerprint identifies the development and production state the
 	// plan was computed from.
 	Fingerprint string `json:"fingerprint"`
@@ -87,6 +91,9 @@ func (p *Plan) String() string {
 	}
 	for _, r := range p.Refusals {
 		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
 	if len(p.Deploy)+len(p.Skip)+len(p.Refusals) == 0 {
 		b.WriteString("  (no agents)\n")
@@ -196,8 +203,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		st := buildStatus(r, o.local, devPull, c.s.org)
 		var why []Refusal
 		for _, a := range st.Agents {
-			switch a.State {
-			case StateNew, StateModified, StateWillBeDeleted:
+			if a.State.DiffersLocally() {
 				why = append(why, Refusal{Slug: a.Slug, Reason: "local definition differs from development (" + string(a.State) + "): run Sync first"})
 			}
 		}
@@ -225,6 +231,8 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if err != nil {
 		return nil, err
 	}
+	sort.Strings(res.Deployed)
+	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].Slug < res.Skipped[j].Slug })
 	if !o.noVerify {
 		if err := c.verify(ctx, op, r, res); err != nil {
 			return res, err
@@ -257,6 +265,14 @@ func (c *Client) makePlan(op string, r *remote) (*Plan, error) {
 			p.Skip = append(p.Skip, SkippedAgent{Slug: a.Slug, Reason: ReasonNoDevelopmentConfig})
 		}
 	}
+	sortPlan(p)
+	if p.Method == PromoteServer {
+		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart")
+	} else {
+		p.Notes = append(p.Notes,
+			"this backend has no sync:deployAllAgents and does not report agent status: every agent with a development configuration is promoted, paused ones included",
+			"production's entity types and roles are sent back as read; the backend rebuilds role policies and copies users' assignments of same-named development roles onto production roles (protocol §6.1); Deploy verifies their content afterwards")
+	}
 	if p.Method == PromoteClient {
 		args, refusals, err := c.promotionPayload(op, r, p)
 		if err != nil {
@@ -273,16 +289,83 @@ func (c *Client) makePlan(op string, r *remote) (*Plan, error) {
 	return p, nil
 }
 
-// fingerprint hashes everything a plan was computed from.
+// sortPlan orders the plan by slug: the backend's list order is not
+// guaranteed (protocol §12).
+func sortPlan(p *Plan) {
+	sort.Slice(p.Deploy, func(i, j int) bool { return p.Deploy[i].Slug < p.Deploy[j].Slug })
+	sort.Slice(p.Skip, func(i, j int) bool { return p.Skip[i].Slug < p.Skip[j].Slug })
+	sort.Slice(p.Refusals, func(i, j int) bool { return p.Refusals[i].Slug < p.Refusals[j].Slug })
+}
+
+// fingerprint hashes everything a plan was computed from, in a canonical
+// form: list order and JSON key order do not change it, since the backend
+// guarantees neither (protocol §12).
 func fingerprint(r *remote) (string, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
-	for _, v := range []any{r.gen, r.dev, r.prod, r.devPull, r.prodPull} {
+	parts := []any{r.gen, canonicalState(r.dev), canonicalState(r.prod)}
+	for _, p := range []*wirePullState{r.devPull, r.prodPull} {
+		cp, err := canonicalPull(p)
+		if err != nil {
+			return "", fmt.Errorf("struere: fingerprint: %w", err)
+		}
+		parts = append(parts, cp)
+	}
+	for _, v := range parts {
 		if err := enc.Encode(v); err != nil {
 			return "", fmt.Errorf("struere: fingerprint: %w", err)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+func canonicalState(s *wireSyncState) *wireSyncState {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Agents = append([]wireAgentState(nil), s.Agents...)
+	sort.Slice(c.Agents, func(i, j int) bool { return c.Agents[i].Slug < c.Agents[j].Slug })
+	c.EntityTypes = append(c.EntityTypes[:0:0], s.EntityTypes...)
+	sort.Slice(c.EntityTypes, func(i, j int) bool { return c.EntityTypes[i].Slug < c.EntityTypes[j].Slug })
+	c.Roles = append(c.Roles[:0:0], s.Roles...)
+	sort.Slice(c.Roles, func(i, j int) bool { return c.Roles[i].Name < c.Roles[j].Name })
+	c.Triggers = append(c.Triggers[:0:0], s.Triggers...)
+	sort.Slice(c.Triggers, func(i, j int) bool { return c.Triggers[i].Slug < c.Triggers[j].Slug })
+	c.EvalSuites = append(c.EvalSuites[:0:0], s.EvalSuites...)
+	sort.Slice(c.EvalSuites, func(i, j int) bool { return c.EvalSuites[i].Slug < c.EvalSuites[j].Slug })
+	return &c
+}
+
+// canonicalPull decodes each pulled item (re-encoding sorts object keys)
+// and orders every list by slug, or by name for roles.
+func canonicalPull(p *wirePullState) (any, error) {
+	if p == nil {
+		return nil, nil
+	}
+	out := make([][]any, 0, 4)
+	for _, list := range [][]json.RawMessage{p.Agents, p.EntityTypes, p.Roles, p.Triggers} {
+		items := make([]any, 0, len(list))
+		for _, raw := range list {
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+			items = append(items, v)
+		}
+		sort.SliceStable(items, func(i, j int) bool { return sortKey(items[i]) < sortKey(items[j]) })
+		out = append(out, items)
+	}
+	return out, nil
+}
+
+func sortKey(v any) string {
+	m, _ := v.(map[string]any)
+	if s, ok := m["slug"].(string); ok {
+		return s
+	}
+	s, _ := m["name"].(string)
+	return s
 }
 
 type deployAllResult struct {
@@ -321,7 +404,8 @@ func (c *Client) deployServer(ctx context.Context, op string, r *remote, res *De
 // development version that was promoted, and that production's other
 // resources are still there.
 func (c *Client) verify(ctx context.Context, op string, before *remote, res *DeployResult) error {
-	after, err := c.readRemote(ctx, op+": verify", reads{})
+	clientSide := before.prodPull != nil
+	after, err := c.readRemote(ctx, op+": verify", reads{prodPull: clientSide})
 	if err != nil {
 		return err
 	}
@@ -348,11 +432,45 @@ func (c *Client) verify(ctx context.Context, op string, before *remote, res *Dep
 			}
 		}
 	}
+	if clientSide {
+		bad = append(bad, contentMismatches(before, after, res.Deployed)...)
+	}
 	if len(bad) > 0 {
 		return &VerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	res.Verified = true
 	return nil
+}
+
+// contentMismatches compares, after a client-side promotion, production's
+// entity types and roles with what they were, and each promoted agent's
+// production configuration with its development one, in full.
+func contentMismatches(before, after *remote, deployed []string) []Refusal {
+	var bad []Refusal
+	same := func(a, b []json.RawMessage) bool {
+		ca, errA := canonicalPull(&wirePullState{EntityTypes: a})
+		cb, errB := canonicalPull(&wirePullState{EntityTypes: b})
+		if errA != nil || errB != nil {
+			return false
+		}
+		ja, _ := json.Marshal(ca)
+		jb, _ := json.Marshal(cb)
+		return string(ja) == string(jb)
+	}
+	if !same(before.prodPull.EntityTypes, after.prodPull.EntityTypes) {
+		bad = append(bad, Refusal{Reason: "production entity types differ from before the deploy"})
+	}
+	if !same(before.prodPull.Roles, after.prodPull.Roles) {
+		bad = append(bad, Refusal{Reason: "production roles differ from before the deploy"})
+	}
+	devAgents, _ := before.pulledAgents("verify", before.devPull)
+	prodAgents, _ := after.pulledAgents("verify", after.prodPull)
+	for _, slug := range deployed {
+		if !same([]json.RawMessage{devAgents[slug]}, []json.RawMessage{prodAgents[slug]}) {
+			bad = append(bad, Refusal{Slug: slug, Reason: "production configuration differs from the development one that was promoted"})
+		}
+	}
+	return bad
 }
 
 func containsResource(list []ResourceStatus, r ResourceStatus) bool {

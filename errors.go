@@ -115,7 +115,23 @@ func (e *APIError) Error() string {
 	if e.RequestID != "" {
 		b.WriteString(" [request " + e.RequestID + "]")
 	}
-	return b.String()
+	return oneLine(b.String())
+}
+
+// oneLine joins the lines of s with "; ": a server-supplied line break
+// must not split an error (or forge a record in a line-based log).
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' })
+	parts := f[:0]
+	for _, p := range f {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Is reports whether target is one of the sentinel classes of e.
@@ -150,6 +166,7 @@ func wrapCallError(op string, err error) error {
 		Attempts:   ce.Attempts,
 		err:        ce.Err,
 	}
+	defer func() { e.Message, e.Code = oneLine(e.Message), oneLine(e.Code) }()
 	switch ce.Kind {
 	case convex.KindFunction:
 		e.Message, e.Redacted = functionMessage(ce.Message, ce.ErrorData)
@@ -179,22 +196,23 @@ func wrapCallError(op string, err error) error {
 func functionMessage(errorMessage string, data json.RawMessage) (msg string, redacted bool) {
 	if len(data) > 0 {
 		var s string
-		if json.Unmarshal(data, &s) == nil && s != "" {
-			return s, false
+		if json.Unmarshal(data, &s) == nil && strings.TrimSpace(s) != "" {
+			return oneLine(strings.TrimSpace(s)), false
 		}
 		var obj struct {
 			Message string `json:"message"`
 		}
-		if json.Unmarshal(data, &obj) == nil && obj.Message != "" {
-			return obj.Message, false
+		if json.Unmarshal(data, &obj) == nil && strings.TrimSpace(obj.Message) != "" {
+			return oneLine(strings.TrimSpace(obj.Message)), false
 		}
 	}
 	_, rest, found := strings.Cut(errorMessage, "\n")
 	if !found {
 		rest = errorMessage
 		if strings.HasPrefix(errorMessage, "[Request ID:") {
-			if len(data) > 0 {
-				return string(data), false
+			// Other ConvexError data is shown as sent, on one line.
+			if d := oneLine(strings.TrimSpace(string(data))); d != "" {
+				return d, false
 			}
 			return "", true
 		}
@@ -216,7 +234,7 @@ func functionMessage(errorMessage string, data json.RawMessage) (msg string, red
 			first = tail
 		}
 	}
-	return strings.TrimSpace(first), false
+	return oneLine(strings.TrimSpace(first)), false
 }
 
 // functionTexts maps the error texts the Struere functions document
@@ -226,6 +244,11 @@ var functionTexts = []struct {
 	substr string
 	kinds  []error
 }{
+	// Checked in order, on the message's first line only: a validation
+	// error's later lines quote the caller's own payload, which may
+	// contain any of the texts below.
+	{"ArgumentValidationError", []error{ErrValidation}},
+	{"Could not find public function", []error{ErrUnsupported, ErrNotFound}},
 	{"Not authenticated", []error{ErrNotAuthenticated}},
 	{"Authentication required", []error{ErrNotAuthenticated}},
 	{"User not found", []error{ErrNotAuthenticated}},
@@ -234,13 +257,12 @@ var functionTexts = []struct {
 	{"Admin access required", []error{ErrAccessDenied}},
 	{"Organization not found", []error{ErrNotFound}},
 	{"No organization found", []error{ErrNotFound}},
-	{"Could not find public function", []error{ErrUnsupported, ErrNotFound}},
-	{"ArgumentValidationError", []error{ErrValidation}},
 	{"Unable to decode ID", []error{ErrValidation}},
 	{"Multiple entity types bound to role", []error{ErrValidation}},
 }
 
 func classifyFunctionMessage(msg string) []error {
+	msg, _, _ = strings.Cut(msg, "; ")
 	for _, t := range functionTexts {
 		if strings.Contains(msg, t.substr) {
 			return t.kinds
@@ -267,7 +289,7 @@ func classifyStatus(status int, code string) []error {
 		return []error{ErrRateLimited}
 	case status == http.StatusBadGateway, status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
 		return []error{ErrUnavailable}
-	case status >= 400 && status < 500:
+	case status == http.StatusBadRequest, status == http.StatusRequestEntityTooLarge, status == http.StatusUnprocessableEntity:
 		return []error{ErrValidation}
 	}
 	return nil

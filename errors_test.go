@@ -74,7 +74,7 @@ func TestWrapCallErrorMapsEveryResponseClassToItsSentinel(t *testing.T) {
 		{"403 is access denied", platformErr(403, "Forbidden", "no"), []string{"ErrAccessDenied"}},
 		{"404 FunctionPathNotFound is unsupported and not found", platformErr(404, "FunctionPathNotFound", "Could not find public function for 'sync:deployAllAgents'"), []string{"ErrNotFound", "ErrUnsupported"}},
 		{"404 with another code is not found", platformErr(404, "NotFound", "no"), []string{"ErrNotFound"}},
-		{"409 is a validation error", platformErr(409, "Conflict", "no"), []string{"ErrValidation"}},
+		{"409 is a conflict, not a validation error", platformErr(409, "Conflict", "no"), nil},
 		{"429 is rate limited", platformErr(429, "TooManyRequests", "slow down"), []string{"ErrRateLimited"}},
 		{"503 overload is unavailable", platformErr(503, "Overloaded", "try later"), []string{"ErrUnavailable"}},
 		{"500 has no class", platformErr(500, "InternalServerError", "boom"), nil},
@@ -391,4 +391,12 @@ func TestOpErrorPrefixesTheOperationOnce(t *testing.T) {
 		})
 	}
 	require.NoError(t, wrapOp("deploy", nil))
+}
+
+func TestValidationErrorQuotingAnAuthTextIsStillAValidationError(t *testing.T) {
+	msg := "[Request ID: 0123456789abcdef] Server Error\nUncaught Error: ArgumentValidationError: Object contains extra field `priority` that is not in the validator.\nPath: .roles[0].policies[0]\nObject: {systemPrompt: \"Say Access denied when unsure\"}\n    at validate (x.ts:1:1)"
+	err := wrapCallError("sync", &convex.Error{Kind: convex.KindFunction, Path: "sync:syncOrganization", HTTPStatus: 200, Message: msg})
+	require.ErrorIs(t, err, ErrValidation)
+	require.NotErrorIs(t, err, ErrAccessDenied)
+	require.NotContains(t, err.Error(), "\n")
 }

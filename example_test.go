@@ -143,8 +143,8 @@ func ExampleClient_Status() {
 	fmt.Println("production matches development:", st.ProductionMatchesDevelopment())
 	// Output:
 	// AGENT      DEVELOPMENT  PRODUCTION  STATE
-	// support    1.0.0        -           not-in-production
 	// scheduler  2.1.0        -           not-in-production
+	// support    1.0.0        -           not-in-production
 	//
 	// RESOURCE             DEVELOPMENT  PRODUCTION  STATE
 	// entityType customer  yes          -           not-in-production
@@ -172,7 +172,7 @@ func ExampleClient_Deploy() {
 	}
 	fmt.Println("verified:", res.Verified)
 	// Output:
-	// deployed: [support scheduler]
+	// deployed: [scheduler support]
 	// skipped: draft-bot (no development configuration)
 	// verified: true
 }
@@ -197,9 +197,10 @@ func ExampleClient_Deploy_dryRun() {
 	fmt.Println("deployed:", res.Deployed)
 	// Output:
 	// Deploy plan (server promotion, backend e2+deployAllAgents)
-	//   deploy  support                  none -> 1.0.0
 	//   deploy  scheduler                none -> 2.1.0
-	// deployed: [support scheduler]
+	//   deploy  support                  none -> 1.0.0
+	//   note: paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart
+	// deployed: [scheduler support]
 }
 
 func ExampleStatus_Markdown() {
@@ -224,8 +225,8 @@ func ExampleStatus_Markdown() {
 	//
 	// | Agent | Development | Production | State |
 	// | --- | --- | --- | --- |
-	// | `support` | 1.0.0 | 1.0.0 | synced |
 	// | `scheduler` | 2.1.0 | 2.1.0 | synced |
+	// | `support` | 1.0.0 | 1.0.0 | synced |
 	//
 	// | Resource | Development | Production | State |
 	// | --- | --- | --- | --- |

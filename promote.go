@@ -19,9 +19,10 @@ type promotionArgs struct {
 	Agents         []json.RawMessage `json:"agents"`
 	EntityTypes    []json.RawMessage `json:"entityTypes"`
 	Roles          []json.RawMessage `json:"roles"`
-	// Triggers is omitted when production has none: an omitted list leaves
-	// the remote set untouched (protocol §6.1).
-	Triggers []json.RawMessage `json:"triggers,omitempty"`
+	// Triggers and evalSuites are never sent: an omitted list leaves the
+	// remote set untouched (protocol §6.1), which is exactly "unchanged".
+	// Re-sending the pulled triggers could delete disabled ones, which the
+	// backend need not report.
 }
 
 // promotionPayload builds the client-side promotion from development and
@@ -44,9 +45,14 @@ func (c *Client) promotionPayload(op string, r *remote, p *Plan) (*promotionArgs
 		OrganizationID: c.s.org,
 		Environment:    Production,
 		Agents:         make([]json.RawMessage, 0, len(r.dev.Agents)),
-		EntityTypes:    nonNil(r.prodPull.EntityTypes),
-		Roles:          nonNil(r.prodPull.Roles),
-		Triggers:       r.prodPull.Triggers,
+		EntityTypes:    r.prodPull.EntityTypes,
+		Roles:          r.prodPull.Roles,
+	}
+	// The payload replaces production's entity types, roles and agents
+	// wholesale: anything missing from it is deleted. Refuse unless the
+	// pull states hold exactly what the sync states list.
+	if problem := partialRead(r, devAgents, prodAgents); problem != "" {
+		return args, []Refusal{{Reason: problem + ": the promotion would delete what the read missed; nothing was written, retry"}}, nil
 	}
 	var refusals []Refusal
 	for _, a := range r.dev.Agents {
@@ -67,14 +73,96 @@ func (c *Client) promotionPayload(op string, r *remote, p *Plan) (*promotionArgs
 		}
 		var v struct {
 			Version string `json:"version"`
+			Name    string `json:"name"`
 		}
 		if json.Unmarshal(cfg, &v) != nil || v.Version != wantVersion {
 			refusals = append(refusals, Refusal{Slug: a.Slug, Reason: fmt.Sprintf("pull state has version %q but sync state has %q (the backend changed while reading); retry", v.Version, wantVersion)})
 			continue
 		}
+		// One "name" sets both the configuration's name and the shared
+		// agent's: sending it would rename the agent in every environment.
+		if v.Name != a.Name {
+			refusals = append(refusals, Refusal{Slug: a.Slug, Reason: fmt.Sprintf("its configuration is named %q but the agent %q; promoting it here would rename the agent in every environment: make the names agree (Sync sets both)", v.Name, a.Name)})
+			continue
+		}
 		args.Agents = append(args.Agents, cfg)
 	}
 	return args, refusals, nil
+}
+
+// partialRead compares the pull states with the sync states read at the
+// same time and describes the first disagreement, or returns "".
+func partialRead(r *remote, devAgents, prodAgents map[string]json.RawMessage) string {
+	if r.devPull.Agents == nil || r.prodPull.Agents == nil || r.prodPull.EntityTypes == nil || r.prodPull.Roles == nil {
+		return "a pull state lacks its agents, entityTypes or roles list"
+	}
+	agents := make([]string, 0, len(r.dev.Agents))
+	for _, a := range r.dev.Agents {
+		agents = append(agents, a.Slug)
+	}
+	if !sameSet(agents, keys(devAgents)) || !sameSet(agents, keys(prodAgents)) {
+		return "the pull states list other agents than the sync states"
+	}
+	var ets, pulledEts []string
+	for _, e := range r.prod.EntityTypes {
+		ets = append(ets, e.Slug)
+	}
+	for _, raw := range r.prodPull.EntityTypes {
+		pulledEts = append(pulledEts, field(raw, "slug"))
+	}
+	if !sameSet(ets, pulledEts) {
+		return "production's pull state lists other entity types than its sync state"
+	}
+	var roles, pulledRoles []string
+	for _, e := range r.prod.Roles {
+		roles = append(roles, e.Name)
+	}
+	for _, raw := range r.prodPull.Roles {
+		pulledRoles = append(pulledRoles, field(raw, "name"))
+	}
+	if !sameSet(roles, pulledRoles) {
+		return "production's pull state lists other roles than its sync state"
+	}
+	return ""
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// field returns a string field of a JSON object, "" when absent.
+func field(raw json.RawMessage, name string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m[name], &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// sameSet reports whether a and b hold the same strings, each once.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := make(map[string]int, len(a))
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x] == 0 {
+			return false
+		}
+		seen[x]--
+	}
+	return true
 }
 
 // syncChanges is one kind's part of a syncOrganization result.
@@ -113,9 +201,6 @@ func (c *Client) deployClient(ctx context.Context, op string, p *Plan, res *Depl
 	deleted = append(deleted, out.Agents.Deleted...)
 	deleted = append(deleted, out.EntityTypes.Deleted...)
 	deleted = append(deleted, out.Roles.Deleted...)
-	if out.Triggers != nil {
-		deleted = append(deleted, out.Triggers.Deleted...)
-	}
 	if len(deleted) > 0 {
 		var bad []Refusal
 		for _, d := range deleted {

@@ -1,10 +1,11 @@
 package struere
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -54,6 +55,16 @@ type wireSyncState struct {
 	InstalledPacks []json.RawMessage `json:"installedPacks"`
 }
 
+// Reserve sizes Agents for the body about to be decoded into s: decoding
+// 10,000 agents into a growing slice allocated about four times the final
+// slice. Each agent has one "slug" key; so may a few other items, which
+// only over-reserves.
+func (s *wireSyncState) Reserve(body []byte) {
+	if n := bytes.Count(body, []byte(`"slug":`)); n > 0 {
+		s.Agents = make([]wireAgentState, 0, n)
+	}
+}
+
 type wireAgentState struct {
 	Slug          string `json:"slug"`
 	Name          string `json:"name"`
@@ -90,7 +101,12 @@ type remote struct {
 }
 
 // reads says which optional reads readRemote makes besides getSyncState.
-type reads struct{ devPull, prodPull bool }
+type reads struct {
+	devPull, prodPull bool
+	// devOnly skips production's sync state (Sync needs development
+	// only; r.prod stays nil).
+	devOnly bool
+}
 
 func (r *remote) devView(a wireAgentState) envView {
 	if r.gen == GenerationE1 {
@@ -138,26 +154,26 @@ func (r *remote) prodView(slug string) envView {
 // run concurrently and every one must succeed: nothing is built from a
 // failed or partial read.
 func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote, error) {
-	gen, err := c.Generation(ctx)
+	gen, err := c.isolation(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &remote{gen: gen, dev: new(wireSyncState)}
 	if !gen.EnvironmentIsolated() {
-		if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
+		if err := c.query(ctx, op, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
 			return nil, err
 		}
 		return r, r.check(op)
 	}
-	r.prod = new(wireSyncState)
 	read := func(path string, env Environment, out any) func(context.Context) error {
 		return func(ctx context.Context) error {
-			return c.call(ctx, op, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
+			return c.query(ctx, op, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
 		}
 	}
-	fns := []func(context.Context) error{
-		read(fnGetSyncState, Development, r.dev),
-		read(fnGetSyncState, Production, r.prod),
+	fns := []func(context.Context) error{read(fnGetSyncState, Development, r.dev)}
+	if !want.devOnly {
+		r.prod = new(wireSyncState)
+		fns = append(fns, read(fnGetSyncState, Production, r.prod))
 	}
 	if want.devPull {
 		r.devPull = new(wirePullState)
@@ -171,6 +187,22 @@ func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote
 		return nil, err
 	}
 	return r, r.check(op)
+}
+
+// query runs a query and decodes its value into out (a non-nil pointer)
+// while it reads the response, in one pass over the body: the states read
+// here are the largest responses the SDK handles. Errors are as for call.
+func (c *Client) query(ctx context.Context, op, path string, args, out any) error {
+	_, err := c.s.rpc.CallInto(ctx, convex.Query, path, args, out)
+	var se *convex.ShapeError
+	if errors.As(err, &se) {
+		return &APIError{Op: op, Path: path, HTTPStatus: 200, Attempts: se.Attempts,
+			Message: "unexpected value shape: " + se.Err.Error(), kinds: []error{ErrMalformedResponse}, err: se.Err}
+	}
+	if err != nil {
+		return wrapCallError(op, err)
+	}
+	return nil
 }
 
 // check rejects a state that cannot be trusted: duplicate slugs, or (on
@@ -187,28 +219,23 @@ func (r *remote) check(op string) error {
 	if r.prod == nil {
 		return nil
 	}
-	if !sameSlugs(r.dev.Agents, r.prod.Agents) {
+	if !sameSlugs(seen, r.prod.Agents) {
 		return &APIError{Op: op, Path: fnGetSyncState, Message: "development and production list different agents (they are shared, so the reads were not consistent); retry", kinds: []error{ErrMalformedResponse}}
 	}
 	return nil
 }
 
-func sameSlugs(a, b []wireAgentState) bool {
-	if len(a) != len(b) {
+// sameSlugs reports whether b lists exactly the slugs of dev (the distinct
+// development slugs, all true), each once. It clears dev's entries.
+func sameSlugs(dev map[string]bool, b []wireAgentState) bool {
+	if len(dev) != len(b) {
 		return false
 	}
-	x := make([]string, 0, len(a))
-	y := make([]string, 0, len(b))
-	for i := range a {
-		x = append(x, a[i].Slug)
-		y = append(y, b[i].Slug)
-	}
-	sort.Strings(x)
-	sort.Strings(y)
-	for i := range x {
-		if x[i] != y[i] {
-			return false
+	for i := range b {
+		if !dev[b[i].Slug] {
+			return false // unknown, or listed twice
 		}
+		dev[b[i].Slug] = false
 	}
 	return true
 }

@@ -20,6 +20,9 @@ const (
 	// StateWillBeDeleted: in development but not in the local
 	// definitions; the next Sync (with AllowDeletions) removes it.
 	StateWillBeDeleted State = "will-be-deleted"
+	// StateUnmanaged: in development but not in the local definitions, on
+	// a backend whose sync keeps such agents (E1 preserves them).
+	StateUnmanaged State = "unmanaged"
 	// StateModified: defined locally and in development, but they differ;
 	// Sync would update development.
 	StateModified State = "modified"
@@ -178,8 +181,11 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 			as.Local = Presence{Present: true, Version: la.Version}
 		}
 		switch {
-		case local != nil && !hasLocal:
+		case local != nil && !hasLocal && r.gen.EnvironmentIsolated():
 			as.State = StateWillBeDeleted
+		case local != nil && !hasLocal:
+			// E1 syncs preserve agents missing from the payload.
+			as.State = StateUnmanaged
 		case hasLocal && (!dev.configured || !agentMatches(la, dev, devPull[a.Slug])):
 			as.State = StateModified
 		case dev.configured && !prod.configured:
@@ -202,6 +208,8 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 			}
 		}
 	}
+	// The backend's list order is not guaranteed (protocol §12).
+	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Slug < st.Agents[j].Slug })
 	st.Resources = append(st.Resources, resourceStatuses(r, local)...)
 	return st
 }
@@ -353,6 +361,30 @@ func (s *Status) AgentsIn(states ...State) []string {
 		}
 	}
 	return out
+}
+
+// LocalDiffers returns the agents and resources ("kind name") whose local
+// definition differs from development: new, modified, will be deleted or
+// unmanaged. It is empty when Status was called without WithLocal.
+func (s *Status) LocalDiffers() []string {
+	var out []string
+	for _, a := range s.Agents {
+		if a.State.DiffersLocally() {
+			out = append(out, a.Slug)
+		}
+	}
+	for _, r := range s.Resources {
+		if r.State.DiffersLocally() {
+			out = append(out, string(r.Kind)+" "+r.Name)
+		}
+	}
+	return out
+}
+
+// DiffersLocally reports whether st says a local definition differs from
+// development: new, modified, will be deleted or unmanaged.
+func (st State) DiffersLocally() bool {
+	return st == StateNew || st == StateModified || st == StateWillBeDeleted || st == StateUnmanaged
 }
 
 // Drifted returns the agents whose production differs from development,

@@ -20,6 +20,7 @@ var stateLegend = []struct {
 	{StateNew, "local only: Sync creates it"},
 	{StateModified, "local differs from development: Sync updates it"},
 	{StateWillBeDeleted, "not in local definitions: Sync deletes it"},
+	{StateUnmanaged, "not in local definitions: Sync keeps it (E1), Deploy promotes it"},
 }
 
 func presence(p Presence) string {

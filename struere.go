@@ -62,7 +62,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("struere: config: OrganizationID %q is not a Convex id: copy it from struere.json or `struere org list`", cfg.OrganizationID)
 	}
 	if !cfg.Generation.valid() {
-		return nil, fmt.Errorf("struere: config: unknown Generation %d: use GenerationAuto, GenerationE1, GenerationE2 or GenerationE2Deploy", int(cfg.Generation))
+		return nil, fmt.Errorf("struere: config: unknown Generation %d: use GenerationAuto, GenerationE1, GenerationE2, GenerationE2Deploy or GenerationHead", int(cfg.Generation))
 	}
 	if cfg.MaxResponseBytes < 0 {
 		return nil, errors.New("struere: config: MaxResponseBytes is negative: use 0 for the default (64 MiB)")
@@ -172,10 +172,11 @@ func (c *Client) call(ctx context.Context, op string, kind convex.Kind, path str
 	return nil
 }
 
-// generationCache remembers the probed generation. A failed probe is not
+// generationCache remembers what the probes found. A failed probe is not
 // cached, so the next call probes again.
 type generationCache struct {
-	fixed Generation
+	fixed Generation // Config.Generation; Auto means probe
 	mu    sync.Mutex
-	known Generation
+	base  Generation // GenerationE1 or GenerationE2 once isolation is known
+	full  Generation // the full generation once deployAllAgents is probed
 }

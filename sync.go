@@ -86,14 +86,14 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	if err := defs.Validate(); err != nil {
 		return nil, wrapOp(op, err)
 	}
-	gen, err := c.Generation(ctx)
+	gen, err := c.isolation(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkSupported(gen, defs); err != nil {
 		return nil, wrapOp(op, err)
 	}
-	r, err := c.readRemote(ctx, op, reads{})
+	r, err := c.readRemote(ctx, op, reads{devOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +137,9 @@ func (s syncChanges) changes() Changes {
 // checkSupported rejects definitions the backend's generation cannot
 // store, instead of letting its validator fail or silently dropping them.
 func checkSupported(gen Generation, d *Definitions) error {
+	if gen == GenerationHead {
+		return fmt.Errorf("%w: syncing to the newest backend generation (model \"provider/id\", tools without isBuiltin) is not implemented yet; use the struere CLI to sync, then Status and Deploy from Go", ErrUnsupported)
+	}
 	var problems []string
 	if gen.EnvironmentIsolated() {
 		for _, r := range d.Roles {

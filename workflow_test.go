@@ -391,6 +391,8 @@ func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
 	c := newClient(t, srv)
 	_, err := c.Sync(ctx, sampleDefs(t))
 	require.NoError(t, err)
+	_, err = c.Generation(ctx) // probe first: the fault below is for the deploy itself
+	require.NoError(t, err)
 	// The backend reports success but production keeps serving the old version:
 	// answer deployAllAgents as if it had run, without running it.
 	srv.Inject(strueretest.Fault{Path: "sync:deployAllAgents", Times: 1, Status: 200,
@@ -429,4 +431,64 @@ func TestStatusReadsBothEnvironmentsConcurrently(t *testing.T) {
 	}
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
+}
+
+func TestStatusAndDeployWorkWithNoOptionsOnRedactingDeployments(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen), strueretest.WithRedaction(true))
+			ctx := ctxT(t)
+			c := newClient(t, srv)
+			_, err := c.Sync(ctx, sampleDefs(t))
+			require.NoError(t, err)
+			st, err := c.Status(ctx)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateNotInProduction))
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "sync:deployAllAgents", r.FunctionPath, "Status and Sync never call a deploy function, not even to probe")
+			}
+			res, err := c.Deploy(ctx)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{"support", "scheduler"}, res.Deployed)
+			require.True(t, res.Verified)
+			if gen != struere.GenerationE1 {
+				// deployAllAgents cannot be told apart from a missing function
+				// when errors are redacted: the exact client-side promotion is used.
+				require.Equal(t, struere.PromoteClient, res.Method)
+			}
+		})
+	}
+}
+
+func TestClientSidePromotionRefusesAPartialRead(t *testing.T) {
+	cases := []struct {
+		name, pull string
+	}{
+		{"pull lists no agents", `{"agents":[],"entityTypes":[],"roles":[],"triggers":[]}`},
+		{"pull lacks the entity types and roles lists", `{"agents":[]}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+			ctx := ctxT(t)
+			c := newClient(t, srv)
+			defs := sampleDefs(t)
+			if tc.name == "pull lacks the entity types and roles lists" {
+				defs.Agents = nil // so that only the missing lists are wrong
+			}
+			_, err := c.Sync(ctx, defs)
+			require.NoError(t, err)
+			_, err = srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object"}`)})
+			require.NoError(t, err)
+			srv.Inject(strueretest.Fault{Path: "sync:getPullState", Status: 200, Body: `{"status":"success","value":` + tc.pull + `}`})
+			srv.ResetRequests()
+
+			_, err = c.Deploy(ctx)
+			require.ErrorIs(t, err, struere.ErrRefused)
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "nothing is written from a partial read")
+			}
+			require.Len(t, srv.EntityTypes("production"), 1)
+		})
+	}
 }

@@ -37,11 +37,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -65,7 +62,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -82,9 +79,10 @@ type verdict struct {
 	Status       *struere.Status `json:"status"`
 }
 
-// run is the whole program; env stands for os.Getenv so tests can supply
-// their own environment. It returns the exit code.
-func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program. It reads the process environment: credentials
+// through struere.ConfigFromEnv, and $GITHUB_STEP_SUMMARY. It returns the
+// exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("ci-gate", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	markdown := flags.Bool("markdown", false, "print the report as Markdown")
@@ -106,7 +104,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if *asJSON {
 		notes = stderr
 	}
-	v, err := gate(ctx, env, *localPath, notes)
+	v, err := gate(ctx, *localPath, notes)
 	if err != nil {
 		fmt.Fprintln(stderr, "ci-gate:", err)
 		return exitError
@@ -129,7 +127,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if *asJSON {
 		fmt.Fprint(stderr, textVerdict(v))
 	}
-	if path := strings.TrimSpace(env("GITHUB_STEP_SUMMARY")); path != "" {
+	if path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY")); path != "" {
 		if err := appendFile(path, markdownReport(v)+"\n"); err != nil {
 			fmt.Fprintln(stderr, "ci-gate: writing the job summary:", err)
 			return exitError
@@ -142,7 +140,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 }
 
 // gate reads Status (with the local definitions, when given) and decides.
-func gate(ctx context.Context, env func(string) string, localPath string, notes io.Writer) (*verdict, error) {
+func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, error) {
 	var local *struere.Definitions
 	if localPath != "" {
 		var err error
@@ -150,11 +148,9 @@ func gate(ctx context.Context, env func(string) string, localPath string, notes 
 			return nil, err
 		}
 	}
-	cfg, haveCreds, err := loadConfig(env)
-	if err != nil {
-		return nil, err
-	}
-	if !haveCreds {
+	cfg, err := struere.ConfigFromEnv()
+	switch {
+	case errors.Is(err, struere.ErrNoCredentials):
 		srv, err := strueretest.Start()
 		if err != nil {
 			return nil, err
@@ -168,6 +164,8 @@ func gate(ctx context.Context, env func(string) string, localPath string, notes 
 		fmt.Fprintln(notes, "where support 1.0.0 was deployed and 1.1.0 then synced to development only.")
 		fmt.Fprintln(notes, "The gate fails on purpose here: exit code 1 is the demonstration.")
 		fmt.Fprintln(notes)
+	case err != nil:
+		return nil, err
 	}
 	c, err := struere.New(cfg)
 	if err != nil {
@@ -185,22 +183,18 @@ func gate(ctx context.Context, env func(string) string, localPath string, notes 
 		Drifted: nonNil(st.Drifted()), LocalDiffers: []string{}}
 	if local != nil {
 		for _, a := range st.Agents {
-			if differsLocally(a.State) {
+			if a.State.DiffersLocally() {
 				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("agent %s (%s)", a.Slug, a.State))
 			}
 		}
 		for _, r := range st.Resources {
-			if differsLocally(r.State) {
+			if r.State.DiffersLocally() {
 				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("%s %s (%s)", r.Kind, r.Name, r.State))
 			}
 		}
 	}
 	v.Pass = v.ProductionMatchesDevelopment && len(v.LocalDiffers) == 0
 	return v, nil
-}
-
-func differsLocally(s struere.State) bool {
-	return s == struere.StateNew || s == struere.StateModified || s == struere.StateWillBeDeleted
 }
 
 // driftedDemo puts srv into a drifted state: the sample is synced and
@@ -316,63 +310,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
-// environment through env so tests can pass their own. ok is false when
-// there are no credentials: no STRUERE_TOKEN and no
-// ~/.struere/credentials.json.
-func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
-	token := strings.TrimSpace(env(struere.EnvToken))
-	if token == "" {
-		home := env("HOME")
-		if runtime.GOOS == "windows" && home == "" {
-			home = env("USERPROFILE")
-		}
-		if home == "" {
-			return cfg, false, nil
-		}
-		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
-			return cfg, false, nil
-		}
-		// A `struere login`: the SDK reads the file and checks its expiry.
-		cfg, err := struere.ConfigFromEnv()
-		return cfg, true, err
-	}
-	cfg = struere.Config{
-		URL:            struere.DefaultURL,
-		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
-		Token:          struere.NewToken(token),
-		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
-	}
-	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
-		cfg.URL = u
-	}
-	if cfg.OrganizationID == "" {
-		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
-			return cfg, true, err
-		}
-	}
-	return cfg, true, nil
-}
-
-// projectOrg returns organization.id of a struere.json, or "" when there
-// is no such file.
-func projectOrg(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var f struct {
-		Organization struct {
-			ID string `json:"id"`
-		} `json:"organization"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return strings.TrimSpace(f.Organization.ID), nil
 }

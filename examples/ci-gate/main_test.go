@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,31 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/exampleenv"
 	"github.com/struere/struere-go/strueretest"
 )
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func runWith(t *testing.T, env map[string]string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	code := run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
-	return result{code, out.String(), errOut.String()}
-}
-
-func credentialsFor(t *testing.T, srv *strueretest.Server) map[string]string {
-	return map[string]string{
-		"HOME":                t.TempDir(),
-		"STRUERE_CONVEX_URL":  srv.URL(),
-		"STRUERE_TOKEN":       srv.Token().Reveal(),
-		"STRUERE_ORG_ID":      srv.OrganizationID(),
-		"GITHUB_STEP_SUMMARY": filepath.Join(t.TempDir(), "summary.md"),
-	}
+// credentialsFor points the program at srv, as a user with STRUERE_TOKEN
+// set, and at a job summary file in a temporary directory, whose path it
+// returns.
+func credentialsFor(t *testing.T, srv *strueretest.Server) string {
+	exampleenv.Isolate(t, "sample.defs.json")
+	exampleenv.LoginTo(t, srv)
+	return exampleenv.JobSummary(t)
 }
 
 func loadSample(t *testing.T) *struere.Definitions {
@@ -92,14 +76,14 @@ func TestPassesWhenProductionMatchesDevelopment(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE1, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, _ := deployed(t, strueretest.WithGeneration(gen))
-			env := credentialsFor(t, srv)
-			res := runWith(t, env)
-			require.Equal(t, exitPass, res.code, "stdout: %s\nstderr: %s", res.stdout, res.stderr)
-			require.Contains(t, res.stdout, "PASS: production serves every development agent configuration.")
-			require.NotContains(t, res.stdout, "embedded")
+			summaryPath := credentialsFor(t, srv)
+			res := exampleenv.Run(t, run)
+			require.Equal(t, exitPass, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+			require.Contains(t, res.Stdout, "PASS: production serves every development agent configuration.")
+			require.NotContains(t, res.Stdout, "embedded")
 			requireReadOnly(t, srv)
 
-			summary, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+			summary, err := os.ReadFile(summaryPath)
 			require.NoError(t, err)
 			require.Contains(t, string(summary), "**Struere gate: pass**")
 			require.Contains(t, string(summary), "### Struere status")
@@ -109,15 +93,15 @@ func TestPassesWhenProductionMatchesDevelopment(t *testing.T) {
 
 func TestFailsNamingTheDriftedAgents(t *testing.T) {
 	srv := drifted(t)
-	env := credentialsFor(t, srv)
-	res := runWith(t, env)
-	require.Equal(t, exitFail, res.code, "stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "FAIL: production differs from development:\n  support: development 1.1.0, production 1.0.0\n")
-	require.NotContains(t, res.stdout, "scheduler: development")
-	require.Regexp(t, `(?m)^support\s+1\.1\.0\s+1\.0\.0\s+drifted$`, res.stdout, "the Status table")
+	summaryPath := credentialsFor(t, srv)
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitFail, res.Code, "stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.1.0, production 1.0.0\n")
+	require.NotContains(t, res.Stdout, "scheduler: development")
+	require.Regexp(t, `(?m)^support\s+1\.1\.0\s+1\.0\.0\s+drifted$`, res.Stdout, "the Status table")
 	requireReadOnly(t, srv)
 
-	summary, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	summary, err := os.ReadFile(summaryPath)
 	require.NoError(t, err)
 	require.Contains(t, string(summary), "**Struere gate: fail**\n\n- production differs: support: development 1.1.0, production 1.0.0\n")
 	require.Contains(t, string(summary), "| `support` | 1.1.0 | 1.0.0 | drifted |")
@@ -129,24 +113,27 @@ func TestFailsWhenDevelopmentWasNeverDeployed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Sync(t.Context(), loadSample(t))
 	require.NoError(t, err)
-	res := runWith(t, credentialsFor(t, srv))
-	require.Equal(t, exitFail, res.code)
-	require.Contains(t, res.stdout, "support: development 1.0.0, production none")
-	require.Contains(t, res.stdout, "scheduler: development 2.1.0, production none")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitFail, res.Code)
+	require.Contains(t, res.Stdout, "support: development 1.0.0, production none")
+	require.Contains(t, res.Stdout, "scheduler: development 2.1.0, production none")
 }
 
 func TestMarkdownReport(t *testing.T) {
 	srv, _ := deployed(t)
-	res := runWith(t, credentialsFor(t, srv), "-markdown")
-	require.Equal(t, exitPass, res.code, "stderr: %s", res.stderr)
-	require.True(t, strings.HasPrefix(res.stdout, "**Struere gate: pass**\n\n### Struere status\n"), res.stdout)
-	require.Contains(t, res.stdout, "| `scheduler` | 2.1.0 | 2.1.0 | synced |")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-markdown")
+	require.Equal(t, exitPass, res.Code, "stderr: %s", res.Stderr)
+	require.True(t, strings.HasPrefix(res.Stdout, "**Struere gate: pass**\n\n### Struere status\n"), res.Stdout)
+	require.Contains(t, res.Stdout, "| `scheduler` | 2.1.0 | 2.1.0 | synced |")
 }
 
 func TestJSONReport(t *testing.T) {
 	srv := drifted(t)
-	res := runWith(t, credentialsFor(t, srv), "-json")
-	require.Equal(t, exitFail, res.code, "stderr: %s", res.stderr)
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-json")
+	require.Equal(t, exitFail, res.Code, "stderr: %s", res.Stderr)
 	var got struct {
 		Pass                         bool     `json:"pass"`
 		ProductionMatchesDevelopment bool     `json:"productionMatchesDevelopment"`
@@ -160,7 +147,7 @@ func TestJSONReport(t *testing.T) {
 			} `json:"agents"`
 		} `json:"status"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got), "stdout is only JSON: %s", res.stdout)
+	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &got), "stdout is only JSON: %s", res.Stdout)
 	require.False(t, got.Pass)
 	require.False(t, got.ProductionMatchesDevelopment)
 	require.Equal(t, []string{"support"}, got.Drifted)
@@ -168,15 +155,16 @@ func TestJSONReport(t *testing.T) {
 	require.Empty(t, got.LocalDiffers)
 	require.Equal(t, struere.StatusSchemaVersion, got.Status.SchemaVersion)
 	require.Len(t, got.Status.Agents, 2)
-	require.Contains(t, res.stderr, "FAIL: production differs", "the verdict goes to stderr with -json")
+	require.Contains(t, res.Stderr, "FAIL: production differs", "the verdict goes to stderr with -json")
 }
 
 func TestLocalDefinitionsMustMatchDevelopment(t *testing.T) {
 	t.Run("matching", func(t *testing.T) {
 		srv, _ := deployed(t)
-		res := runWith(t, credentialsFor(t, srv), "-local", "sample.defs.json")
-		require.Equal(t, exitPass, res.code, "stdout: %s", res.stdout)
-		require.Contains(t, res.stdout, "and development matches the local definitions")
+		credentialsFor(t, srv)
+		res := exampleenv.Run(t, run, "-local", "sample.defs.json")
+		require.Equal(t, exitPass, res.Code, "stdout: %s", res.Stdout)
+		require.Contains(t, res.Stdout, "and development matches the local definitions")
 	})
 	t.Run("differing", func(t *testing.T) {
 		srv, _ := deployed(t)
@@ -189,32 +177,45 @@ func TestLocalDefinitionsMustMatchDevelopment(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "defs.json")
 		require.NoError(t, os.WriteFile(path, b, 0o644))
 
-		res := runWith(t, credentialsFor(t, srv), "-local", path)
-		require.Equal(t, exitFail, res.code, "stdout: %s", res.stdout)
-		require.Contains(t, res.stdout, "FAIL: the local definitions differ from development:\n  agent scheduler (modified)\n  agent billing (new)\n")
-		require.NotContains(t, res.stdout, "production differs", "production still matches development")
+		credentialsFor(t, srv)
+		res := exampleenv.Run(t, run, "-local", path)
+		require.Equal(t, exitFail, res.Code, "stdout: %s", res.Stdout)
+		require.Regexp(t, exampleenv.EitherOrder("FAIL: the local definitions differ from development:\n  ", "agent scheduler (modified)", "\n  ", "agent billing (new)", "\n"), res.Stdout)
+		require.NotContains(t, res.Stdout, "production differs", "production still matches development")
 		requireReadOnly(t, srv)
 	})
 }
 
 func TestWithoutCredentialsDemonstratesAFailingGate(t *testing.T) {
-	res := runWith(t, map[string]string{"HOME": t.TempDir()})
-	require.Equal(t, exitFail, res.code, "the embedded demonstration fails on purpose; stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "embedded test backend (strueretest)")
-	require.Contains(t, res.stdout, "exit code 1 is the demonstration")
-	require.Contains(t, res.stdout, "  support: development 1.1.0, production 1.0.0\n")
+	exampleenv.Isolate(t, "sample.defs.json")
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitFail, res.Code, "the embedded demonstration fails on purpose; stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "embedded test backend (strueretest)")
+	require.Contains(t, res.Stdout, "exit code 1 is the demonstration")
+	require.Contains(t, res.Stdout, "  support: development 1.1.0, production 1.0.0\n")
+}
+
+func TestExpiredLoginCannotDecideInsteadOfRunningEmbedded(t *testing.T) {
+	home := exampleenv.Isolate(t)
+	exampleenv.WriteLogin(t, home, "expired-token", time.Now().Add(-time.Hour))
+
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitError, res.Code, "stdout: %s", res.Stdout)
+	require.Contains(t, res.Stderr, "expired")
+	require.NotContains(t, res.Stderr, "expired-token", "the token never reaches an error")
+	require.Empty(t, res.Stdout, "no embedded demonstration")
 }
 
 func TestCannotDecideExitsTwo(t *testing.T) {
 	srv := strueretest.NewServer(t)
-	env := credentialsFor(t, srv)
-	env["STRUERE_TOKEN"] = "not-a-token"
-	res := runWith(t, env)
-	require.Equal(t, exitError, res.code)
-	require.Contains(t, res.stderr, "ci-gate:")
-	require.NotContains(t, res.stderr, "not-a-token", "the token never reaches an error")
-	require.Empty(t, res.stdout)
-	_, err := os.Stat(env["GITHUB_STEP_SUMMARY"])
+	summaryPath := credentialsFor(t, srv)
+	t.Setenv(struere.EnvToken, "not-a-token")
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitError, res.Code)
+	require.Contains(t, res.Stderr, "ci-gate:")
+	require.NotContains(t, res.Stderr, "not-a-token", "the token never reaches an error")
+	require.Empty(t, res.Stdout)
+	_, err := os.Stat(summaryPath)
 	require.ErrorIs(t, err, os.ErrNotExist, "no summary when the gate could not decide")
 
 	for name, args := range map[string][]string{
@@ -223,9 +224,10 @@ func TestCannotDecideExitsTwo(t *testing.T) {
 		"markdown or json": {"-markdown", "-json"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := runWith(t, map[string]string{"HOME": t.TempDir()}, args...)
-			require.Equal(t, exitError, res.code)
-			require.Contains(t, res.stderr, "Usage")
+			exampleenv.Isolate(t, "sample.defs.json")
+			res := exampleenv.Run(t, run, args...)
+			require.Equal(t, exitError, res.Code)
+			require.Contains(t, res.Stderr, "Usage")
 		})
 	}
 }

@@ -44,11 +44,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -65,7 +62,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -96,9 +93,10 @@ type report struct {
 	sync *struere.SyncResult
 }
 
-// run is the whole program; env stands for os.Getenv so tests can supply
-// their own environment. It returns the exit code.
-func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program. It reads the process environment: credentials
+// through struere.ConfigFromEnv, and $GITHUB_STEP_SUMMARY. It returns the
+// exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("deploy", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	var o options
@@ -122,11 +120,11 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if o.json {
 		progress = stderr
 	}
-	rep, code := deploy(ctx, o, env, progress)
+	rep, code := deploy(ctx, o, progress)
 	if rep.Error != "" {
 		fmt.Fprintln(stderr, "deploy:", rep.Error)
 	}
-	if path := strings.TrimSpace(env("GITHUB_STEP_SUMMARY")); path != "" {
+	if path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY")); path != "" {
 		if err := appendSummary(path, rep); err != nil {
 			fmt.Fprintln(stderr, "deploy: writing the job summary:", err)
 			if code == exitOK {
@@ -146,7 +144,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 }
 
 // deploy runs the steps and returns the report and exit code.
-func deploy(ctx context.Context, o options, env func(string) string, out io.Writer) (*report, int) {
+func deploy(ctx context.Context, o options, out io.Writer) (*report, int) {
 	rep := &report{}
 	fail := func(err error) (*report, int) {
 		rep.Error = err.Error()
@@ -161,11 +159,9 @@ func deploy(ctx context.Context, o options, env func(string) string, out io.Writ
 	if err != nil {
 		return fail(err)
 	}
-	cfg, haveCreds, err := loadConfig(env)
-	if err != nil {
-		return fail(err)
-	}
-	if !haveCreds {
+	cfg, err := struere.ConfigFromEnv()
+	switch {
+	case errors.Is(err, struere.ErrNoCredentials):
 		srv, err := strueretest.Start()
 		if err != nil {
 			return fail(err)
@@ -173,6 +169,8 @@ func deploy(ctx context.Context, o options, env func(string) string, out io.Writ
 		defer srv.Close()
 		cfg = srv.Config()
 		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): deploying to an embedded test backend (strueretest).")
+	case err != nil:
+		return fail(err)
 	}
 	c, err := struere.New(cfg)
 	if err != nil {
@@ -242,14 +240,12 @@ func deploy(ctx context.Context, o options, env func(string) string, out io.Writ
 func drift(st *struere.Status, plan *struere.Plan) []string {
 	var out []string
 	for _, a := range st.Agents {
-		switch a.State {
-		case struere.StateNew, struere.StateModified, struere.StateWillBeDeleted:
+		if a.State.DiffersLocally() {
 			out = append(out, fmt.Sprintf("agent %s is %s (local differs from development)", a.Slug, a.State))
 		}
 	}
 	for _, r := range st.Resources {
-		switch r.State {
-		case struere.StateNew, struere.StateModified, struere.StateWillBeDeleted:
+		if r.State.DiffersLocally() {
 			out = append(out, fmt.Sprintf("%s %s is %s (local differs from development)", r.Kind, r.Name, r.State))
 		}
 	}
@@ -336,63 +332,4 @@ func appendSummary(path string, rep *report) error {
 		return err
 	}
 	return f.Close()
-}
-
-// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
-// environment through env so tests can pass their own. ok is false when
-// there are no credentials: no STRUERE_TOKEN and no
-// ~/.struere/credentials.json.
-func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
-	token := strings.TrimSpace(env(struere.EnvToken))
-	if token == "" {
-		home := env("HOME")
-		if runtime.GOOS == "windows" && home == "" {
-			home = env("USERPROFILE")
-		}
-		if home == "" {
-			return cfg, false, nil
-		}
-		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
-			return cfg, false, nil
-		}
-		// A `struere login`: the SDK reads the file and checks its expiry.
-		cfg, err := struere.ConfigFromEnv()
-		return cfg, true, err
-	}
-	cfg = struere.Config{
-		URL:            struere.DefaultURL,
-		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
-		Token:          struere.NewToken(token),
-		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
-	}
-	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
-		cfg.URL = u
-	}
-	if cfg.OrganizationID == "" {
-		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
-			return cfg, true, err
-		}
-	}
-	return cfg, true, nil
-}
-
-// projectOrg returns organization.id of a struere.json, or "" when there
-// is no such file.
-func projectOrg(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var f struct {
-		Organization struct {
-			ID string `json:"id"`
-		} `json:"organization"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return strings.TrimSpace(f.Organization.ID), nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,38 +10,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/exampleenv"
 	"github.com/struere/struere-go/strueretest"
 )
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func runWith(t *testing.T, env map[string]string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	code := run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
-	return result{code, out.String(), errOut.String()}
-}
-
 // credentialsFor points the program at srv, as a user with STRUERE_TOKEN
-// set, and a job summary file in a temporary directory.
-func credentialsFor(t *testing.T, srv *strueretest.Server) map[string]string {
-	return map[string]string{
-		"HOME":                t.TempDir(),
-		"STRUERE_CONVEX_URL":  srv.URL(),
-		"STRUERE_TOKEN":       srv.Token().Reveal(),
-		"STRUERE_ORG_ID":      srv.OrganizationID(),
-		"GITHUB_STEP_SUMMARY": filepath.Join(t.TempDir(), "summary.md"),
-	}
+// set, and at a job summary file in a temporary directory, whose path it
+// returns.
+func credentialsFor(t *testing.T, srv *strueretest.Server) string {
+	exampleenv.Isolate(t, "sample.defs.json")
+	exampleenv.LoginTo(t, srv)
+	return exampleenv.JobSummary(t)
 }
 
-func readSummary(t *testing.T, env map[string]string) string {
+func readSummary(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
 }
@@ -102,19 +84,19 @@ func TestDeploysTheSyncedDefinitionsOnEveryGeneration(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE1, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-			env := credentialsFor(t, srv)
-			res := runWith(t, env, "-defs", "sample.defs.json")
-			require.Equal(t, exitOK, res.code, "stderr: %s\nstdout: %s", res.stderr, res.stdout)
-			require.Empty(t, res.stderr)
-			require.Contains(t, res.stdout, "Synced sample.defs.json to development: agents 2 created")
-			require.Contains(t, res.stdout, "Deployed to production: support, scheduler")
-			require.Contains(t, res.stdout, "Verified:")
+			summaryPath := credentialsFor(t, srv)
+			res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+			require.Equal(t, exitOK, res.Code, "stderr: %s\nstdout: %s", res.Stderr, res.Stdout)
+			require.Empty(t, res.Stderr)
+			require.Contains(t, res.Stdout, "Synced sample.defs.json to development: agents 2 created")
+			require.Regexp(t, exampleenv.EitherOrder("Deployed to production: ", "support", ", ", "scheduler", "\n"), res.Stdout)
+			require.Contains(t, res.Stdout, "Verified:")
 			require.Equal(t, "1.0.0", productionVersion(srv, "support"))
 			require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
 
-			summary := readSummary(t, env)
+			summary := readSummary(t, summaryPath)
 			require.Contains(t, summary, "## Struere deploy")
-			require.Contains(t, summary, "**Deployed** to production: `support`, `scheduler`. Verified.")
+			require.Regexp(t, exampleenv.EitherOrder("**Deployed** to production: ", "`support`", ", ", "`scheduler`", ". Verified."), summary)
 			require.Contains(t, summary, "### Struere status", "Status.Markdown follows")
 			require.Contains(t, summary, "| `support` | 1.0.0 |", "the status read after the deploy")
 		})
@@ -123,8 +105,9 @@ func TestDeploysTheSyncedDefinitionsOnEveryGeneration(t *testing.T) {
 
 func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 	srv := strueretest.NewServer(t)
-	res := runWith(t, credentialsFor(t, srv), "-json", "-defs", "sample.defs.json")
-	require.Equal(t, exitOK, res.code, "stderr: %s", res.stderr)
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-json", "-defs", "sample.defs.json")
+	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
 
 	var got struct {
 		Status struct {
@@ -151,8 +134,8 @@ func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 		Refused bool   `json:"refused"`
 	}
 	var raw map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &raw), "stdout is one JSON object: %s", res.stdout)
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
+	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &raw), "stdout is one JSON object: %s", res.Stdout)
+	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &got))
 	require.ElementsMatch(t, []string{"status", "plan", "result", "refused"}, keys(raw))
 
 	require.Equal(t, struere.StatusSchemaVersion, got.Status.SchemaVersion)
@@ -168,7 +151,7 @@ func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 	require.True(t, got.Result.Verified)
 	require.Empty(t, got.Error)
 	require.False(t, got.Refused)
-	require.Contains(t, res.stderr, "Synced sample.defs.json", "progress goes to stderr with -json")
+	require.Contains(t, res.Stderr, "Synced sample.defs.json", "progress goes to stderr with -json")
 }
 
 func keys(m map[string]json.RawMessage) []string {
@@ -184,34 +167,35 @@ func TestRefusesOnDriftAndWritesNothingToProduction(t *testing.T) {
 	// so after the sync development still differs from the file.
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	env := credentialsFor(t, srv)
+	summaryPath := credentialsFor(t, srv)
 
-	res := runWith(t, env, "-defs", "sample.defs.json")
-	require.Equal(t, exitRefused, res.code, "stdout: %s", res.stdout)
-	require.Contains(t, res.stderr, "refusing to deploy, nothing was written")
-	require.Contains(t, res.stderr, "agent legacy is will-be-deleted")
-	require.Contains(t, res.stderr, "-force")
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, exitRefused, res.Code, "stdout: %s", res.Stdout)
+	require.Contains(t, res.Stderr, "refusing to deploy, nothing was written")
+	require.Contains(t, res.Stderr, "agent legacy is unmanaged")
+	require.Contains(t, res.Stderr, "-force")
 	require.Zero(t, deployCalls(t, srv), "no deploy was sent")
 	require.Zero(t, productionRows(srv, "support", "scheduler", "legacy"))
 
-	summary := readSummary(t, env)
+	summary := readSummary(t, summaryPath)
 	require.Contains(t, summary, "**Refused**: nothing was written to production.")
-	require.Contains(t, summary, "- agent legacy is will-be-deleted")
+	require.Contains(t, summary, "- agent legacy is unmanaged")
 	require.Contains(t, summary, "### Struere status")
 }
 
 func TestRefusalIsReportedInJSON(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	res := runWith(t, credentialsFor(t, srv), "-json", "-defs", "sample.defs.json")
-	require.Equal(t, exitRefused, res.code)
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-json", "-defs", "sample.defs.json")
+	require.Equal(t, exitRefused, res.Code)
 	var got struct {
 		Result  *json.RawMessage `json:"result"`
 		Refused bool             `json:"refused"`
 		Drift   []string         `json:"drift"`
 		Error   string           `json:"error"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got), res.stdout)
+	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &got), res.Stdout)
 	require.True(t, got.Refused)
 	require.Nil(t, got.Result)
 	require.Len(t, got.Drift, 1)
@@ -221,9 +205,10 @@ func TestRefusalIsReportedInJSON(t *testing.T) {
 func TestForceDeploysDespiteDrift(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	res := runWith(t, credentialsFor(t, srv), "-force", "-defs", "sample.defs.json")
-	require.Equal(t, exitOK, res.code, "stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "-force: deploying despite: agent legacy is will-be-deleted")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-force", "-defs", "sample.defs.json")
+	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "-force: deploying despite: agent legacy is unmanaged")
 	require.Equal(t, 1, deployCalls(t, srv))
 	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
 }
@@ -232,38 +217,50 @@ func TestSyncThatWouldDeleteIsRefusedUnlessAllowed(t *testing.T) {
 	// On environment-isolated backends a sync deletes unlisted agents.
 	srv := strueretest.NewServer(t)
 	seedLegacy(t, srv)
-	env := credentialsFor(t, srv)
+	summaryPath := credentialsFor(t, srv)
 
-	res := runWith(t, env, "-defs", "sample.defs.json")
-	require.Equal(t, exitRefused, res.code)
-	require.Contains(t, res.stderr, "legacy")
-	require.Contains(t, res.stderr, "-allow-deletions")
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, exitRefused, res.Code)
+	require.Contains(t, res.Stderr, "legacy")
+	require.Contains(t, res.Stderr, "-allow-deletions")
 	for _, r := range srv.Requests() {
 		require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "the refused sync sent nothing")
 	}
 	require.Zero(t, deployCalls(t, srv))
-	require.Contains(t, readSummary(t, env), "**Refused**")
+	require.Contains(t, readSummary(t, summaryPath), "**Refused**")
 
-	res = runWith(t, env, "-allow-deletions", "-defs", "sample.defs.json")
-	require.Equal(t, exitOK, res.code, "stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "agents 2 created, 0 updated, 1 deleted")
+	res = exampleenv.Run(t, run, "-allow-deletions", "-defs", "sample.defs.json")
+	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "agents 2 created, 0 updated, 1 deleted")
 	require.Empty(t, srv.Configs("legacy"))
 }
 
 func TestWithoutCredentialsDeploysToAnEmbeddedBackend(t *testing.T) {
-	res := runWith(t, map[string]string{"HOME": t.TempDir()}, "-defs", "sample.defs.json")
-	require.Equal(t, exitOK, res.code, "stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "embedded test backend (strueretest)")
-	require.Contains(t, res.stdout, "Deployed to production: support, scheduler")
+	exampleenv.Isolate(t, "sample.defs.json")
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "embedded test backend (strueretest)")
+	require.Regexp(t, exampleenv.EitherOrder("Deployed to production: ", "support", ", ", "scheduler", "\n"), res.Stdout)
+}
+
+func TestExpiredLoginFailsInsteadOfRunningEmbedded(t *testing.T) {
+	home := exampleenv.Isolate(t, "sample.defs.json")
+	exampleenv.WriteLogin(t, home, "expired-token", time.Now().Add(-time.Hour))
+
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, exitError, res.Code, "stdout: %s", res.Stdout)
+	require.Contains(t, res.Stderr, "expired")
+	require.NotContains(t, res.Stderr, "expired-token", "the token never reaches an error")
+	require.NotContains(t, res.Stdout, "embedded")
 }
 
 func TestSummaryIsAppended(t *testing.T) {
 	srv := strueretest.NewServer(t)
-	env := credentialsFor(t, srv)
-	require.NoError(t, os.WriteFile(env["GITHUB_STEP_SUMMARY"], []byte("earlier step\n"), 0o644))
-	res := runWith(t, env, "-defs", "sample.defs.json")
-	require.Equal(t, exitOK, res.code, "stderr: %s", res.stderr)
-	summary := readSummary(t, env)
+	summaryPath := credentialsFor(t, srv)
+	require.NoError(t, os.WriteFile(summaryPath, []byte("earlier step\n"), 0o644))
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
+	summary := readSummary(t, summaryPath)
 	require.Regexp(t, `^earlier step\n## Struere deploy\n`, summary)
 }
 
@@ -274,10 +271,11 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		"stray argument": {"-defs", "sample.defs.json", "now"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := runWith(t, map[string]string{"HOME": t.TempDir()}, args...)
-			require.Equal(t, exitRefused, res.code)
-			require.Contains(t, res.stderr, "Usage")
-			require.Empty(t, res.stdout)
+			exampleenv.Isolate(t, "sample.defs.json")
+			res := exampleenv.Run(t, run, args...)
+			require.Equal(t, exitRefused, res.Code)
+			require.Contains(t, res.Stderr, "Usage")
+			require.Empty(t, res.Stdout)
 		})
 	}
 }
@@ -285,7 +283,8 @@ func TestBadUsageExitsTwo(t *testing.T) {
 func TestInvalidDefinitionsFail(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"agents":[{"name":"X","slug":"Bad Slug","version":"1","model":{"provider":"a","name":"b"}}],"entityTypes":[],"roles":[]}`), 0o644))
-	res := runWith(t, map[string]string{"HOME": t.TempDir()}, "-defs", path)
-	require.Equal(t, exitError, res.code)
-	require.Contains(t, res.stderr, "agents[Bad Slug].slug")
+	exampleenv.Isolate(t, "sample.defs.json")
+	res := exampleenv.Run(t, run, "-defs", path)
+	require.Equal(t, exitError, res.Code)
+	require.Contains(t, res.Stderr, "agents[Bad Slug].slug")
 }

@@ -32,16 +32,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -62,14 +58,15 @@ const draftSlug = "draft-bot"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run is the whole program; env stands for os.Getenv so tests can supply
-// their own environment. It returns the exit code.
-func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+// run is the whole program. It finds credentials with
+// struere.ConfigFromEnv, so it reads the process environment. It returns
+// the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("quickstart", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	deploy := flags.Bool("deploy", false, "with credentials: sync (with -defs) and deploy; without it the run only reads")
@@ -85,48 +82,50 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	if err := quickstart(ctx, env, *deploy, *defsPath, stdout); err != nil {
+	if err := quickstart(ctx, *deploy, *defsPath, stdout); err != nil {
 		fmt.Fprintln(stderr, "quickstart:", err)
 		return 1
 	}
 	return 0
 }
 
-func quickstart(ctx context.Context, env func(string) string, deploy bool, defsPath string, out io.Writer) error {
-	cfg, haveCreds, err := loadConfig(env)
-	if err != nil {
-		return err
-	}
+func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer) error {
 	var defs *struere.Definitions
 	if defsPath != "" {
+		var err error
 		if defs, err = struere.LoadDefinitions(defsPath); err != nil {
 			return err
 		}
 	}
 
+	cfg, err := struere.ConfigFromEnv()
 	var srv *strueretest.Server
-	fmt.Fprintln(out, "Struere quickstart")
-	if haveCreds {
-		org := "the default organization of your login"
-		if cfg.OrganizationID != "" {
-			org = "organization " + cfg.OrganizationID
-		}
-		fmt.Fprintf(out, "Using %s (%s).\n", cfg.URL, org)
-		if !deploy {
-			fmt.Fprintln(out, "Read-only: Status and a dry run. Pass -deploy to sync and deploy.")
-		}
-	} else {
+	switch {
+	case errors.Is(err, struere.ErrNoCredentials):
 		if srv, err = strueretest.Start(); err != nil {
 			return err
 		}
 		defer srv.Close()
 		cfg = srv.Config()
 		deploy = true // the embedded backend is disposable
-		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest), in memory.")
 		if defs == nil {
 			if defs, err = struere.ParseDefinitions(bytes.NewReader(sampleDefs)); err != nil {
 				return err
 			}
+		}
+		fmt.Fprintln(out, "Struere quickstart")
+		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest), in memory.")
+	case err != nil:
+		return err
+	default:
+		org := "the default organization of your login"
+		if cfg.OrganizationID != "" {
+			org = "organization " + cfg.OrganizationID
+		}
+		fmt.Fprintln(out, "Struere quickstart")
+		fmt.Fprintf(out, "Using %s (%s).\n", cfg.URL, org)
+		if !deploy {
+			fmt.Fprintln(out, "Read-only: Status and a dry run. Pass -deploy to sync and deploy.")
 		}
 	}
 
@@ -281,63 +280,4 @@ func indent(s string) string {
 		}
 	}
 	return strings.Join(lines, "")
-}
-
-// loadConfig finds the settings as struere.ConfigFromEnv does, reading the
-// environment through env so tests can pass their own. ok is false when
-// there are no credentials: no STRUERE_TOKEN and no
-// ~/.struere/credentials.json.
-func loadConfig(env func(string) string) (cfg struere.Config, ok bool, err error) {
-	token := strings.TrimSpace(env(struere.EnvToken))
-	if token == "" {
-		home := env("HOME")
-		if runtime.GOOS == "windows" && home == "" {
-			home = env("USERPROFILE")
-		}
-		if home == "" {
-			return cfg, false, nil
-		}
-		if _, err := os.Stat(filepath.Join(home, ".struere", "credentials.json")); errors.Is(err, fs.ErrNotExist) {
-			return cfg, false, nil
-		}
-		// A `struere login`: the SDK reads the file and checks its expiry.
-		cfg, err := struere.ConfigFromEnv()
-		return cfg, true, err
-	}
-	cfg = struere.Config{
-		URL:            struere.DefaultURL,
-		SiteURL:        strings.TrimSpace(env(struere.EnvSiteURL)),
-		Token:          struere.NewToken(token),
-		OrganizationID: strings.TrimSpace(env(struere.EnvOrgID)),
-	}
-	if u := strings.TrimSpace(env(struere.EnvConvexURL)); u != "" {
-		cfg.URL = u
-	}
-	if cfg.OrganizationID == "" {
-		if cfg.OrganizationID, err = projectOrg("struere.json"); err != nil {
-			return cfg, true, err
-		}
-	}
-	return cfg, true, nil
-}
-
-// projectOrg returns organization.id of a struere.json, or "" when there
-// is no such file.
-func projectOrg(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var f struct {
-		Organization struct {
-			ID string `json:"id"`
-		} `json:"organization"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return strings.TrimSpace(f.Organization.ID), nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -13,37 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/exampleenv"
 	"github.com/struere/struere-go/strueretest"
 )
 
-// result is what one run of the program produced.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func runWith(t *testing.T, env map[string]string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	code := run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
-	return result{code, out.String(), errOut.String()}
-}
-
-// noCredentials is an environment with an empty home directory.
-func noCredentials(t *testing.T) map[string]string {
-	return map[string]string{"HOME": t.TempDir()}
-}
-
 // credentialsFor points the program at srv, as a user with STRUERE_TOKEN set.
-func credentialsFor(t *testing.T, srv *strueretest.Server) map[string]string {
-	return map[string]string{
-		"HOME":               t.TempDir(),
-		"STRUERE_CONVEX_URL": srv.URL(),
-		"STRUERE_TOKEN":      srv.Token().Reveal(),
-		"STRUERE_ORG_ID":     srv.OrganizationID(),
-	}
+func credentialsFor(t *testing.T, srv *strueretest.Server) {
+	exampleenv.Isolate(t, "sample.defs.json")
+	exampleenv.LoginTo(t, srv)
 }
 
 // writes lists the mutations sent, leaving out the generation probe (a
@@ -87,10 +62,11 @@ func tableRow(cells ...string) *regexp.Regexp {
 }
 
 func TestWithoutCredentialsRunsTheWholeWorkflowOnAnEmbeddedBackend(t *testing.T) {
-	res := runWith(t, noCredentials(t))
-	require.Equal(t, 0, res.code, "stderr: %s\nstdout: %s", res.stderr, res.stdout)
-	require.Empty(t, res.stderr)
-	out := res.stdout
+	exampleenv.Isolate(t, "sample.defs.json")
+	res := exampleenv.Run(t, run)
+	require.Equal(t, 0, res.Code, "stderr: %s\nstdout: %s", res.Stderr, res.Stdout)
+	require.Empty(t, res.Stderr)
+	out := res.Stdout
 	require.Contains(t, out, "running against an embedded test backend (strueretest)")
 	require.Contains(t, out, "created support, scheduler")
 	require.Contains(t, out, "created in the dashboard")
@@ -98,7 +74,7 @@ func TestWithoutCredentialsRunsTheWholeWorkflowOnAnEmbeddedBackend(t *testing.T)
 	require.Regexp(t, tableRow("draft-bot", "-", "-", "unconfigured"), out)
 	require.Regexp(t, tableRow("deploy", "support", "none", "->", "1.0.0"), out, "the dry-run plan")
 	require.Regexp(t, tableRow("skip", "draft-bot", struere.ReasonNoDevelopmentConfig), out)
-	require.Contains(t, out, "Deployed  support (1.0.0), scheduler (2.1.0)")
+	require.Regexp(t, exampleenv.EitherOrder("Deployed  ", "support (1.0.0)", ", ", "scheduler (2.1.0)", "\n"), out)
 	require.Contains(t, out, "Skipped   draft-bot: "+struere.ReasonNoDevelopmentConfig)
 	require.Contains(t, out, "Verified  yes")
 	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "synced"), out, "status after the deploy")
@@ -114,14 +90,15 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 	require.NoError(t, err)
 	configs := len(srv.Configs("support"))
 
-	res := runWith(t, credentialsFor(t, srv), "-defs", "sample.defs.json")
-	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
-	require.Contains(t, res.stdout, "Read-only")
-	require.NotContains(t, res.stdout, "embedded")
-	require.Regexp(t, tableRow("support", "1.0.0", "1.2.0", "-", "modified"), res.stdout, "-defs is compared, not synced")
-	require.Regexp(t, tableRow("scheduler", "2.1.0", "-", "-", "new"), res.stdout)
-	require.Regexp(t, tableRow("deploy", "support", "none", "->", "1.2.0"), res.stdout)
-	require.Contains(t, res.stdout, "nothing was written")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
+	require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
+	require.Contains(t, res.Stdout, "Read-only")
+	require.NotContains(t, res.Stdout, "embedded")
+	require.Regexp(t, tableRow("support", "1.0.0", "1.2.0", "-", "modified"), res.Stdout, "-defs is compared, not synced")
+	require.Regexp(t, tableRow("scheduler", "2.1.0", "-", "-", "new"), res.Stdout)
+	require.Regexp(t, tableRow("deploy", "support", "none", "->", "1.2.0"), res.Stdout)
+	require.Contains(t, res.Stdout, "nothing was written")
 	require.Empty(t, writes(t, srv))
 	require.Len(t, srv.Configs("support"), configs)
 	require.Empty(t, productionVersion(srv, "support"))
@@ -129,45 +106,52 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 
 func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
 	srv := strueretest.NewServer(t)
-	res := runWith(t, credentialsFor(t, srv), "-deploy", "-defs", "sample.defs.json")
-	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
-	require.NotContains(t, res.stdout, "draft-bot", "nothing is seeded into a real deployment")
-	require.Contains(t, res.stdout, "Deployed  support (1.0.0), scheduler (2.1.0)")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-deploy", "-defs", "sample.defs.json")
+	require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
+	require.NotContains(t, res.Stdout, "draft-bot", "nothing is seeded into a real deployment")
+	require.Regexp(t, exampleenv.EitherOrder("Deployed  ", "support (1.0.0)", ", ", "scheduler (2.1.0)", "\n"), res.Stdout)
 	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
 	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
-	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced"), res.stdout)
+	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced"), res.Stdout)
 }
 
 func TestSyncThatWouldDeleteFailsAndWritesNothing(t *testing.T) {
 	srv := strueretest.NewServer(t)
 	_, err := srv.SeedEntityType("development", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object"}`)})
 	require.NoError(t, err)
-	res := runWith(t, credentialsFor(t, srv), "-deploy", "-defs", "sample.defs.json")
-	require.Equal(t, 1, res.code)
-	require.Contains(t, res.stderr, "invoice")
-	require.Contains(t, res.stderr, "never deletes")
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-deploy", "-defs", "sample.defs.json")
+	require.Equal(t, 1, res.Code)
+	require.Contains(t, res.Stderr, "invoice")
+	require.Contains(t, res.Stderr, "never deletes")
 	require.Empty(t, writes(t, srv))
 }
 
 func TestReadsALoginFromTheCredentialsFile(t *testing.T) {
 	srv := strueretest.NewServer(t)
-	home := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(home, ".struere"), 0o700))
-	creds, err := json.Marshal(map[string]any{"token": srv.Token().Reveal(), "expiresAt": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(home, ".struere", "credentials.json"), creds, 0o600))
-	// struere.ConfigFromEnv reads the process environment.
-	t.Setenv("HOME", home)
-	t.Setenv("STRUERE_TOKEN", "")
-	t.Setenv("STRUERE_CONVEX_URL", srv.URL())
-	t.Setenv("STRUERE_ORG_ID", srv.OrganizationID())
+	home := exampleenv.Isolate(t)
+	exampleenv.WriteLogin(t, home, srv.Token().Reveal(), time.Now().Add(time.Hour))
+	t.Setenv(struere.EnvConvexURL, srv.URL())
+	t.Setenv(struere.EnvOrgID, srv.OrganizationID())
 
 	var out, errOut bytes.Buffer
-	code := run(t.Context(), nil, os.Getenv, &out, &errOut)
+	code := run(t.Context(), nil, &out, &errOut)
 	require.Equal(t, 0, code, "stderr: %s", errOut.String())
 	require.Contains(t, out.String(), "Using "+srv.URL())
 	require.Contains(t, out.String(), "Read-only")
 	require.Empty(t, writes(t, srv))
+}
+
+func TestExpiredLoginFailsInsteadOfRunningEmbedded(t *testing.T) {
+	home := exampleenv.Isolate(t)
+	exampleenv.WriteLogin(t, home, "expired-token", time.Now().Add(-time.Hour))
+
+	res := exampleenv.Run(t, run)
+	require.Equal(t, 1, res.Code, "stdout: %s", res.Stdout)
+	require.Contains(t, res.Stderr, "expired")
+	require.NotContains(t, res.Stderr, "expired-token", "the token never reaches an error")
+	require.NotContains(t, res.Stdout, "embedded")
 }
 
 func TestBadUsageExitsTwo(t *testing.T) {
@@ -177,16 +161,18 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		"missing defs arg": {"-defs"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := runWith(t, noCredentials(t), args...)
-			require.Equal(t, 2, res.code)
-			require.Contains(t, res.stderr, "Usage")
-			require.Empty(t, res.stdout)
+			exampleenv.Isolate(t, "sample.defs.json")
+			res := exampleenv.Run(t, run, args...)
+			require.Equal(t, 2, res.Code)
+			require.Contains(t, res.Stderr, "Usage")
+			require.Empty(t, res.Stdout)
 		})
 	}
 }
 
 func TestMissingDefinitionsFileFails(t *testing.T) {
-	res := runWith(t, noCredentials(t), "-defs", filepath.Join(t.TempDir(), "missing.json"))
-	require.Equal(t, 1, res.code)
-	require.Contains(t, res.stderr, "missing.json")
+	exampleenv.Isolate(t, "sample.defs.json")
+	res := exampleenv.Run(t, run, "-defs", filepath.Join(t.TempDir(), "missing.json"))
+	require.Equal(t, 1, res.Code)
+	require.Contains(t, res.Stderr, "missing.json")
 }

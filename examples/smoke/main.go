@@ -36,10 +36,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,9 +72,8 @@ type agentList []string
 func (a *agentList) String() string     { return strings.Join(*a, ",") }
 func (a *agentList) Set(v string) error { *a = append(*a, v); return nil }
 
-// run is the whole program. It reads the process environment only to find
-// credentials (STRUERE_TOKEN, ~/.struere/credentials.json, and with them
-// struere.ConfigFromEnv).
+// run is the whole program. It reads the process environment only through
+// struere.ConfigFromEnv: with no credentials at all it runs embedded.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	flags.SetOutput(stdout)
@@ -100,23 +97,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: -message needs at least one -agent", errUsage)
 	}
 
-	if !haveCredentials() {
+	cfg, err := struere.ConfigFromEnv()
+	switch {
+	case errors.Is(err, struere.ErrNoCredentials):
 		return embedded(ctx, stdout, checks)
+	case err != nil:
+		return err
+	default:
+		return live(ctx, stdout, cfg, *deploy, checks)
 	}
-	return live(ctx, stdout, *deploy, checks)
-}
-
-// haveCredentials reports whether a login is configured.
-func haveCredentials() bool {
-	if strings.TrimSpace(os.Getenv(struere.EnvToken)) != "" {
-		return true
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return false
-	}
-	_, err = os.Stat(filepath.Join(home, ".struere", "credentials.json"))
-	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // embedded runs the whole story against an in-process backend.
@@ -200,12 +189,8 @@ func serverMessage(err error) string {
 	return err.Error()
 }
 
-// live uses the configured deployment and key.
-func live(ctx context.Context, out io.Writer, deploy bool, checks []struere.SmokeCheck) error {
-	cfg, err := struere.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
+// live uses the deployment and key of cfg.
+func live(ctx context.Context, out io.Writer, cfg struere.Config, deploy bool, checks []struere.SmokeCheck) error {
 	if cfg.APIKey.IsZero() {
 		return fmt.Errorf("%s is not set: set it to a production API key and %s=production", struere.EnvAPIKey, struere.EnvAPIKeyEnv)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/exampleenv"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -22,12 +23,10 @@ func runSmoke(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// isolate clears every credential source the program looks at.
+// isolate clears every credential source the program looks at: no
+// STRUERE_* variables, an empty home directory, no struere.json.
 func isolate(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	for _, k := range []string{struere.EnvToken, struere.EnvConvexURL, struere.EnvSiteURL, struere.EnvOrgID, struere.EnvAPIKey, struere.EnvAPIKeyEnv} {
-		t.Setenv(k, "")
-	}
+	exampleenv.Isolate(t)
 }
 
 func TestEmbeddedRunDeploysAndSmokeTestsProduction(t *testing.T) {
@@ -42,13 +41,13 @@ func TestEmbeddedRunDeploysAndSmokeTestsProduction(t *testing.T) {
 		"development key -> support: [support@1.0.0 development] You said: hello",
 		`production key  -> support: HTTP 500 "No production configuration found"`,
 		"refused: struere: deploy: smoke test: API key af_live_",
-		"deployed: support, scheduler (verified)",
 		`ok    support    served 1.0.0 from production: "[support@1.0.0 production] You said: ping"`,
 		`ok    scheduler  served 2.1.0 from production: "[scheduler@2.1.0 production] You said: ping"`,
 		"All 2 smoke checks passed",
 	} {
 		require.Contains(t, out, want)
 	}
+	require.Regexp(t, exampleenv.EitherOrder("deployed: ", "support", ", ", "scheduler", " (verified)"), out)
 	require.Regexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}…  development`), out)
 	require.Regexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}…  production`), out)
 	require.NotRegexp(t, regexp.MustCompile(`af_live_[0-9a-z]{8}_[0-9a-z]{32}`), out, "no full key is printed")
@@ -70,10 +69,8 @@ func useBackend(t *testing.T, srv *strueretest.Server, keyEnv struere.Environmen
 	isolate(t)
 	raw, err := srv.CreateAPIKey(string(keyEnv), "ci", time.Time{})
 	require.NoError(t, err)
-	t.Setenv(struere.EnvConvexURL, srv.URL())
+	exampleenv.LoginTo(t, srv)
 	t.Setenv(struere.EnvSiteURL, srv.SiteURL())
-	t.Setenv(struere.EnvToken, srv.Token().Reveal())
-	t.Setenv(struere.EnvOrgID, srv.OrganizationID())
 	t.Setenv(struere.EnvAPIKey, raw)
 	t.Setenv(struere.EnvAPIKeyEnv, string(keyEnv))
 }
@@ -118,7 +115,7 @@ func TestLiveRunDeploysAndSmokeTestsWithTheConfiguredKey(t *testing.T) {
 	out, err := runSmoke(t, "-deploy")
 
 	require.NoError(t, err, out)
-	require.Contains(t, out, "deployed: support, scheduler (verified)")
+	require.Regexp(t, exampleenv.EitherOrder("deployed: ", "support", ", ", "scheduler", " (verified)"), out)
 	require.Contains(t, out, "ok    support    served 1.0.0 from production")
 }
 
@@ -145,6 +142,17 @@ func TestLiveRunReportsAFailedSmokeTest(t *testing.T) {
 	require.Contains(t, out, "FAIL  support")
 	require.Contains(t, out, "Insufficient credits")
 	require.Contains(t, out, "ok    scheduler")
+}
+
+func TestExpiredLoginFailsInsteadOfRunningEmbedded(t *testing.T) {
+	exampleenv.WriteLogin(t, exampleenv.Isolate(t), "expired-token", time.Now().Add(-time.Hour))
+
+	out, err := runSmoke(t)
+
+	require.ErrorContains(t, err, "expired")
+	require.NotErrorIs(t, err, struere.ErrNoCredentials)
+	require.NotContains(t, err.Error(), "expired-token", "the token never reaches an error")
+	require.NotContains(t, out, "embedded")
 }
 
 func TestBadUsage(t *testing.T) {

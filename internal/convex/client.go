@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ type Options struct {
 	MaxRetries       int           // retries after the first attempt; 0 means none
 	MinWait, MaxWait time.Duration // jittered exponential backoff bounds; MaxWait also caps Retry-After
 	Logger           *slog.Logger  // one Debug record per attempt; nil is silent
+	// Secrets are other credentials the caller holds (an API key): like
+	// the token, they are replaced by [REDACTED] in any server text an
+	// error carries, should the server echo them.
+	Secrets []string
 }
 
 // Client calls Convex functions. It is immutable and safe for concurrent use.
@@ -59,8 +64,9 @@ type Client struct {
 // so the Client keeps it behind a pointer (printed as an address) and the
 // type itself redacts under every verb and in slog.
 type credential struct {
-	token  string
-	header string // "Bearer <token>"
+	token   string
+	header  string   // "Bearer <token>"
+	secrets []string // the token and Options.Secrets, longest first
 }
 
 func (*credential) String() string             { return "[REDACTED]" }
@@ -85,8 +91,19 @@ func New(o Options) *Client {
 		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 		c.endpoint = strings.TrimRight(u.String(), "/")
 	}
-	if o.Token != "" {
-		c.cred = &credential{token: o.Token, header: "Bearer " + o.Token}
+	var secrets []string
+	for _, sec := range append([]string{o.Token}, o.Secrets...) {
+		if sec != "" {
+			secrets = append(secrets, sec)
+		}
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	if len(secrets) > 0 {
+		c.cred = &credential{token: o.Token, secrets: secrets}
+		if o.Token != "" {
+			c.cred.header = "Bearer " + o.Token
+		}
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
@@ -110,10 +127,21 @@ func New(o Options) *Client {
 
 // Result is the outcome of a successful call.
 type Result struct {
-	Value    json.RawMessage // the function's return value as JSON ("null" for none)
+	Value    json.RawMessage // the function's return value as JSON ("null" for none); nil after CallInto
 	LogLines []string        // the function's console output; empty when the deployment redacts it
 	Attempts int             // attempts made, retries included
 }
+
+// ShapeError is returned by CallInto when the response is a well-formed
+// success whose value does not fit the destination.
+type ShapeError struct {
+	Path     string
+	Attempts int
+	Err      error // from encoding/json
+}
+
+func (e *ShapeError) Error() string { return "convex: " + e.Path + ": value shape: " + e.Err.Error() }
+func (e *ShapeError) Unwrap() error { return e.Err }
 
 // Call runs the function at path (e.g. "sync:getSyncState") with args and
 // returns its value. args is encoded with encoding/json and must encode to a
@@ -121,6 +149,31 @@ type Result struct {
 // when ctx ends the error satisfies errors.Is(err, ctx.Err()). An unknown kind or
 // unencodable args return a plain error without any network I/O.
 func (c *Client) Call(ctx context.Context, kind Kind, path string, args any) (*Result, error) {
+	return c.call(ctx, kind, path, args, nil)
+}
+
+// CallInto is Call, but it decodes the function's value straight into out
+// (a non-nil pointer, as for json.Unmarshal) while decoding the response:
+// one pass over the body instead of one for the response and one for the
+// value. The Result's Value is nil. When the response is a success whose
+// value does not fit out, CallInto returns a *ShapeError; other failures
+// are as for Call.
+func (c *Client) CallInto(ctx context.Context, kind Kind, path string, args, out any) (*Result, error) {
+	if out == nil {
+		return nil, fmt.Errorf("convex: %s: CallInto with a nil destination", path)
+	}
+	return c.call(ctx, kind, path, args, out)
+}
+
+// Reserver may be implemented by a CallInto destination: Reserve sees the
+// complete response body just before it is decoded, and may size the
+// destination's slices from it (with a cheap count) so that decoding does
+// not grow them step by step. An estimate that is off costs only memory.
+type Reserver interface {
+	Reserve(body []byte)
+}
+
+func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any) (*Result, error) {
 	switch kind {
 	case Query, Mutation, Action:
 	default:
@@ -147,12 +200,12 @@ func (c *Client) Call(ctx context.Context, kind Kind, path string, args any) (*R
 	if c.client != "" {
 		req.Header.Set("Convex-Client", c.client)
 	}
-	if c.cred != nil {
+	if c.cred != nil && c.cred.header != "" {
 		req.Header.Set("Authorization", c.cred.header)
 	}
 
 	resp, doErr := c.retry.Do(req)
-	res, cerr := c.finish(ctx, st, resp, doErr)
+	res, cerr := c.finish(ctx, st, resp, doErr, out)
 	st.logFinal(ctx, cerr)
 	if cerr != nil {
 		return nil, cerr

@@ -25,7 +25,7 @@ const excerptLimit = 200
 var errTooLarge = errors.New("response body too large")
 
 // finish turns the last attempt into a Result or an *Error. It always closes the body.
-func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response, doErr error) (*Result, error) {
+func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response, doErr error, out any) (*Result, error) {
 	attempts := max(st.attempts, 1)
 	if doErr != nil {
 		if resp != nil && resp.Body != nil {
@@ -53,10 +53,13 @@ func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response,
 		return nil, e
 	}
 
-	res, e := c.decode(st.path, resp.StatusCode, resp.Header, body)
+	res, e, shapeErr := c.decodeInto(st.path, resp.StatusCode, resp.Header, body, out)
 	if e != nil {
 		e.RetryAfter, e.Attempts, e.Sent = retryAfter, attempts, true
 		return nil, e
+	}
+	if shapeErr != nil {
+		return nil, &ShapeError{Path: st.path, Attempts: attempts, Err: shapeErr}
 	}
 	res.Attempts = attempts
 	return res, nil
@@ -95,9 +98,27 @@ type platformError struct {
 	Message string `json:"message"`
 }
 
+// envelopeInto is an envelope whose value is decoded into the pointer held
+// in Value (encoding/json decodes into the pointer an interface holds).
+type envelopeInto struct {
+	Status       string   `json:"status"`
+	Value        any      `json:"value"`
+	LogLines     []string `json:"logLines"`
+	ErrorMessage string   `json:"errorMessage"`
+	ErrorData    rawRef   `json:"errorData"`
+}
+
 // decode interprets a complete body. The Attempts, Sent and RetryAfter of a
 // returned *Error are left to the caller.
 func (c *Client) decode(path string, status int, h http.Header, body []byte) (*Result, *Error) {
+	res, e, _ := c.decodeInto(path, status, h, body, nil)
+	return res, e
+}
+
+// decodeInto is decode; with a non-nil out the value is decoded into it in
+// the same pass, and a success whose value does not fit is reported as
+// shapeErr with a nil *Error.
+func (c *Client) decodeInto(path string, status int, h http.Header, body []byte, out any) (res *Result, _ *Error, shapeErr error) {
 	fail := func(kind ErrorKind, msg string, err error) *Error {
 		return &Error{Kind: kind, Path: path, HTTPStatus: status, Message: msg, Err: err,
 			RequestID: headerRequestID(h)}
@@ -105,42 +126,69 @@ func (c *Client) decode(path string, status int, h http.Header, body []byte) (*R
 	if status != statusUDFFailed && (status < 200 || status > 299) {
 		var pe platformError
 		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
-			e := fail(KindPlatform, c.scrub(pe.Message), nil)
-			e.Code = sanitizeLine(c.scrub(pe.Code), excerptLimit)
+			e := fail(KindPlatform, c.clean(pe.Message), nil)
+			e.Code = sanitizeLine(c.clean(pe.Code), excerptLimit)
 			if id := firstNonEmpty(RequestID(pe.Message), RequestID(pe.Code)); id != "" {
 				e.RequestID = id
 			}
-			return nil, e
+			return nil, e, nil
 		}
-		return nil, fail(KindHTTP, c.bodyExcerpt(body, status), nil)
+		return nil, fail(KindHTTP, c.bodyExcerpt(body, status), nil), nil
 	}
 
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, fail(KindDecode, "invalid response: empty body", nil)
+		return nil, fail(KindDecode, "invalid response: empty body", nil), nil
 	}
 	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fail(KindDecode, "invalid response: "+c.bodyExcerpt(body, status), err)
+	if out != nil {
+		if r, ok := out.(Reserver); ok {
+			r.Reserve(body)
+		}
+		into := envelopeInto{Value: out}
+		err := json.Unmarshal(body, &into)
+		env = envelope{Status: into.Status, LogLines: into.LogLines, ErrorMessage: into.ErrorMessage, ErrorData: into.ErrorData}
+		if err != nil {
+			if !isValueError(err) || into.Status != "success" {
+				return nil, fail(KindDecode, "invalid response: "+c.bodyExcerpt(body, status), err), nil
+			}
+			shapeErr = err
+		}
+	} else if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fail(KindDecode, "invalid response: "+c.bodyExcerpt(body, status), err), nil
 	}
 	switch env.Status {
 	case "success":
+		if out != nil {
+			return &Result{LogLines: env.LogLines}, nil, shapeErr
+		}
 		v := json.RawMessage(env.Value)
 		if v == nil {
 			v = json.RawMessage("null")
 		}
-		return &Result{Value: v, LogLines: env.LogLines}, nil
+		return &Result{Value: v, LogLines: env.LogLines}, nil, nil
 	case "error":
-		e := fail(KindFunction, c.scrub(env.ErrorMessage), nil)
+		e := fail(KindFunction, c.clean(env.ErrorMessage), nil)
 		if id := RequestID(env.ErrorMessage); id != "" {
 			e.RequestID = id
 		}
 		if env.ErrorData != nil {
 			e.ErrorData = c.scrubJSON(json.RawMessage(env.ErrorData))
 		}
-		return nil, e
+		return nil, e, nil
 	default:
-		return nil, fail(KindDecode, fmt.Sprintf("invalid response: unknown status %q", sanitizeLine(c.scrub(env.Status), 40)), nil)
+		return nil, fail(KindDecode, fmt.Sprintf("invalid response: unknown status %q", sanitizeLine(c.clean(env.Status), 40)), nil), nil
 	}
+}
+
+// isValueError reports whether a decoding error concerns the "value" field
+// only: the body is valid JSON and the envelope itself decoded.
+func isValueError(err error) bool {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field == "value" || strings.HasPrefix(te.Field, "value.")
+	}
+	var se *json.SyntaxError
+	return !errors.As(err, &se) // an error from a json.Unmarshaler inside the value
 }
 
 // scrub removes the token from server-provided text, in case a server echoes it.
@@ -149,14 +197,51 @@ func (c *Client) scrub(s string) string {
 	if c.cred == nil {
 		return s
 	}
-	return strings.ReplaceAll(s, c.cred.token, "[REDACTED]")
+	for _, sec := range c.cred.secrets {
+		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	}
+	return s
+}
+
+// clean drops invalid UTF-8 and control characters other than '\n' from
+// server text, then scrubs it. Dropping first matters: a byte removed after
+// scrubbing could join the two halves of a secret scrub did not recognise.
+func (c *Client) clean(s string) string {
+	return c.scrub(strings.Map(func(r rune) rune {
+		if r != '\n' && (r == utf8.RuneError || unicode.IsControl(r)) {
+			return -1
+		}
+		return r
+	}, s))
 }
 
 func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
-	if c.cred == nil || !bytes.Contains(b, []byte(c.cred.token)) {
+	if c.cred == nil {
 		return b
 	}
-	return bytes.ReplaceAll(b, []byte(c.cred.token), []byte("[REDACTED]"))
+	// A secret may hide behind JSON escapes ("\u0063anary"): look for it
+	// in the decoded value, re-encoded without escapes.
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(v) == nil {
+			canon := bytes.TrimSpace(buf.Bytes())
+			for _, sec := range c.cred.secrets {
+				if bytes.Contains(canon, []byte(sec)) {
+					b = canon
+					break
+				}
+			}
+		}
+	}
+	for _, sec := range c.cred.secrets {
+		if bytes.Contains(b, []byte(sec)) {
+			b = bytes.ReplaceAll(b, []byte(sec), []byte("[REDACTED]"))
+		}
+	}
+	return b
 }
 
 func firstNonEmpty(s ...string) string {
@@ -211,7 +296,7 @@ func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 // HTML page, else its first non-blank line, shortened and stripped of control
 // characters.
 func (c *Client) bodyExcerpt(body []byte, status int) string {
-	s := strings.TrimSpace(c.scrub(string(body[:min(len(body), 4096)])))
+	s := strings.TrimSpace(c.clean(string(body[:min(len(body), 4096)])))
 	if s == "" {
 		if t := http.StatusText(status); t != "" {
 			return "empty response body (" + t + ")"

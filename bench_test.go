@@ -1,0 +1,316 @@
+package struere_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// benchSizes are the organization sizes every workflow benchmark runs at.
+var benchSizes = []int{10, 1_000, 10_000}
+
+// benchDefinitions returns n agents, one entity type and one role, as a
+// project of that size would sync them.
+func benchDefinitions(n int, version string) *struere.Definitions {
+	d := &struere.Definitions{
+		EntityTypes: []struere.EntityType{{Name: "Customer", Slug: "customer", Schema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}}}`)}},
+		Roles:       []struere.Role{{Name: "support", Policies: []struere.Policy{{Resource: "customer", Actions: []string{"read"}, Effect: "allow"}}}},
+	}
+	d.Agents = make([]struere.Agent, n)
+	for i := range d.Agents {
+		d.Agents[i] = struere.Agent{
+			Name:         fmt.Sprintf("Agent %d", i),
+			Slug:         fmt.Sprintf("agent-%d", i),
+			Version:      version,
+			SystemPrompt: "You answer questions about order " + fmt.Sprint(i),
+			Model:        struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"},
+		}
+	}
+	return d
+}
+
+// benchBackend starts a strueretest server holding n agents synced to
+// development (and, when deployed, promoted to production), and a client
+// whose generation is already probed. Setup runs with the timer stopped.
+func benchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *struere.Client) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	srv := strueretest.NewServer(b)
+	c, err := struere.New(srv.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Sync(ctx, benchDefinitions(n, "1.0.0"), struere.AllowDeletions()); err != nil {
+		b.Fatal(err)
+	}
+	if deployed {
+		if _, err := c.Deploy(ctx, struere.SkipVerification()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	srv.ResetRequests()
+	return srv, c
+}
+
+func forEachSize(b *testing.B, f func(b *testing.B, n int)) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) { f(b, n) })
+	}
+}
+
+func BenchmarkStatus(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		_, c := benchBackend(b, n, true)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			st, err := c.Status(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(st.Agents) != n {
+				b.Fatalf("status lists %d agents, want %d", len(st.Agents), n)
+			}
+		}
+	})
+}
+
+func BenchmarkDeployDryRun(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		_, c := benchBackend(b, n, false)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := c.Deploy(ctx, struere.DryRun())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Plan.Deploy) != n {
+				b.Fatalf("plan deploys %d agents, want %d", len(res.Plan.Deploy), n)
+			}
+		}
+	})
+}
+
+// BenchmarkDeploy measures a full deploy with verification. Every deploy
+// appends a production configuration per agent, so each iteration gets a
+// fresh backend, built with the timer stopped.
+func BenchmarkDeploy(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			srv, c := benchBackend(b, n, false)
+			res, err := c.Deploy(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Deployed) != n || !res.Verified {
+				b.Fatalf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, n)
+			}
+			b.StopTimer()
+			srv.Close()
+			b.StartTimer()
+		}
+	})
+}
+
+// BenchmarkSync re-syncs the same definitions: every agent is updated in
+// place, so the backend does not grow between iterations.
+func BenchmarkSync(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		_, c := benchBackend(b, n, false)
+		defs := benchDefinitions(n, "1.0.0")
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := c.Sync(ctx, defs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(res.Agents.Updated) != n {
+				b.Fatalf("sync updated %d agents, want %d", len(res.Agents.Updated), n)
+			}
+		}
+	})
+}
+
+// floorClient performs Status's HTTP exchanges with nothing but net/http
+// and encoding/json: the same two getSyncState POSTs, concurrently, with
+// the same bodies and headers, decoded into plain structs.
+type floorClient struct {
+	hc     *http.Client
+	url    string
+	auth   string
+	bodies [2][]byte
+}
+
+type floorState struct {
+	Status string `json:"status"`
+	Value  struct {
+		Agents []struct {
+			Slug      string `json:"slug"`
+			Name      string `json:"name"`
+			Version   string `json:"version"`
+			HasConfig bool   `json:"hasConfig"`
+		} `json:"agents"`
+		EntityTypes []struct {
+			Slug string `json:"slug"`
+		} `json:"entityTypes"`
+		Roles []struct {
+			Name string `json:"name"`
+		} `json:"roles"`
+		Triggers []struct {
+			Slug string `json:"slug"`
+		} `json:"triggers"`
+	} `json:"value"`
+}
+
+func newFloorClient(srv *strueretest.Server) *floorClient {
+	f := &floorClient{
+		hc:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		url:  srv.URL() + "/api/query",
+		auth: "Bearer " + srv.Token().Reveal(),
+	}
+	for i, env := range []string{"development", "production"} {
+		f.bodies[i] = fmt.Appendf(nil, `{"path":"sync:getSyncState","args":{"organizationId":%q,"environment":%q},"format":"json"}`, srv.OrganizationID(), env)
+	}
+	return f
+}
+
+func (f *floorClient) get(ctx context.Context, body []byte, out *floorState) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", f.auth)
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return err
+	}
+	if out.Status != "success" {
+		return fmt.Errorf("status %q", out.Status)
+	}
+	return nil
+}
+
+// status reads both environments concurrently and returns the number of
+// development agents.
+func (f *floorClient) status(ctx context.Context) (int, error) {
+	var dev, prod floorState
+	var wg sync.WaitGroup
+	var prodErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		prodErr = f.get(ctx, f.bodies[1], &prod)
+	}()
+	devErr := f.get(ctx, f.bodies[0], &dev)
+	wg.Wait()
+	if devErr != nil {
+		return 0, devErr
+	}
+	if prodErr != nil {
+		return 0, prodErr
+	}
+	return len(dev.Value.Agents), nil
+}
+
+// BenchmarkStatusFloor is the floor under Status: the same exchanges with
+// bare net/http and encoding/json against the same server.
+func BenchmarkStatusFloor(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		srv, _ := benchBackend(b, n, true)
+		f := newFloorClient(srv)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			got, err := f.status(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got != n {
+				b.Fatalf("floor read %d agents, want %d", got, n)
+			}
+		}
+	})
+}
+
+// BenchmarkStatusVsFloor alternates SDK Status and the floor against one
+// server and reports both times and their ratio (sdk/floor) from the same
+// run, so machine noise affects both alike.
+func BenchmarkStatusVsFloor(b *testing.B) {
+	forEachSize(b, func(b *testing.B, n int) {
+		srv, c := benchBackend(b, n, true)
+		f := newFloorClient(srv)
+		ctx := context.Background()
+		var sdk, floor time.Duration
+		sdkRun := func() {
+			t0 := time.Now()
+			if _, err := c.Status(ctx); err != nil {
+				b.Fatal(err)
+			}
+			sdk += time.Since(t0)
+		}
+		floorRun := func() {
+			t0 := time.Now()
+			if _, err := f.status(ctx); err != nil {
+				b.Fatal(err)
+			}
+			floor += time.Since(t0)
+		}
+		i := 0
+		for b.Loop() {
+			if i%2 == 0 {
+				sdkRun()
+				floorRun()
+			} else {
+				floorRun()
+				sdkRun()
+			}
+			i++
+		}
+		b.ReportMetric(float64(sdk.Nanoseconds())/float64(i), "sdk-ns/op")
+		b.ReportMetric(float64(floor.Nanoseconds())/float64(i), "floor-ns/op")
+		b.ReportMetric(float64(sdk)/float64(floor), "sdk/floor")
+	})
+}
+
+// BenchmarkStatusServerDelay shows that Status reads development and
+// production concurrently: with every getSyncState held 50 ms by the
+// server, one Status takes about one delay, not two. It reports
+// round-trips = wall time / delay (≈1 when concurrent, ≈2 when not).
+func BenchmarkStatusServerDelay(b *testing.B) {
+	const delay = 50 * time.Millisecond
+	srv, c := benchBackend(b, 10, true)
+	srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
+	ctx := context.Background()
+	start := time.Now()
+	for b.Loop() {
+		if _, err := c.Status(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perOp := time.Since(start) / time.Duration(b.N)
+	b.ReportMetric(float64(perOp)/float64(delay), "round-trips")
+}

@@ -1,0 +1,60 @@
+package struere_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+)
+
+// headBackend answers getSyncState as the newest backend does: environment
+// required, and "eval" accepted. Anything else is a missing function.
+func headBackend(t *testing.T, calls *[]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			Path string         `json:"path"`
+			Args map[string]any `json:"args"`
+		}
+		require.NoError(t, json.Unmarshal(body, &req))
+		*calls = append(*calls, req.Path)
+		w.Header().Set("Content-Type", "application/json")
+		if req.Path == "sync:getSyncState" && req.Args["environment"] != nil {
+			_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[],"evalSuites":[],"triggers":[]}}`)
+			return
+		}
+		if req.Path == "sync:getSyncState" {
+			_, _ = io.WriteString(w, "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 00000000000000aa] Server Error\\nUncaught Error: ArgumentValidationError: Object is missing the required field `environment`.\"}")
+			return
+		}
+		_, _ = io.WriteString(w, "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 00000000000000ab] Server Error\\nUncaught Error: Could not find public function for '"+req.Path+"'.\"}")
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestTheNewestBackendIsDetectedByItsEvalEnvironment(t *testing.T) {
+	var calls []string
+	srv := headBackend(t, &calls)
+	c, err := struere.New(struere.Config{URL: srv.URL, Token: struere.NewToken("a.b.c")})
+	require.NoError(t, err)
+	ctx := ctxT(t)
+
+	gen, err := c.Generation(ctx)
+	require.NoError(t, err)
+	require.Equal(t, struere.GenerationHead, gen)
+	require.NotContains(t, calls, "sync:deployAllAgents", "HEAD needs no deployAllAgents probe")
+
+	_, err = c.Status(ctx)
+	require.NoError(t, err)
+
+	calls = nil
+	_, err = c.Sync(ctx, sampleDefs(t))
+	require.ErrorIs(t, err, struere.ErrUnsupported)
+	require.Empty(t, calls, "an unsupported sync sends nothing")
+}
