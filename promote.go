@@ -103,24 +103,18 @@ func partialRead(r *remote, devAgents, prodAgents map[string]json.RawMessage) st
 	if !sameSet(agents, keys(devAgents)) || !sameSet(agents, keys(prodAgents)) {
 		return "the pull states list other agents than the sync states"
 	}
-	var ets, pulledEts []string
+	ets := make([]string, 0, len(r.prod.EntityTypes))
 	for _, e := range r.prod.EntityTypes {
 		ets = append(ets, e.Slug)
 	}
-	for _, raw := range r.prodPull.EntityTypes {
-		pulledEts = append(pulledEts, field(raw, "slug"))
-	}
-	if !sameSet(ets, pulledEts) {
+	if !sameSet(ets, fields(r.prodPull.EntityTypes, "slug")) {
 		return "production's pull state lists other entity types than its sync state"
 	}
-	var roles, pulledRoles []string
+	roles := make([]string, 0, len(r.prod.Roles))
 	for _, e := range r.prod.Roles {
 		roles = append(roles, e.Name)
 	}
-	for _, raw := range r.prodPull.Roles {
-		pulledRoles = append(pulledRoles, field(raw, "name"))
-	}
-	if !sameSet(roles, pulledRoles) {
+	if !sameSet(roles, fields(r.prodPull.Roles, "name")) {
 		return "production's pull state lists other roles than its sync state"
 	}
 	return ""
@@ -134,17 +128,18 @@ func keys(m map[string]json.RawMessage) []string {
 	return out
 }
 
-// field returns a string field of a JSON object, "" when absent.
-func field(raw json.RawMessage, name string) string {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return ""
+// fields returns one string field of each JSON object ("" when absent).
+func fields(raws []json.RawMessage, name string) []string {
+	out := make([]string, 0, len(raws))
+	for _, raw := range raws {
+		var m map[string]json.RawMessage
+		var s string
+		if json.Unmarshal(raw, &m) == nil {
+			_ = json.Unmarshal(m[name], &s)
+		}
+		out = append(out, s)
 	}
-	var s string
-	if json.Unmarshal(m[name], &s) != nil {
-		return ""
-	}
-	return s
+	return out
 }
 
 // sameSet reports whether a and b hold the same strings, each once.
