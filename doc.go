@@ -81,7 +81,8 @@
 //
 // # Retries and timeouts
 //
-// Queries are retried on transport errors and HTTP 429/502/503/504.
+// Queries are retried on transport errors before a response arrives and on
+// HTTP 429/502/503/504.
 // Mutations and chat messages are retried only when the server cannot have
 // run them: the connection was refused, or a 429/503 carried Retry-After.
 // Backoff is jittered and exponential (Config.Retry); Retry-After is honoured

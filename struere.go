@@ -71,6 +71,12 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	retry := cfg.Retry.withDefaults()
+	// Other credentials the client holds are scrubbed from server text
+	// too, in case a reply echoes them.
+	var secrets []string
+	if !cfg.APIKey.IsZero() {
+		secrets = append(secrets, cfg.APIKey.Reveal())
+	}
 	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, cfg: cfg}
 	s.gen.fixed = cfg.Generation
 	s.rpc = convex.New(convex.Options{
@@ -84,6 +90,7 @@ func New(cfg Config) (*Client, error) {
 		MinWait:          retry.MinWait,
 		MaxWait:          retry.MaxWait,
 		Logger:           cfg.Logger,
+		Secrets:          secrets,
 	})
 	return &Client{s: s}, nil
 }
