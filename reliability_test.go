@@ -211,9 +211,11 @@ func matrixConfig(srv *strueretest.Server, key struere.APIKey) struere.Config {
 }
 
 // closedURL returns an http URL on loopback where nothing listens.
+// It uses 127.0.0.2: every test server listens on 127.0.0.1, so none can
+// take the freed port over while the caller expects a refusal.
 func closedURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -46,38 +47,70 @@ func BenchmarkGetSyncStateParallel(b *testing.B) {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			s := benchServer(b, n)
 			body, auth := getSyncStateRequest(s, Development)
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.MaxIdleConnsPerHost = 64
-			hc := &http.Client{Transport: tr}
-			defer tr.CloseIdleConnections()
-			b.ReportAllocs()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req, err := http.NewRequest(http.MethodPost, s.URL()+"/api/query", bytes.NewReader(body))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("Authorization", auth)
-					resp, err := hc.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						b.Errorf("HTTP %d", resp.StatusCode)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+			parallelCalls(b, s.URL()+"/api/query", body, auth)
 			s.ResetRequests()
 		})
 	}
+}
+
+// BenchmarkLoopbackFloorParallel is the ceiling for
+// BenchmarkGetSyncStateParallel on this machine: the same client and the
+// same request against a bare net/http handler that reads the body and
+// writes the bytes strueretest answers with (10 agents), doing nothing else.
+func BenchmarkLoopbackFloorParallel(b *testing.B) {
+	s := benchServer(b, 10)
+	body, auth := getSyncStateRequest(s, Development)
+	req := httptest.NewRequest(http.MethodPost, "/api/query", bytes.NewReader(body))
+	req.Header.Set("Authorization", auth)
+	w := httptest.NewRecorder()
+	s.serveHTTP(w, req)
+	if w.Code != http.StatusOK {
+		b.Fatalf("HTTP %d: %.200s", w.Code, w.Body.Bytes())
+	}
+	reply := w.Body.Bytes()
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
+		_, _ = w.Write(reply)
+	}))
+	defer floor.Close()
+	parallelCalls(b, floor.URL+"/api/query", body, auth)
+}
+
+// parallelCalls POSTs body to url from GOMAXPROCS goroutines with one
+// keep-alive client until b.N calls are done, and reports calls/s.
+func parallelCalls(b *testing.B, url string, body []byte, auth string) {
+	b.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	hc := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
+	b.ReportAllocs()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", auth)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("HTTP %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 }
 
 // BenchmarkGetSyncStateHandler is the server's own cost per getSyncState,

@@ -34,8 +34,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	rec := Request{Method: r.Method, URLPath: r.URL.Path, HadAuth: r.Header.Get("Authorization") != "", At: s.Now()}
 	isAPI := strings.HasPrefix(r.URL.Path, "/api/")
+	var call callBody
 	if isAPI {
-		rec.Kind, rec.FunctionPath, rec.Args = peekCall(r.URL.Path, body)
+		call = parseCallBody(body)
+		rec.Kind, rec.FunctionPath, rec.Args = peekCall(r.URL.Path, body, call)
 	} else {
 		rec.Kind = "site"
 		if json.Valid(body) {
@@ -61,7 +63,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case len(body) > maxRequestBody:
 			return jsonResponse(http.StatusRequestEntityTooLarge, map[string]string{"code": "PayloadTooLarge", "message": "Request body exceeds the 8 MB limit"})
 		case isAPI:
-			return s.handleAPI(r, body, &rec)
+			return s.handleAPI(r, body, call, &rec)
 		}
 		return s.handleSite(r, body)
 	}
@@ -70,19 +72,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // peekCall extracts, leniently, what the request log and fault matching
 // need from a function call.
-func peekCall(urlPath string, body []byte) (kind, path string, args json.RawMessage) {
-	var req struct {
-		Path string          `json:"path"`
-		Args json.RawMessage `json:"args"`
+func peekCall(urlPath string, body []byte, call callBody) (kind, path string, args json.RawMessage) {
+	path, args, ok := peekFields(call)
+	if !ok {
+		path, args = peekLenient(body)
 	}
-	_ = json.Unmarshal(body, &req)
 	kind = strings.TrimPrefix(urlPath, "/api/")
-	path = req.Path
 	if rest, ok := strings.CutPrefix(urlPath, "/api/run/"); ok {
 		kind = "run"
 		path = runPath(rest)
 	}
-	args = req.Args
 	var arr []json.RawMessage
 	if len(args) > 0 && args[0] == '[' && json.Unmarshal(args, &arr) == nil && len(arr) == 1 {
 		args = arr[0]
@@ -91,6 +90,53 @@ func peekCall(urlPath string, body []byte) (kind, path string, args json.RawMess
 		path = normalizePath(path)
 	}
 	return kind, path, args
+}
+
+// peekFields reads "path" and "args" from the already parsed body. It
+// reports false when the result could differ from peekLenient's (a body
+// that is not an object, keys that differ from "path" or "args" only in
+// case, a "path" that is not a string), which then decides.
+func peekFields(call callBody) (path string, args json.RawMessage, ok bool) {
+	if call.err != nil {
+		return "", nil, false
+	}
+	for k := range call.fields {
+		if k != "path" && k != "args" && (strings.EqualFold(k, "path") || strings.EqualFold(k, "args")) {
+			return "", nil, false
+		}
+	}
+	if raw, has := call.fields["path"]; has {
+		var plain bool
+		if path, plain = plainString(raw); !plain && (len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &path) != nil) {
+			return "", nil, false
+		}
+	}
+	return path, call.fields["args"], true
+}
+
+// plainString decodes a JSON string literal made only of printable ASCII
+// without escapes, the common case, without going through encoding/json.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// peekLenient is peekFields for bodies it does not handle: whatever a
+// lenient decode finds.
+func peekLenient(body []byte) (path string, args json.RawMessage) {
+	var req struct {
+		Path string          `json:"path"`
+		Args json.RawMessage `json:"args"`
+	}
+	_ = json.Unmarshal(body, &req)
+	return req.Path, req.Args
 }
 
 func runPath(rest string) string {
@@ -105,6 +151,9 @@ func runPath(rest string) string {
 // as Convex canonicalizes function paths.
 func normalizePath(p string) string {
 	module, fn, ok := strings.Cut(p, ":")
+	if ok && !strings.HasSuffix(module, ".js") {
+		return p // already canonical
+	}
 	if !ok {
 		fn = "default"
 	}
@@ -138,7 +187,7 @@ func semver(v string) bool {
 	return true
 }
 
-func (s *Server) handleAPI(r *http.Request, body []byte, rec *Request) response {
+func (s *Server) handleAPI(r *http.Request, body []byte, call callBody, rec *Request) response {
 	if r.Method != http.MethodPost {
 		return notFound()
 	}
@@ -166,7 +215,7 @@ func (s *Server) handleAPI(r *http.Request, body []byte, rec *Request) response 
 	var req map[string]json.RawMessage
 	if len(body) == 0 && run {
 		req = map[string]json.RawMessage{}
-	} else if err := json.Unmarshal(body, &req); err != nil || req == nil {
+	} else if req = call.fields; call.err != nil {
 		return (&platformError{400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: expected a JSON object"}).response()
 	}
 	encoded := false
@@ -185,14 +234,18 @@ func (s *Server) handleAPI(r *http.Request, body []byte, rec *Request) response 
 		endpoint = "function"
 	} else {
 		raw, ok := req["path"]
-		if !ok || json.Unmarshal(raw, &path) != nil || path == "" {
+		plain := false
+		if ok {
+			path, plain = plainString(raw)
+		}
+		if !ok || (!plain && json.Unmarshal(raw, &path) != nil) || path == "" {
 			return (&platformError{400, "BadJsonBody", "Failed to deserialize the JSON body into the target type: missing field `path`"}).response()
 		}
 		path = normalizePath(path)
 	}
 	args := map[string]any{}
 	if raw, ok := req["args"]; ok {
-		v, err := parseJSON(raw)
+		v, err := parseArgs(raw)
 		if err == nil {
 			v, err = decodeConvex(v)
 		}
@@ -213,6 +266,9 @@ func (s *Server) handleAPI(r *http.Request, body []byte, rec *Request) response 
 	val, ferr := s.execute(endpoint, path, args, ident)
 	if ferr != nil {
 		return s.errorEnvelope(ferr, reqID, encoded)
+	}
+	if a, ok := val.(*syncStateE2); ok {
+		return successResponse(a, a.sizeHint())
 	}
 	return jsonResponse(http.StatusOK, map[string]any{"status": "success", "value": encodeValue(val, encoded)})
 }

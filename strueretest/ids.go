@@ -2,7 +2,6 @@ package strueretest
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strings"
 )
 
@@ -54,15 +53,20 @@ func makeID(table byte, counter uint64) string {
 }
 
 func idChecksum(s string) string {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	v := h.Sum32() % (36 * 36 * 36 * 36)
-	out := make([]byte, 4)
+	// FNV-1a, 32 bits (hash/fnv's New32a), inlined to avoid allocating.
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= prime32
+	}
+	v := h % (36 * 36 * 36 * 36)
+	var out [4]byte
 	for i := 3; i >= 0; i-- {
 		out[i] = idAlphabet[v%36]
 		v /= 36
 	}
-	return string(out)
+	return string(out[:])
 }
 
 // decodeID checks that s is a well-formed id and returns its table letter,
@@ -83,4 +87,13 @@ func decodeID(s string) (table byte, problem string) {
 }
 
 // requestID returns the 16-hex-digit request id for the n-th request.
-func requestID(n uint64) string { return fmt.Sprintf("%016x", splitmix64(n^0x5bd1e995)) }
+func requestID(n uint64) string {
+	const hex = "0123456789abcdef"
+	x := splitmix64(n ^ 0x5bd1e995)
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hex[x&0xf]
+		x >>= 4
+	}
+	return string(b[:])
+}

@@ -25,6 +25,21 @@ func jsonResponse(status int, v any) response {
 	return response{status: status, header: h, body: b}
 }
 
+// jsonContentType is shared by the responses' headers: it is never
+// written to, and its capacity of 1 makes any append copy it.
+var jsonContentType = []string{"application/json"}
+
+// successResponse is {"status":"success","value":v} at HTTP 200, with v
+// appending itself (the same bytes jsonResponse would write); size is the
+// expected length of v.
+func successResponse(v jsonAppender, size int) response {
+	b := make([]byte, 0, size+32)
+	b = append(b, `{"status":"success","value":`...)
+	b = v.appendJSON(b)
+	b = append(b, '}')
+	return response{status: http.StatusOK, header: http.Header{"Content-Type": jsonContentType}, body: b}
+}
+
 func textResponse(status int, text string) response {
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain; charset=utf-8")

@@ -106,6 +106,7 @@ func (s *Server) ExpireToken(tok struere.Token) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expired[raw[i+1:]] = struct{}{}
+	s.forgetToken(raw)
 }
 
 func (s *Server) orgOrSeed(id string) string {

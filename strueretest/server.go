@@ -30,7 +30,12 @@ type Server struct {
 
 	reqCounter atomic.Uint64
 
-	mu      sync.Mutex // guards st, clock, expired and the seeded identity
+	// tokens caches the tokens whose signature and claims were verified
+	// (see authenticate); revocation and expiry are checked on every call.
+	tokens     sync.Map // raw token -> *verifiedToken
+	tokenCount atomic.Int64
+
+	mu      sync.RWMutex // guards st, clock, expired and the seeded identity
 	st      *state
 	clock   time.Time
 	expired map[string]struct{}
@@ -178,8 +183,8 @@ func (s *Server) UserID() string {
 
 // Now returns the server's clock.
 func (s *Server) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.clock
 }
 
@@ -197,8 +202,8 @@ func (s *Server) nowMS() int64 { return s.clock.UnixMilli() }
 // read runs f on the state under the lock, without copying it: f must not
 // modify anything.
 func (s *Server) read(f func(st *state, now int64)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	f(s.st, s.nowMS())
 }
 

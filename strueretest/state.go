@@ -210,6 +210,10 @@ func (st *state) currentConfig(agentID, env string) *configRow {
 	return nil
 }
 
+// smallTable is the size up to which looking rows up by scanning is cheaper
+// than building an index.
+const smallTable = 64
+
 // configIndex maps each agent id to the index in st.configs of its newest
 // configuration in env (what currentConfig returns), so that a function
 // visiting every agent makes one pass over the configurations instead of
@@ -256,6 +260,17 @@ func (st *state) policiesOf(roleID string) []policyRow {
 		}
 	}
 	return out
+}
+
+// policyCount is len(policiesOf(roleID)), without copying the rows.
+func (st *state) policyCount(roleID string) int {
+	n := 0
+	for i := range st.policies {
+		if st.policies[i].roleID == roleID {
+			n++
+		}
+	}
+	return n
 }
 
 func (st *state) deleteRole(id string) {

@@ -198,45 +198,51 @@ func (s *Server) getSyncStateE2(st *state, c *callCtx) (any, *fnError) {
 		return nil, err
 	}
 	env := str(c.args, "environment")
-	agents, ets, roles, suites, triggers := []any{}, []any{}, []any{}, []any{}, []any{}
-	cur := st.configIndex(env)
+	out := &syncStateE2{agents: make([]syncAgent, 0, len(st.agents)), entityTypes: []syncEntityType{}, evalSuites: []syncEvalSuite{}, roles: []syncRole{}, triggers: []syncTrigger{}}
+	var cur map[string]int // small states are scanned instead of indexed
+	if len(st.configs) > smallTable {
+		cur = st.configIndex(env)
+	}
 	for _, a := range st.agents {
 		if a.orgID != orgID || a.status == StatusDeleted {
 			continue
 		}
-		cfg := st.configAt(cur, a.id)
+		var cfg *configRow
+		if cur != nil {
+			cfg = st.configAt(cur, a.id)
+		} else {
+			cfg = st.currentConfig(a.id, env)
+		}
 		version := "0.0.0"
 		if cfg != nil {
 			version = cfg.version
 		}
-		agents = append(agents, map[string]any{"slug": a.slug, "name": a.name, "version": version, "hasConfig": cfg != nil})
+		out.agents = append(out.agents, syncAgent{slug: a.slug, name: a.name, version: version, hasConfig: cfg != nil})
 	}
 	for _, e := range st.entityTypes {
 		if e.orgID == orgID && e.env == env {
-			m := map[string]any{"slug": e.slug, "name": e.name}
-			setIf(m, "boundToRole", e.boundToRole)
-			ets = append(ets, m)
+			out.entityTypes = append(out.entityTypes, syncEntityType{slug: e.slug, name: e.name, boundToRole: e.boundToRole})
 		}
 	}
 	for _, r := range st.roles {
 		if r.orgID == orgID && r.env == env && !r.isSystem {
-			roles = append(roles, map[string]any{"name": r.name, "policyCount": float64(len(st.policiesOf(r.id)))})
+			out.roles = append(out.roles, syncRole{name: r.name, policyCount: st.policyCount(r.id)})
 		}
 	}
 	for _, e := range st.evalSuites {
 		if e.orgID == orgID && e.env == env && e.status == "active" {
-			suites = append(suites, map[string]any{"slug": e.slug, "name": str(e.def, "name"), "agentId": e.agentID})
+			out.evalSuites = append(out.evalSuites, syncEvalSuite{slug: e.slug, name: str(e.def, "name"), agentID: e.agentID})
 		}
 	}
 	for _, t := range st.triggers {
 		if t.orgID == orgID && t.env == env && t.enabled {
 			_, sched := t.def["schedule"]
 			_, retry := t.def["retry"]
-			triggers = append(triggers, map[string]any{"slug": t.slug, "name": str(t.def, "name"), "entityType": str(t.def, "entityType"),
-				"action": str(t.def, "action"), "hasSchedule": sched, "hasRetry": retry})
+			out.triggers = append(out.triggers, syncTrigger{slug: t.slug, name: str(t.def, "name"), entityType: str(t.def, "entityType"),
+				action: str(t.def, "action"), hasSchedule: sched, hasRetry: retry})
 		}
 	}
-	return map[string]any{"agents": agents, "entityTypes": ets, "roles": roles, "evalSuites": suites, "triggers": triggers}, nil
+	return out, nil
 }
 
 func (s *Server) getPullState(st *state, c *callCtx) (any, *fnError) {

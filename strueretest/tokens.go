@@ -49,21 +49,60 @@ type identity struct {
 	subject, orgID, email, name string
 }
 
+// maxCachedTokens bounds the verified-token cache; tokens beyond it are
+// verified on every call.
+const maxCachedTokens = 4096
+
+// verifiedToken is a token whose format, issuer, audience and signature
+// were checked; only its revocation and expiry can still change.
+type verifiedToken struct {
+	sig   string // the signature part, the key of Server.expired
+	exp   int64  // seconds since the epoch
+	ident identity
+}
+
 // authenticate parses the Authorization header of a function call. A nil
 // identity with a nil error means the call runs without identity.
 func (s *Server) authenticate(header string) (*identity, *platformError) {
 	if header == "" {
 		return nil, nil
 	}
-	lower := strings.ToLower(header)
+	const bearer = "bearer "
 	switch {
-	case strings.HasPrefix(lower, "bearer "):
-	case strings.HasPrefix(lower, "convex "):
+	case len(header) >= len(bearer) && strings.EqualFold(header[:len(bearer)], bearer):
+	case len(header) >= len("convex ") && strings.EqualFold(header[:len("convex ")], "convex "):
 		return nil, &platformError{401, "BadAdminKey", "The provided admin key was invalid for this instance"}
 	default:
 		return nil, &platformError{401, "InvalidAuthHeader", msgBadHeader}
 	}
-	tok := strings.TrimSpace(header[len("bearer "):])
+	tok := strings.TrimSpace(header[len(bearer):])
+	var v *verifiedToken
+	if cached, ok := s.tokens.Load(tok); ok {
+		v = cached.(*verifiedToken)
+	} else {
+		var perr *platformError
+		if v, perr = s.verify(tok); perr != nil {
+			return nil, perr
+		}
+		if s.tokenCount.Load() < maxCachedTokens {
+			if _, loaded := s.tokens.LoadOrStore(tok, v); !loaded {
+				s.tokenCount.Add(1)
+			}
+		}
+	}
+	s.mu.RLock()
+	now := s.nowMS()
+	_, revoked := s.expired[v.sig]
+	s.mu.RUnlock()
+	if revoked || v.exp*1000 < now || v.ident.subject == "" {
+		return nil, &platformError{401, "Unauthenticated", msgUnauthenticated}
+	}
+	return &v.ident, nil
+}
+
+// verify checks a bearer token's format, issuer, audience and signature,
+// which do not change over its life.
+func (s *Server) verify(tok string) (*verifiedToken, *platformError) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, &platformError{401, "InvalidAuthHeader", msgBadJWT}
@@ -84,12 +123,12 @@ func (s *Server) authenticate(header string) (*identity, *platformError) {
 	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
 		return nil, &platformError{401, "Unauthenticated", msgUnauthenticated}
 	}
-	s.mu.Lock()
-	now := s.nowMS()
-	_, revoked := s.expired[parts[2]]
-	s.mu.Unlock()
-	if revoked || c.Exp*1000 < now || c.Sub == "" {
-		return nil, &platformError{401, "Unauthenticated", msgUnauthenticated}
+	return &verifiedToken{sig: parts[2], exp: c.Exp, ident: identity{subject: c.Sub, orgID: c.OrgID, email: c.Email, name: c.Name}}, nil
+}
+
+// forgetToken drops tok from the verified-token cache (ExpireToken).
+func (s *Server) forgetToken(tok string) {
+	if _, ok := s.tokens.LoadAndDelete(strings.TrimSpace(tok)); ok {
+		s.tokenCount.Add(-1)
 	}
-	return &identity{subject: c.Sub, orgID: c.OrgID, email: c.Email, name: c.Name}, nil
 }

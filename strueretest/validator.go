@@ -121,9 +121,38 @@ func (l vLiteral) check(v any, path string) *fnError {
 	}
 	return mismatch(v, l, path)
 }
+
+// accepts reports, without building an error, whether val accepts v; false
+// means "run check", which may still accept it.
+func accepts(val validator, v any) bool {
+	switch x := val.(type) {
+	case vString:
+		_, ok := v.(string)
+		return ok
+	case vNumber:
+		_, ok := v.(float64)
+		return ok
+	case vBoolean:
+		_, ok := v.(bool)
+		return ok
+	case vAnyT:
+		return true
+	case vLiteral:
+		s, ok := v.(string)
+		return ok && s == x.value
+	case vUnion:
+		for _, m := range x.members {
+			if accepts(m, v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (u vUnion) check(v any, path string) *fnError {
 	for _, m := range u.members {
-		if m.check(v, path) == nil {
+		if accepts(m, v) || m.check(v, path) == nil {
 			return nil
 		}
 	}
@@ -157,9 +186,7 @@ func (o vObject) check(v any, path string) *fnError {
 	if !ok {
 		return mismatch(v, o, path)
 	}
-	known := make(map[string]bool, len(o.fields))
 	for _, f := range o.fields {
-		known[f.name] = true
 		fv, present := m[f.name]
 		if !present {
 			if !f.optional {
@@ -168,13 +195,16 @@ func (o vObject) check(v any, path string) *fnError {
 			}
 			continue
 		}
+		if accepts(f.v, fv) {
+			continue
+		}
 		if err := f.v.check(fv, path+"."+f.name); err != nil {
 			return err
 		}
 	}
-	extras := make([]string, 0)
+	var extras []string
 	for k := range m {
-		if !known[k] {
+		if !o.has(k) {
 			extras = append(extras, k)
 		}
 	}
@@ -184,6 +214,16 @@ func (o vObject) check(v any, path string) *fnError {
 			path, "Object: "+render(m), "Validator: "+o.String())
 	}
 	return nil
+}
+
+// has reports whether the object validator has a field called name.
+func (o vObject) has(name string) bool {
+	for _, f := range o.fields {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func tableLetter(table string) byte {

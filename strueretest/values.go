@@ -32,6 +32,17 @@ func parseJSON(raw []byte) (any, error) {
 	return v, nil
 }
 
+// parseArgs is parseJSON for a value encoding/json has already checked
+// (a json.RawMessage it decoded): numbers become float64 at once. It falls
+// back to parseJSON when a number does not fit, for parseJSON's error.
+func parseArgs(raw json.RawMessage) (any, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return parseJSON(raw)
+	}
+	return v, nil
+}
+
 // decodeConvex turns convex_encoded_json into Convex values, honouring the
 // $integer, $float and $bytes wrappers (protocol §1.4).
 func decodeConvex(v any) (any, error) {

@@ -106,9 +106,11 @@ func TestRetriedQueryCanSucceed(t *testing.T) {
 }
 
 // closedAddr returns a loopback address nobody listens on.
+// It uses 127.0.0.2: every test server listens on 127.0.0.1, so none can
+// take the freed port over while the caller expects a refusal.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.2:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
