@@ -17,10 +17,7 @@ import (
 // syncedServer is a backend with sampleDefs synced to development.
 func syncedServer(t *testing.T, gen struere.Generation) (*strueretest.Server, *struere.Client) {
 	t.Helper()
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-	c := newClient(t, srv)
-	_, err := c.Sync(ctxT(t), sampleDefs(t))
-	require.NoError(t, err)
+	srv, c, _, _ := synced(t, gen)
 	return srv, c
 }
 

@@ -134,6 +134,18 @@ func TestWorkflowSyncStatusDeployStatus(t *testing.T) {
 	})
 }
 
+// synced starts a backend of generation gen and syncs sampleDefs to
+// development with a new client.
+func synced(t *testing.T, gen struere.Generation) (*strueretest.Server, *struere.Client, context.Context, *struere.Definitions) {
+	t.Helper()
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+	c := newClient(t, srv)
+	ctx, defs := ctxT(t), sampleDefs(t)
+	_, err := c.Sync(ctx, defs)
+	require.NoError(t, err)
+	return srv, c, ctx, defs
+}
+
 func currentConfig(t *testing.T, srv *strueretest.Server, slug, env string) strueretest.ConfigRecord {
 	t.Helper()
 	for _, c := range srv.Configs(slug) {
@@ -157,13 +169,9 @@ func TestDeployWithNoAgentsDeploysNothing(t *testing.T) { // conformance case 13
 
 func TestDeploySkipsAgentsWithoutDevelopmentConfig(t *testing.T) { // cases 14, 15
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
-		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-		ctx := ctxT(t)
-		c := newClient(t, srv)
-		_, err := c.Sync(ctx, sampleDefs(t))
-		require.NoError(t, err)
+		srv, c, ctx, _ := synced(t, gen)
 		// An agent created elsewhere with a production configuration only.
-		_, err = srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
+		_, err := srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
 		require.NoError(t, err)
 		_, err = srv.SeedConfig("legacy", "production", strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy", SystemPrompt: "old", Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 		require.NoError(t, err)
@@ -183,11 +191,7 @@ func TestDeploySkipsAgentsWithoutDevelopmentConfig(t *testing.T) { // cases 14, 
 func TestDeployReportsPausedAgentsAsSkipped(t *testing.T) { // case 15
 	for _, gen := range []struere.Generation{struere.GenerationE1, struere.GenerationE2Deploy} {
 		t.Run(gen.String(), func(t *testing.T) {
-			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-			ctx := ctxT(t)
-			c := newClient(t, srv)
-			_, err := c.Sync(ctx, sampleDefs(t))
-			require.NoError(t, err)
+			srv, c, ctx, _ := synced(t, gen)
 			require.NoError(t, srv.SetAgentStatus("scheduler", strueretest.StatusPaused))
 
 			res, err := c.Deploy(ctx)
@@ -203,11 +207,7 @@ func TestDeployReportsPausedAgentsAsSkipped(t *testing.T) { // case 15
 
 func TestRepeatedDeploysReportTheSameAgentsAndKeepHistory(t *testing.T) { // case 16
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
-		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-		ctx := ctxT(t)
-		c := newClient(t, srv)
-		_, err := c.Sync(ctx, sampleDefs(t))
-		require.NoError(t, err)
+		srv, c, ctx, _ := synced(t, gen)
 		first, err := c.Deploy(ctx)
 		require.NoError(t, err)
 		second, err := c.Deploy(ctx)
@@ -229,13 +229,9 @@ func TestRepeatedDeploysReportTheSameAgentsAndKeepHistory(t *testing.T) { // cas
 }
 
 func TestClientSidePromotionLeavesProductionResourcesUnchanged(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	ctx := ctxT(t)
-	c := newClient(t, srv)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
+	srv, c, ctx, _ := synced(t, struere.GenerationE2)
 	// Production has its own resources, unlike development's.
-	_, err = srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object","properties":{"total":{"type":"number"}}}`), SearchFields: []string{"total"}})
+	_, err := srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object","properties":{"total":{"type":"number"}}}`), SearchFields: []string{"total"}})
 	require.NoError(t, err)
 	_, err = srv.SeedRole("production", strueretest.Role{Name: "auditor", Description: "Reads invoices",
 		Policies:   []strueretest.Policy{{Resource: "invoice", Actions: []string{"read", "list"}, Effect: "allow"}},
@@ -262,12 +258,8 @@ func TestClientSidePromotionLeavesProductionResourcesUnchanged(t *testing.T) {
 }
 
 func TestClientSidePromotionRefusesAgentsWithNoConfigurationAnywhere(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	ctx := ctxT(t)
-	c := newClient(t, srv)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
-	_, err = srv.SeedAgent(strueretest.Agent{Slug: "draft-bot", Name: "Draft"})
+	srv, c, ctx, _ := synced(t, struere.GenerationE2)
+	_, err := srv.SeedAgent(strueretest.Agent{Slug: "draft-bot", Name: "Draft"})
 	require.NoError(t, err)
 
 	dry, err := c.Deploy(ctx, struere.DryRun())
@@ -289,12 +281,7 @@ func TestClientSidePromotionRefusesAgentsWithNoConfigurationAnywhere(t *testing.
 
 func TestDeployWithPlanRefusesAStalePlan(t *testing.T) {
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
-		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-		ctx := ctxT(t)
-		c := newClient(t, srv)
-		defs := sampleDefs(t)
-		_, err := c.Sync(ctx, defs)
-		require.NoError(t, err)
+		srv, c, ctx, defs := synced(t, gen)
 		dry, err := c.Deploy(ctx, struere.DryRun())
 		require.NoError(t, err)
 
@@ -318,14 +305,9 @@ func TestDeployWithPlanRefusesAStalePlan(t *testing.T) {
 
 func TestDeployRefusesWhenLocalDefinitionsDifferFromDevelopment(t *testing.T) {
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
-		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-		ctx := ctxT(t)
-		c := newClient(t, srv)
-		defs := sampleDefs(t)
-		_, err := c.Sync(ctx, defs)
-		require.NoError(t, err)
+		_, c, ctx, defs := synced(t, gen)
 		defs.Agents[1].Version = "3.0.0"
-		_, err = c.Deploy(ctx, struere.WithLocal(defs))
+		_, err := c.Deploy(ctx, struere.WithLocal(defs))
 		require.ErrorIs(t, err, struere.ErrLocalDiffers)
 		require.ErrorIs(t, err, struere.ErrRefused)
 		require.Contains(t, err.Error(), "scheduler")
@@ -335,15 +317,10 @@ func TestDeployRefusesWhenLocalDefinitionsDifferFromDevelopment(t *testing.T) {
 func TestSyncRefusesDeletionsUnlessAllowed(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
 		t.Run(gen.String(), func(t *testing.T) {
-			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-			ctx := ctxT(t)
-			c := newClient(t, srv)
-			defs := sampleDefs(t)
-			_, err := c.Sync(ctx, defs)
-			require.NoError(t, err)
+			srv, c, ctx, defs := synced(t, gen)
 			defs.Agents = defs.Agents[:1]
 			srv.ResetRequests()
-			_, err = c.Sync(ctx, defs)
+			_, err := c.Sync(ctx, defs)
 			require.ErrorIs(t, err, struere.ErrWouldDelete)
 			require.Contains(t, err.Error(), "scheduler")
 			for _, r := range srv.Requests() {
@@ -359,13 +336,8 @@ func TestSyncRefusesDeletionsUnlessAllowed(t *testing.T) {
 func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
 		t.Run(gen.String(), func(t *testing.T) {
-			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-			ctx := ctxT(t)
-			c := newClient(t, srv)
-			defs := sampleDefs(t)
-			_, err := c.Sync(ctx, defs)
-			require.NoError(t, err)
-			_, err = c.Deploy(ctx)
+			_, c, ctx, defs := synced(t, gen)
+			_, err := c.Deploy(ctx)
 			require.NoError(t, err)
 			defs.Agents[0].Version = "1.1.0"
 			_, err = c.Sync(ctx, defs)
@@ -386,12 +358,8 @@ func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
 }
 
 func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
-	ctx := ctxT(t)
-	c := newClient(t, srv)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
-	_, err = c.Generation(ctx) // probe first: the fault below is for the deploy itself
+	srv, c, ctx, _ := synced(t, struere.GenerationE2Deploy)
+	_, err := c.Generation(ctx) // probe first: the fault below is for the deploy itself
 	require.NoError(t, err)
 	// The backend reports success but production keeps serving the old version:
 	// answer deployAllAgents as if it had run, without running it.
