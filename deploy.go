@@ -2,6 +2,7 @@ package struere
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -187,7 +188,12 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.readRemote(ctx, op, reads{devPull: gen.EnvironmentIsolated(), prodPull: gen == GenerationE2})
+	clientSide := gen.EnvironmentIsolated() && !gen.HasDeployAllAgents()
+	// Development's full configurations are read when the promotion sends
+	// them, or when the plan's fingerprint or the local comparison needs
+	// them; a plain server-side deploy does without the largest read.
+	needDevPull := gen.EnvironmentIsolated() && (clientSide || o.dryRun || o.plan != nil || o.local != nil)
+	r, err := c.readRemoteAs(ctx, op, gen, reads{devPull: needDevPull, prodPull: clientSide})
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +233,10 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		err = c.deployServer(ctx, op, r, res)
 	default:
 		err = c.deployClient(ctx, op, plan, res)
+	}
+	var verr *VerificationError
+	if errors.As(err, &verr) {
+		return res, err // written, but not as intended
 	}
 	if err != nil {
 		return nil, err
@@ -405,9 +415,10 @@ func (c *Client) deployServer(ctx context.Context, op string, r *remote, res *De
 // resources are still there.
 func (c *Client) verify(ctx context.Context, op string, before *remote, res *DeployResult) error {
 	clientSide := before.prodPull != nil
-	after, err := c.readRemote(ctx, op+": verify", reads{prodPull: clientSide})
+	after, err := c.readRemoteAs(ctx, op+": verify", before.gen, reads{prodPull: clientSide})
 	if err != nil {
-		return err
+		// The deploy was written; say so, whatever stopped the read-back.
+		return &VerificationError{Op: op, Result: res, Mismatches: []Refusal{{Reason: "production could not be read back after the deploy: " + err.Error()}}, Err: err}
 	}
 	want := map[string]string{}
 	for _, a := range before.dev.Agents {

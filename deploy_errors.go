@@ -60,9 +60,14 @@ func (e *StalePlanError) Is(target error) bool { return target == ErrStalePlan }
 // VerificationError reports that production did not read back as the
 // deploy intended. Result is the deploy's result.
 type VerificationError struct {
-	Op         string
-	Result     *DeployResult
+	// Op is the operation, "deploy".
+	Op string
+	// Result is what the deploy wrote.
+	Result *DeployResult
+	// Mismatches says, per agent or resource, what did not read back right.
 	Mismatches []Refusal
+	// Err is the error that stopped the read-back, if that is what failed.
+	Err error
 }
 
 // Error lists every mismatch.
@@ -72,6 +77,9 @@ func (e *VerificationError) Error() string {
 
 // Is matches ErrVerificationFailed.
 func (e *VerificationError) Is(target error) bool { return target == ErrVerificationFailed }
+
+// Unwrap returns the error that stopped the read-back, if any.
+func (e *VerificationError) Unwrap() error { return e.Err }
 
 func joinRefusals(rs []Refusal) string {
 	parts := make([]string, 0, len(rs))

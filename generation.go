@@ -35,7 +35,8 @@ const (
 	GenerationHead
 )
 
-// String returns a short name: "auto", "e1", "e2" or "e2+deployAllAgents".
+// String returns a short name: "auto", "e1", "e2", "e2+deployAllAgents" or
+// "head".
 func (g Generation) String() string {
 	switch g {
 	case GenerationAuto:
@@ -67,8 +68,10 @@ func (g Generation) valid() bool { return g >= GenerationAuto && g <= Generation
 // Config.Generation when set, otherwise the result of a probe (protocol
 // §10) remembered per Client. A failed probe is not remembered.
 //
-// The probe first reads sync:getSyncState with and without an environment
-// (only E1 accepts none), then, on environment-isolated backends, calls
+// The probe first reads sync:getSyncState with an environment (E1 rejects
+// it, and then succeeds without one) and, on isolated backends, with
+// environment "eval" (only the newest backend, GenerationHead, knows it).
+// On GenerationE2-like answers it then calls
 // sync:deployAllAgents with organizationId:null, which every validator
 // rejects before the function could run (protocol case 9): "could not find
 // public function" means the function does not exist. When the deployment
@@ -76,6 +79,9 @@ func (g Generation) valid() bool { return g >= GenerationAuto && g <= Generation
 // GenerationE2 and Deploy promotes client-side, which is valid on every
 // environment-isolated backend.
 func (c *Client) Generation(ctx context.Context) (Generation, error) {
+	if c.s.gen.fixed != GenerationAuto {
+		return c.s.gen.fixed, nil
+	}
 	base, err := c.isolation(ctx)
 	if err != nil || base != GenerationE2 {
 		return base, err // E1 and HEAD need no second probe

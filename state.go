@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/struere/struere-go/internal/convex"
@@ -158,16 +157,22 @@ func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote
 	if err != nil {
 		return nil, err
 	}
+	return c.readRemoteAs(ctx, op, gen, want)
+}
+
+// readRemoteAs is readRemote for a generation the caller already knows, so
+// that one operation never mixes two answers.
+func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, want reads) (*remote, error) {
 	r := &remote{gen: gen, dev: new(wireSyncState)}
 	if !gen.EnvironmentIsolated() {
-		if err := c.query(ctx, op, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
+		if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
 			return nil, err
 		}
 		return r, r.check(op)
 	}
 	read := func(path string, env Environment, out any) func(context.Context) error {
 		return func(ctx context.Context) error {
-			return c.query(ctx, op, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
+			return c.call(ctx, op, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
 		}
 	}
 	fns := []func(context.Context) error{read(fnGetSyncState, Development, r.dev)}
@@ -187,22 +192,6 @@ func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote
 		return nil, err
 	}
 	return r, r.check(op)
-}
-
-// query runs a query and decodes its value into out (a non-nil pointer)
-// while it reads the response, in one pass over the body: the states read
-// here are the largest responses the SDK handles. Errors are as for call.
-func (c *Client) query(ctx context.Context, op, path string, args, out any) error {
-	_, err := c.s.rpc.CallInto(ctx, convex.Query, path, args, out)
-	var se *convex.ShapeError
-	if errors.As(err, &se) {
-		return &APIError{Op: op, Path: path, HTTPStatus: 200, Attempts: se.Attempts,
-			Message: "unexpected value shape: " + se.Err.Error(), kinds: []error{ErrMalformedResponse}, err: se.Err}
-	}
-	if err != nil {
-		return wrapCallError(op, err)
-	}
-	return nil
 }
 
 // check rejects a state that cannot be trusted: duplicate slugs, or (on

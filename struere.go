@@ -2,7 +2,6 @@ package struere
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -163,18 +162,22 @@ func deriveSiteURL(base *url.URL) *url.URL {
 }
 
 // call runs one Convex function and decodes its value into out (which may
-// be nil). Errors are *APIError, or the context's error wrapped with op.
+// be nil), in the same pass that reads the response. Errors are *APIError,
+// or the context's error wrapped with op.
 func (c *Client) call(ctx context.Context, op string, kind convex.Kind, path string, args, out any) error {
-	res, err := c.s.rpc.Call(ctx, kind, path, args)
+	var err error
+	if out == nil {
+		_, err = c.s.rpc.Call(ctx, kind, path, args)
+	} else {
+		_, err = c.s.rpc.CallInto(ctx, kind, path, args, out)
+	}
+	var se *convex.ShapeError
+	if errors.As(err, &se) {
+		return &APIError{Op: op, Path: path, HTTPStatus: 200, Attempts: se.Attempts,
+			Message: "unexpected value shape: " + se.Err.Error(), kinds: []error{ErrMalformedResponse}, err: se.Err}
+	}
 	if err != nil {
 		return wrapCallError(op, err)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(res.Value, out); err != nil {
-		return &APIError{Op: op, Path: path, HTTPStatus: 200, Attempts: res.Attempts,
-			Message: "unexpected value shape: " + err.Error(), kinds: []error{ErrMalformedResponse}, err: err}
 	}
 	return nil
 }
@@ -184,6 +187,6 @@ func (c *Client) call(ctx context.Context, op string, kind convex.Kind, path str
 type generationCache struct {
 	fixed Generation // Config.Generation; Auto means probe
 	mu    sync.Mutex
-	base  Generation // GenerationE1 or GenerationE2 once isolation is known
+	base  Generation // E1, E2 or Head once the query probe has run
 	full  Generation // the full generation once deployAllAgents is probed
 }

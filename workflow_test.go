@@ -460,3 +460,36 @@ func TestClientSidePromotionRefusesAPartialRead(t *testing.T) {
 		})
 	}
 }
+
+func TestAFixedGenerationIsHonouredByEveryOperation(t *testing.T) {
+	// The default backend serves deployAllAgents; a client fixed to a
+	// generation without it must not probe for it and must promote itself.
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t)
+			cfg := srv.Config()
+			cfg.Generation = gen
+			c, err := struere.New(cfg)
+			require.NoError(t, err)
+			ctx := ctxT(t)
+			got, err := c.Generation(ctx)
+			require.NoError(t, err)
+			require.Equal(t, gen, got)
+			// Sync through an auto-detecting client: Sync is unsupported on HEAD.
+			_, err = newClient(t, srv).Sync(ctx, sampleDefs(t))
+			require.NoError(t, err)
+			srv.ResetRequests()
+
+			dry, err := c.Deploy(ctx, struere.DryRun())
+			require.NoError(t, err)
+			require.Equal(t, struere.PromoteClient, dry.Method)
+			res, err := c.Deploy(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"scheduler", "support"}, res.Deployed)
+			require.True(t, res.Verified)
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "sync:deployAllAgents", r.FunctionPath)
+			}
+		})
+	}
+}
