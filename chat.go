@@ -154,7 +154,7 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 		return nil, wrapCallError(op, err)
 	}
 	if res.Status != http.StatusOK {
-		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res)
+		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res, key.Reveal())
 	}
 	var wire struct {
 		Message  *string `json:"message"`
@@ -238,13 +238,15 @@ var chatTexts = []struct {
 // noConfigText matches "No <env> configuration found".
 var noConfigText = regexp.MustCompile(`No ([a-z]+) configuration found`)
 
-// chatFailure turns a non-200 chat response into an *APIError.
-func chatFailure(op, route, slug string, bySlug bool, res *convex.Response) error {
+// chatFailure turns a non-200 chat response into an *APIError. The body
+// was scrubbed of the key as bytes; the decoded message is scrubbed again,
+// since JSON escapes ("\u0061f_live_…") can hide the key from the first.
+func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, key string) error {
 	e := &APIError{Op: op, Path: route, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts, RetryAfter: res.RetryAfter}
 	var body chatErrorBody
 	switch {
 	case json.Unmarshal(res.Body, &body) == nil && body.Error != nil:
-		e.Message = firstErrorLine(*body.Error)
+		e.Message = firstErrorLine(strings.ReplaceAll(*body.Error, key, redacted))
 	case body.Code != "":
 		e.RequestID = firstNonEmptyString(convex.RequestID(body.Code), e.RequestID)
 		e.Message = "server error (the request body was not accepted)"

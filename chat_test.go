@@ -463,3 +463,16 @@ func TestAPIKeyNeverAppearsInErrorsOrLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestChatErrorHidesAKeyEchoedBehindJSONEscapes(t *testing.T) {
+	f := newChatFixture(t, struere.GenerationE2Deploy)
+	raw := f.prodKey.Reveal()
+	// "af_live_…" with its first letter written as a JSON escape.
+	escaped := `\u0061` + raw[1:]
+	f.srv.Inject(strueretest.Fault{Path: "/v1/agents/*", Status: 500, Body: `{"error":"Invalid API key ` + escaped + `"}`})
+	_, err := f.c.Chat(ctxT(t), f.prodKey, "support", "hi")
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), raw[8:], "the secret part of the key leaked")
+	require.NotContains(t, fmt.Sprintf("%+v", err), raw[8:])
+	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
+}
