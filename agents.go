@@ -24,11 +24,11 @@ import "encoding/json"
 // list leaves the remote ones untouched (protocol §6.1). Triggers and
 // EvalSuites exist only on environment-isolated backends (E2 and later).
 type Definitions struct {
-	Agents      []Agent      `json:"agents"`
-	EntityTypes []EntityType `json:"entityTypes"`
-	Roles       []Role       `json:"roles"`
-	Triggers    []Trigger    `json:"triggers,omitempty"`
-	EvalSuites  []EvalSuite  `json:"evalSuites,omitempty"`
+	Agents      []Agent      `json:"agents"`               // always sent
+	EntityTypes []EntityType `json:"entityTypes"`          // always sent
+	Roles       []Role       `json:"roles"`                // always sent
+	Triggers    []Trigger    `json:"triggers,omitempty"`   // sent when non-empty
+	EvalSuites  []EvalSuite  `json:"evalSuites,omitempty"` // sent when non-empty
 }
 
 // MarshalJSON encodes d in the sync-payload shape, with nil required lists
@@ -189,10 +189,10 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 // ScopeRule limits a role to the records whose Field compares with Value,
 // e.g. field "data.teacherId", operator "eq", value "actor.userId".
 type ScopeRule struct {
-	EntityType string `json:"entityType"`
-	Field      string `json:"field"`
-	Operator   string `json:"operator"`
-	Value      string `json:"value"`
+	EntityType string `json:"entityType"` // the entity type slug it applies to
+	Field      string `json:"field"`      // the record field, e.g. "data.teacherId"
+	Operator   string `json:"operator"`   // the comparison, e.g. "eq"
+	Value      string `json:"value"`      // the value or actor reference, e.g. "actor.userId"
 }
 
 // Field mask types the backend accepts.
@@ -204,7 +204,7 @@ const (
 // FieldMask hides (MaskHide) or redacts (MaskRedact) one field of an entity
 // type from a role.
 type FieldMask struct {
-	EntityType string `json:"entityType"`
+	EntityType string `json:"entityType"` // the entity type slug
 	// FieldPath is the masked field, e.g. "data.price".
 	FieldPath string `json:"fieldPath"`
 	// MaskType is MaskHide or MaskRedact.
@@ -271,7 +271,7 @@ type TriggerSchedule struct {
 // TriggerRetry configures retries of failed trigger actions. Every field is
 // optional.
 type TriggerRetry struct {
-	MaxAttempts *int `json:"maxAttempts,omitempty"`
+	MaxAttempts *int `json:"maxAttempts,omitempty"` // attempts in all, first included
 	// BackoffMs is the wait between attempts, in milliseconds.
 	BackoffMs *float64 `json:"backoffMs,omitempty"`
 }
@@ -286,8 +286,8 @@ type EvalSuite struct {
 	// AgentSlug is the slug of the agent under test; it must be one of the
 	// Definitions' agents. Required.
 	AgentSlug   string   `json:"agentSlug"`
-	Description string   `json:"description,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
+	Description string   `json:"description,omitempty"` // optional
+	Tags        []string `json:"tags,omitempty"`        // optional labels
 	// JudgeModel grades llm_judge assertions; nil uses the default.
 	JudgeModel *JudgeModel `json:"judgeModel,omitempty"`
 	// JudgeContext is background the judge receives with every grading.
@@ -308,16 +308,16 @@ func (s EvalSuite) MarshalJSON() ([]byte, error) {
 
 // JudgeModel selects the model that grades llm_judge assertions.
 type JudgeModel struct {
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
+	Provider string `json:"provider"` // the judge model's vendor
+	Name     string `json:"name"`     // the judge model's name
 }
 
 // EvalCase is one scripted conversation.
 type EvalCase struct {
 	// Name is required.
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
+	Name        string   `json:"name"`                  // required
+	Description string   `json:"description,omitempty"` // optional
+	Tags        []string `json:"tags,omitempty"`        // optional labels
 	// Turns are the user's messages, in order. At least one.
 	Turns []EvalTurn `json:"turns"`
 	// FinalAssertions are checked after the last turn.
@@ -336,7 +336,7 @@ func (c EvalCase) MarshalJSON() ([]byte, error) {
 type EvalTurn struct {
 	// UserMessage is what the user says. Required.
 	UserMessage string          `json:"userMessage"`
-	Assertions  []EvalAssertion `json:"assertions,omitempty"`
+	Assertions  []EvalAssertion `json:"assertions,omitempty"` // checks on the reply to this turn
 }
 
 // Eval assertion types the backend accepts.

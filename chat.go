@@ -41,9 +41,9 @@ type ChatReply struct {
 
 // Usage counts the tokens one chat exchange used.
 type Usage struct {
-	InputTokens  int64 `json:"inputTokens"`
-	OutputTokens int64 `json:"outputTokens"`
-	TotalTokens  int64 `json:"totalTokens"`
+	InputTokens  int64 `json:"inputTokens"`  // prompt tokens
+	OutputTokens int64 `json:"outputTokens"` // reply tokens
+	TotalTokens  int64 `json:"totalTokens"`  // their sum
 }
 
 // ChatOption configures Client.Chat.
@@ -126,7 +126,7 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 		opt.applyChat(&o)
 	}
 	if key.IsZero() {
-		key = c.s.cfg.APIKey
+		key = c.s.apiKey
 	}
 	if key.IsZero() {
 		return nil, fmt.Errorf("struere: %s: no API key: pass one to Chat or set Config.APIKey (STRUERE_API_KEY): %w", op, ErrNotAuthenticated)

@@ -21,7 +21,8 @@ const (
 )
 
 // ErrNoCredentials reports that ConfigFromEnv found no token at all:
-// STRUERE_TOKEN is unset and ~/.struere/credentials.json does not exist.
+// STRUERE_TOKEN is unset and ~/.struere/credentials.json does not exist (or
+// the home directory is unknown).
 // Programs can fall back to another mode (the examples start an embedded
 // strueretest backend). An expired or malformed credentials file is a
 // different error.
@@ -67,9 +68,14 @@ type projectFile struct {
 //     ~/.struere/credentials.json, which must not have passed its
 //     "expiresAt" (an expired file is reported, and left in place);
 //   - OrganizationID from STRUERE_ORG_ID, else organization.id of
-//     ./struere.json, else empty (the backend's default organization).
+//     ./struere.json, else empty (the backend's default organization);
+//   - APIKey from STRUERE_API_KEY with its environment declared in
+//     STRUERE_API_KEY_ENV (both or neither).
 //
-// Every error names the variable or file at fault and how to fix it.
+// When there is no token at all (no STRUERE_TOKEN, no credentials file,
+// or no home directory to look in) the error matches ErrNoCredentials;
+// an expired or malformed file is a different error. Every error names
+// the variable or file at fault and how to fix it.
 // ConfigFromEnv does no network I/O.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{URL: DefaultURL}

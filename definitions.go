@@ -45,7 +45,7 @@ func ParseDefinitions(r io.Reader) (*Definitions, error) {
 func LoadDefinitions(path string) (*Definitions, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("struere: definitions: %w", err)
+		return nil, &parseError{msg: "struere: definitions: " + err.Error(), err: err}
 	}
 	defer f.Close()
 	return parseDefinitions(f, path)
@@ -58,7 +58,7 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxDefinitionsBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("%sread: %w", prefix, err)
+		return nil, &parseError{msg: prefix + "read: " + err.Error(), err: err}
 	}
 	if len(data) > MaxDefinitionsBytes {
 		return nil, &parseError{msg: fmt.Sprintf("%slarger than %d bytes", prefix, MaxDefinitionsBytes)}

@@ -22,7 +22,8 @@ const (
 	PromoteServer PromotionMethod = "server"
 	// PromoteClient, for backends without sync:deployAllAgents, syncs
 	// production with each agent's development configuration and sends
-	// production's own entity types, roles and triggers back unchanged.
+	// production's own entity types and roles back as read; triggers and
+	// eval suites are left out, which leaves them untouched.
 	PromoteClient PromotionMethod = "client"
 )
 
@@ -34,7 +35,7 @@ const (
 
 // PlannedAgent is an agent a deploy promotes.
 type PlannedAgent struct {
-	Slug string `json:"slug"`
+	Slug string `json:"slug"` // the agent
 	// Version is the development version production will serve.
 	Version string `json:"version"`
 	// Before is production's configuration before the deploy.
@@ -43,26 +44,26 @@ type PlannedAgent struct {
 
 // SkippedAgent is an agent a deploy leaves alone, and why.
 type SkippedAgent struct {
-	Slug   string `json:"slug"`
-	Reason string `json:"reason"`
+	Slug   string `json:"slug"`   // the agent
+	Reason string `json:"reason"` // why it is skipped, e.g. ReasonNoDevelopmentConfig
 }
 
 // Refusal is a reason a deploy or sync cannot be carried out exactly.
 type Refusal struct {
 	// Slug names the agent or resource concerned ("" for the whole call).
 	Slug   string `json:"slug,omitempty"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason"` // what cannot be done exactly, and what to do
 }
 
 // Plan is what a deploy would do, computed from one consistent read of
 // development and production. Pass it back with WithPlan to deploy exactly
 // it: the deploy is refused with ErrStalePlan if the backend changed.
 type Plan struct {
-	Generation     Generation      `json:"-"`
-	Method         PromotionMethod `json:"method"`
-	OrganizationID string          `json:"organizationId,omitempty"`
-	Deploy         []PlannedAgent  `json:"deploy"`
-	Skip           []SkippedAgent  `json:"skip"`
+	Generation     Generation      `json:"-"`                        // the backend generation the plan was made for
+	Method         PromotionMethod `json:"method"`                   // how the deploy promotes
+	OrganizationID string          `json:"organizationId,omitempty"` // "" for the backend's default organization
+	Deploy         []PlannedAgent  `json:"deploy"`                   // agents to promote, by slug
+	Skip           []SkippedAgent  `json:"skip"`                     // agents left alone, by slug
 	// Refusals, when not empty, stop the deploy before anything is written.
 	Refusals []Refusal `json:"refusals,omitempty"`
 	// Notes say what the plan cannot know or what the backend will do
@@ -113,10 +114,10 @@ func orUnknown(v string) string {
 type DeployResult struct {
 	// DryRun reports that nothing was written; Plan says what would be.
 	DryRun      bool            `json:"dryRun"`
-	Environment Environment     `json:"environment"`
-	Generation  Generation      `json:"-"`
-	Method      PromotionMethod `json:"method"`
-	Plan        *Plan           `json:"plan"`
+	Environment Environment     `json:"environment"` // always Production
+	Generation  Generation      `json:"-"`           // the backend generation used
+	Method      PromotionMethod `json:"method"`      // how the deploy promoted
+	Plan        *Plan           `json:"plan"`        // the plan the deploy carried out (or would, for a dry run)
 	// Deployed lists the promoted agents' slugs.
 	Deployed []string `json:"deployed"`
 	// Skipped lists agents left alone, with the reason.

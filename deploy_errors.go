@@ -29,8 +29,8 @@ var (
 // RefusedError says what an operation refused to do, and why. Nothing was
 // written.
 type RefusedError struct {
-	Op       string
-	Refusals []Refusal
+	Op       string    // the operation: "deploy" or "sync"
+	Refusals []Refusal // every reason, by agent or resource
 	kind     error
 }
 
@@ -45,8 +45,9 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused || ta
 
 // StalePlanError reports that the backend changed since the plan was made.
 type StalePlanError struct {
-	Op               string
-	Planned, Current string
+	Op      string // the operation, "deploy"
+	Planned string // the plan's fingerprint
+	Current string // the backend's fingerprint now
 }
 
 // Error names both fingerprints.

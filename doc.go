@@ -15,7 +15,9 @@
 //	res, err := c.Deploy(ctx) // res.Deployed, res.Skipped (with reasons)
 //
 // Config.Token is a Token: build one with NewToken. New never reads the
-// environment; ConfigFromEnv does, explicitly.
+// environment; ConfigFromEnv does, explicitly, and returns an error matching
+// ErrNoCredentials when there is no login at all, so a program can fall
+// back (the examples then start an embedded strueretest backend).
 //
 // Deploy and Status need no options. Sync pushes local definitions (see
 // LoadDefinitions) to development:
@@ -59,10 +61,12 @@
 // # Backend generations
 //
 // Struere backends exist in generations (GenerationE1, GenerationE2,
-// GenerationE2Deploy). The Client probes the deployment once and remembers
-// the answer, or takes Config.Generation. Deploy has the same meaning on
-// each: where sync:deployAllAgents exists it is called; elsewhere Deploy
-// performs the same promotion itself. It never deletes and never invents:
+// GenerationE2Deploy, GenerationHead). The Client probes the deployment
+// once and remembers the answer, or takes Config.Generation. Deploy has the
+// same meaning on each: where sync:deployAllAgents exists it is called;
+// elsewhere Deploy performs the same promotion itself. Status and Deploy
+// work on every generation; Sync does not yet write the newest backend's
+// shapes and fails there with ErrUnsupported. It never deletes and never invents:
 // when the promotion cannot be expressed exactly it refuses before writing,
 // with ErrRefused naming the agents and reasons.
 //

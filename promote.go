@@ -10,7 +10,7 @@ import (
 
 // promotionArgs is the syncOrganization payload of a client-side promotion:
 // every agent with the configuration production must end up with, and
-// production's own entity types, roles and triggers exactly as read.
+// production's own entity types and roles exactly as read.
 // Values are raw JSON so that nothing the backend holds is lost or
 // reshaped on the way back.
 type promotionArgs struct {

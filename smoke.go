@@ -20,7 +20,7 @@ const DefaultSmokeMessage = "ping"
 // SmokeCheck is one message a smoke test sends after a deploy.
 type SmokeCheck struct {
 	// Agent is the agent's slug.
-	Agent string `json:"agent"`
+	Agent string `json:"agent"` // the agent's slug
 	// Message is sent to the agent; empty means DefaultSmokeMessage.
 	Message string `json:"message,omitempty"`
 	// AgentID, when set, addresses the agent by id through /v1/chat
@@ -31,6 +31,7 @@ type SmokeCheck struct {
 
 // SmokeResult is the outcome of one SmokeCheck.
 type SmokeResult struct {
+	// Agent is the checked agent's slug.
 	Agent string `json:"agent"`
 	// OK reports that the agent answered, from production.
 	OK bool `json:"ok"`
@@ -45,7 +46,7 @@ type SmokeResult struct {
 	// naming another environment than production, or another version than
 	// the deploy promoted, fails the check.
 	ServedVersion     string      `json:"servedVersion,omitempty"`
-	ServedEnvironment Environment `json:"servedEnvironment,omitempty"`
+	ServedEnvironment Environment `json:"servedEnvironment,omitempty"` // as ServedVersion
 	// Err is why the check failed; nil when OK.
 	Err error `json:"-"`
 }
@@ -66,9 +67,9 @@ func (r SmokeResult) MarshalJSON() ([]byte, error) {
 // SmokeTestError reports the smoke checks that failed after a deploy that
 // was written. Result is the deploy's result, Result.Smoke every check.
 type SmokeTestError struct {
-	Op       string
-	Result   *DeployResult
-	Failures []SmokeResult
+	Op       string        // the operation, "deploy"
+	Result   *DeployResult // the deploy, which was written
+	Failures []SmokeResult // the checks that failed
 }
 
 // Error lists every failed check.

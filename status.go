@@ -51,12 +51,12 @@ type Presence struct {
 
 // AgentStatus compares one agent across local, development and production.
 type AgentStatus struct {
-	Slug        string   `json:"slug"`
-	Name        string   `json:"name"`
-	Local       Presence `json:"local"`
-	Development Presence `json:"development"`
-	Production  Presence `json:"production"`
-	State       State    `json:"state"`
+	Slug        string   `json:"slug"`        // the agent's slug
+	Name        string   `json:"name"`        // its display name
+	Local       Presence `json:"local"`       // in the local definitions (WithLocal only)
+	Development Presence `json:"development"` // development's configuration
+	Production  Presence `json:"production"`  // production's configuration
+	State       State    `json:"state"`       // how the three compare
 }
 
 // ResourceKind names a kind of resource other than agents.
@@ -71,13 +71,13 @@ const (
 
 // ResourceStatus compares one entity type, role or trigger.
 type ResourceStatus struct {
-	Kind ResourceKind `json:"kind"`
+	Kind ResourceKind `json:"kind"` // entity type, role or trigger
 	// Name is the slug for entity types and triggers, the name for roles.
 	Name        string `json:"name"`
-	Local       bool   `json:"local"`
-	Development bool   `json:"development"`
-	Production  bool   `json:"production"`
-	State       State  `json:"state"`
+	Local       bool   `json:"local"`       // in the local definitions
+	Development bool   `json:"development"` // in development
+	Production  bool   `json:"production"`  // in production (E1: same as development)
+	State       State  `json:"state"`       // how the three compare
 }
 
 // StatusSchemaVersion is the version of Status's JSON shape. It changes
@@ -86,12 +86,12 @@ const StatusSchemaVersion = 1
 
 // Status is the result of Client.Status.
 type Status struct {
-	Generation     Generation       `json:"-"`
-	OrganizationID string           `json:"organizationId,omitempty"`
-	WithLocal      bool             `json:"withLocal"`
-	Agents         []AgentStatus    `json:"agents"`
-	Resources      []ResourceStatus `json:"resources"`
-	Notes          []string         `json:"notes,omitempty"`
+	Generation     Generation       `json:"-"`                        // the backend generation (in JSON as "generation")
+	OrganizationID string           `json:"organizationId,omitempty"` // "" for the backend's default organization
+	WithLocal      bool             `json:"withLocal"`                // local definitions were compared
+	Agents         []AgentStatus    `json:"agents"`                   // by slug
+	Resources      []ResourceStatus `json:"resources"`                // by kind, then name
+	Notes          []string         `json:"notes,omitempty"`          // what this backend cannot report
 }
 
 // StatusOption configures Client.Status.

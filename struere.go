@@ -30,7 +30,7 @@ type settings struct {
 	org     string
 	rpc     *convex.Client
 	gen     generationCache
-	cfg     Config // the validated copy, for the HTTP client and logger
+	apiKey  APIKey // Config.APIKey, the default key of Chat and VerifyKey
 }
 
 // New returns a Client for cfg. It validates cfg (the URL parses and is https
@@ -76,7 +76,7 @@ func New(cfg Config) (*Client, error) {
 	if !cfg.APIKey.IsZero() {
 		secrets = append(secrets, cfg.APIKey.Reveal())
 	}
-	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, cfg: cfg}
+	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, apiKey: cfg.APIKey}
 	s.gen.fixed = cfg.Generation
 	s.rpc = convex.New(convex.Options{
 		BaseURL:          base,

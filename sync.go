@@ -10,23 +10,23 @@ import (
 
 // Changes lists what a sync did to one kind of resource.
 type Changes struct {
-	Created   []string `json:"created"`
-	Updated   []string `json:"updated"`
-	Deleted   []string `json:"deleted"`
-	Preserved []string `json:"preserved,omitempty"`
-	Skipped   []string `json:"skipped,omitempty"`
+	Created   []string `json:"created"`             // names created
+	Updated   []string `json:"updated"`             // names updated (E2: also an agent synced into a new environment)
+	Deleted   []string `json:"deleted"`             // names deleted (eval suites: archived)
+	Preserved []string `json:"preserved,omitempty"` // names kept although absent from the payload (E1)
+	Skipped   []string `json:"skipped,omitempty"`   // eval suites skipped, with the backend's reason
 }
 
 // SyncResult is the outcome of Client.Sync.
 type SyncResult struct {
-	Environment Environment `json:"environment"`
-	Generation  Generation  `json:"-"`
-	Agents      Changes     `json:"agents"`
-	EntityTypes Changes     `json:"entityTypes"`
-	Roles       Changes     `json:"roles"`
+	Environment Environment `json:"environment"` // always Development
+	Generation  Generation  `json:"-"`           // the backend generation the payload was shaped for
+	Agents      Changes     `json:"agents"`      // agent changes
+	EntityTypes Changes     `json:"entityTypes"` // entity type changes
+	Roles       Changes     `json:"roles"`       // role changes
 	// Triggers and EvalSuites are nil when they were not sent.
 	Triggers   *Changes `json:"triggers,omitempty"`
-	EvalSuites *Changes `json:"evalSuites,omitempty"`
+	EvalSuites *Changes `json:"evalSuites,omitempty"` // eval suite changes, when sent
 	// PackResourcesPreserved is reported by E1 backends: true when the
 	// organization has installed packs.
 	PackResourcesPreserved bool `json:"packResourcesPreserved,omitempty"`

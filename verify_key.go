@@ -52,16 +52,16 @@ func (e *EnvironmentMismatchError) Is(target error) bool { return target == ErrE
 
 // KeyInfo is what the backend lists about an API key (never the key).
 type KeyInfo struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name"`
-	Prefix      string      `json:"keyPrefix"`
-	Environment Environment `json:"environment"`
-	Permissions []string    `json:"permissions"`
+	ID          string      `json:"id"`          // the key's record id
+	Name        string      `json:"name"`        // the name given at creation
+	Prefix      string      `json:"keyPrefix"`   // the key's first 16 characters
+	Environment Environment `json:"environment"` // the environment the backend records
+	Permissions []string    `json:"permissions"` // e.g. ["*"]
 	// ExpiresAt is zero for a key that never expires.
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// LastUsedAt is zero when the key was never used.
 	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
-	CreatedAt  time.Time `json:"createdAt,omitzero"`
+	CreatedAt  time.Time `json:"createdAt,omitzero"` // when the key was created
 }
 
 // wireKey is one element of apiKeys:list (protocol §2.2).
@@ -93,7 +93,7 @@ type wireKey struct {
 func (c *Client) VerifyKey(ctx context.Context, key APIKey) (*KeyInfo, error) {
 	const op = "verify key"
 	if key.IsZero() {
-		key = c.s.cfg.APIKey
+		key = c.s.apiKey
 	}
 	if key.IsZero() {
 		return nil, fmt.Errorf("struere: %s: no API key: pass one or set Config.APIKey: %w", op, ErrValidation)

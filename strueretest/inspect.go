@@ -148,8 +148,8 @@ func (s *Server) Users() []User {
 
 // Thread is a chat thread, as returned by Server.Threads.
 type Thread struct {
-	ID, OrganizationID, Environment, AgentID, ExternalThreadID string
-	Messages                                                   int
+	ID, OrganizationID, Environment, AgentID, ExternalThreadID string // the thread's identity and scope
+	Messages                                                   int    // messages stored in it
 }
 
 // Threads returns every chat thread.

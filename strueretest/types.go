@@ -24,7 +24,7 @@ const (
 // Organization is a row of the organizations table.
 type Organization struct {
 	ID         string // assigned by AddOrganization
-	Name, Slug string
+	Name, Slug string // display name and URL slug
 	// ClerkOrgID is the value of the JWT org_id claim that selects this
 	// organization as the default. AddOrganization assigns "org_<n>" when
 	// it is empty.
@@ -36,13 +36,13 @@ type User struct {
 	ID      string // assigned by AddUser
 	Subject string // the Clerk user id, i.e. the JWT "sub" claim; required
 	Email   string // defaults to "<subject>@unknown.com"
-	Name    string
+	Name    string // optional display name
 }
 
 // Membership links a user to an organization with a role: "owner", "admin"
 // or "member". Environment-isolated generations list "owner" as "admin".
 type Membership struct {
-	UserID, OrganizationID, Role string
+	UserID, OrganizationID, Role string // who, where, and "owner", "admin" or "member"
 }
 
 // Agent is a row of the agents table. Agents are shared by all environments.

@@ -135,9 +135,9 @@ type Result struct {
 // ShapeError is returned by CallInto when the response is a well-formed
 // success whose value does not fit the destination.
 type ShapeError struct {
-	Path     string
-	Attempts int
-	Err      error // from encoding/json
+	Path     string // function path
+	Attempts int    // attempts made
+	Err      error  // from encoding/json
 }
 
 func (e *ShapeError) Error() string { return "convex: " + e.Path + ": value shape: " + e.Err.Error() }

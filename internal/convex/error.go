@@ -48,7 +48,7 @@ func (k ErrorKind) String() string {
 
 // Error is a failed function call. It never holds the token.
 type Error struct {
-	Kind       ErrorKind
+	Kind       ErrorKind       // what failed: function, platform, HTTP, transport, decode, size
 	Path       string          // function path, e.g. "sync:getSyncState"
 	HTTPStatus int             // 0 when no response was received
 	Code       string          // platform code, e.g. "Unauthenticated"; "" otherwise

@@ -36,8 +36,8 @@ type PostRequest struct {
 
 // Response is the last HTTP response to a Post, whatever its status.
 type Response struct {
-	Status     int
-	Header     http.Header
+	Status     int           // HTTP status
+	Header     http.Header   // response headers
 	Body       []byte        // at most the Client's body limit; secrets scrubbed
 	RetryAfter time.Duration // parsed Retry-After; 0 if absent
 	RequestID  string        // from a response header, if any
