@@ -21,7 +21,11 @@ func headBackend(t *testing.T, calls *[]string) *httptest.Server {
 			Path string         `json:"path"`
 			Args map[string]any `json:"args"`
 		}
-		require.NoError(t, json.Unmarshal(body, &req))
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Errorf("request body is not JSON: %v", err) // not FailNow: this is the server's goroutine
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
 		*calls = append(*calls, req.Path)
 		w.Header().Set("Content-Type", "application/json")
 		if req.Path == "sync:getSyncState" && req.Args["environment"] != nil {
