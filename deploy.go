@@ -438,8 +438,15 @@ func (c *Client) verify(ctx context.Context, op string, before *remote, res *Dep
 	if before.prod != nil {
 		wasProd := &remote{gen: before.gen, dev: before.prod}
 		nowProd := &remote{gen: after.gen, dev: after.prod}
+		now := map[ResourceKind]map[string]bool{}
+		for _, rs := range resourceStatuses(nowProd, nil) {
+			if now[rs.Kind] == nil {
+				now[rs.Kind] = map[string]bool{}
+			}
+			now[rs.Kind][rs.Name] = true
+		}
 		for _, rs := range resourceStatuses(wasProd, nil) {
-			if !containsResource(resourceStatuses(nowProd, nil), rs) {
+			if !now[rs.Kind][rs.Name] {
 				bad = append(bad, Refusal{Slug: rs.Name, Reason: fmt.Sprintf("production %s %q is gone after the deploy", rs.Kind, rs.Name)})
 			}
 		}
@@ -483,13 +490,4 @@ func contentMismatches(before, after *remote, deployed []string) []Refusal {
 		}
 	}
 	return bad
-}
-
-func containsResource(list []ResourceStatus, r ResourceStatus) bool {
-	for _, x := range list {
-		if x.Kind == r.Kind && x.Name == r.Name {
-			return true
-		}
-	}
-	return false
 }

@@ -80,6 +80,8 @@ type wirePullState struct {
 	EntityTypes []json.RawMessage `json:"entityTypes"`
 	Roles       []json.RawMessage `json:"roles"`
 	Triggers    []json.RawMessage `json:"triggers"`
+
+	bySlug map[string]json.RawMessage // Agents by slug, built once by pulledAgents
 }
 
 // envView is one environment's agents as the SDK compares them.

@@ -143,6 +143,9 @@ func (r *remote) pulledAgents(op string, p *wirePullState) (map[string]json.RawM
 	if p == nil {
 		return nil, nil
 	}
+	if p.bySlug != nil {
+		return p.bySlug, nil
+	}
 	out := make(map[string]json.RawMessage, len(p.Agents))
 	for _, a := range p.Agents {
 		var id struct {
@@ -153,6 +156,7 @@ func (r *remote) pulledAgents(op string, p *wirePullState) (map[string]json.RawM
 		}
 		out[id.Slug] = a
 	}
+	p.bySlug = out
 	return out, nil
 }
 
