@@ -47,51 +47,51 @@ type Membership struct {
 
 // Agent is a row of the agents table. Agents are shared by all environments.
 type Agent struct {
-	ID             string // assigned by SeedAgent
-	OrganizationID string // defaults to the seeded organization
-	Slug, Name     string
-	Description    string
-	Status         string // StatusActive (default), StatusPaused or StatusDeleted
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID             string    // assigned by SeedAgent
+	OrganizationID string    // defaults to the seeded organization
+	Slug, Name     string    // slug (required) and display name; Name defaults to Slug
+	Description    string    // optional free text
+	Status         string    // StatusActive (default), StatusPaused or StatusDeleted
+	CreatedAt      time.Time // server clock, set by SeedAgent
+	UpdatedAt      time.Time // server clock; moved by status changes and sync
 }
 
 // Model is an agent configuration's model, as on the wire.
 type Model struct {
-	Provider    string   `json:"provider"`
-	Name        string   `json:"name"`
-	Temperature *float64 `json:"temperature,omitempty"`
-	MaxTokens   *float64 `json:"maxTokens,omitempty"`
+	Provider    string   `json:"provider"`              // e.g. "anthropic"
+	Name        string   `json:"name"`                  // the provider's model name
+	Temperature *float64 `json:"temperature,omitempty"` // nil: unset
+	MaxTokens   *float64 `json:"maxTokens,omitempty"`   // nil: unset
 }
 
 // Tool is one tool of an agent configuration, as on the wire.
 type Tool struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Parameters  json.RawMessage `json:"parameters"`
-	HandlerCode string          `json:"handlerCode,omitempty"`
-	IsBuiltin   bool            `json:"isBuiltin"`
+	Name        string          `json:"name"`                  // the tool's name
+	Description string          `json:"description"`           // the tool's description
+	Parameters  json.RawMessage `json:"parameters"`            // the v.any() parameters schema, raw JSON; SeedConfig stores {} when empty
+	HandlerCode string          `json:"handlerCode,omitempty"` // handler source; omitted when ""
+	IsBuiltin   bool            `json:"isBuiltin"`             // a platform built-in tool
 }
 
 // AgentConfig is the content of an agent configuration.
 type AgentConfig struct {
-	Version      string
-	Name         string
-	SystemPrompt string
-	Model        Model
-	Tools        []Tool
+	Version      string // the agent's version, e.g. "1.0.0"
+	Name         string // the agent's display name in this config
+	SystemPrompt string // the system prompt
+	Model        Model  // the model settings
+	Tools        []Tool // the tools, in payload order
 }
 
 // ConfigRecord is one row of the agentConfigs table, as returned by
 // Server.Configs.
 type ConfigRecord struct {
-	ID          string
-	AgentID     string
-	AgentSlug   string
-	Environment string
-	AgentConfig
-	CreatedAt  time.Time
-	DeployedBy string // users-table id, or "" when seeded
+	ID          string    // the agentConfigs row id
+	AgentID     string    // the agents row id it belongs to
+	AgentSlug   string    // that agent's slug; "" if the agent row is gone
+	Environment string    // Development or Production
+	AgentConfig           // the stored content: version, name, system prompt, model, tools
+	CreatedAt   time.Time // server clock at insertion
+	DeployedBy  string    // users-table id, or "" when seeded
 	// Current reports whether this row is the one its environment serves:
 	// the newest row of (agent, environment) on environment-isolated
 	// generations, the agent's pointer on E1.
@@ -100,81 +100,81 @@ type ConfigRecord struct {
 
 // EntityType is a row of the entityTypes table.
 type EntityType struct {
-	ID             string
-	OrganizationID string // defaults to the seeded organization
-	Environment    string // "" on E1
-	Name, Slug     string
-	Schema         json.RawMessage
-	SearchFields   []string
-	DisplayConfig  json.RawMessage
-	BoundToRole    string
-	UserIDField    string
-	PackManaged    bool // reported by inspection; set by SeedPack
+	ID             string          // assigned by SeedEntityType
+	OrganizationID string          // defaults to the seeded organization
+	Environment    string          // "" on E1
+	Name, Slug     string          // display name and slug (unique per organization and environment)
+	Schema         json.RawMessage // the v.any() schema, raw JSON; empty seeds {}
+	SearchFields   []string        // wire searchFields; stored as [] when nil
+	DisplayConfig  json.RawMessage // the v.any() displayConfig, raw JSON; nil when unset
+	BoundToRole    string          // wire boundToRole, a role name; "" when unset
+	UserIDField    string          // wire userIdField; "" when unset
+	PackManaged    bool            // reported by inspection; set by SeedPack
 }
 
 // Policy is an access policy of a role. Seeding expands it into one stored
 // row per action; inspection returns one Policy per stored row.
 type Policy struct {
-	Resource string
-	Actions  []string
-	Effect   string  // "allow" or "deny"
-	Priority float64 // E1 only; 0 means the default, 50
+	Resource string   // usually an entity type slug
+	Actions  []string // e.g. "read", "create"; exactly one per Policy on inspection
+	Effect   string   // "allow" or "deny"; seeding treats "" as "allow"
+	Priority float64  // E1 only; 0 means the default, 50
 }
 
 // ScopeRule restricts a role's access to entities of EntityType.
 type ScopeRule struct {
-	EntityType, Field, Operator, Value string
+	EntityType, Field, Operator, Value string // entity type slug, field path, operator (e.g. "eq") and value (e.g. "actor.userId")
 }
 
 // FieldMask hides or redacts one field of EntityType for a role.
 type FieldMask struct {
-	EntityType, FieldPath, MaskType string
-	MaskConfig                      json.RawMessage
+	EntityType, FieldPath, MaskType string          // entity type slug, field path, and "hide" or "redact"
+	MaskConfig                      json.RawMessage // the v.any() maskConfig, raw JSON; nil when unset
 }
 
 // Role is a row of the roles table with its policies, scope rules and field
 // masks. Scope rules and masks attach to the policies whose resource equals
 // their entity type, as sync does.
 type Role struct {
-	ID             string
-	OrganizationID string // defaults to the seeded organization
-	Environment    string // "" on E1
-	Name           string
-	Description    string
-	IsSystem       bool // system roles are never listed, synced or deleted
-	Policies       []Policy
-	ScopeRules     []ScopeRule
-	FieldMasks     []FieldMask
-	PolicyCount    int  // stored policy rows; reported by inspection
-	PackManaged    bool // reported by inspection; set by SeedPack
+	ID             string      // assigned by SeedRole
+	OrganizationID string      // defaults to the seeded organization
+	Environment    string      // "" on E1
+	Name           string      // required; sync matches roles by name
+	Description    string      // optional
+	IsSystem       bool        // system roles are never listed, synced or deleted
+	Policies       []Policy    // seeding expands each per action; inspection gives one per stored row
+	ScopeRules     []ScopeRule // attached to policies of the same resource; de-duplicated on inspection
+	FieldMasks     []FieldMask // attached like ScopeRules; de-duplicated on inspection
+	PolicyCount    int         // stored policy rows; reported by inspection
+	PackManaged    bool        // reported by inspection; set by SeedPack
 }
 
 // Trigger is a row of the triggers table (environment-isolated generations).
 type Trigger struct {
-	ID             string
-	OrganizationID string
-	Environment    string
-	Name, Slug     string
-	Description    string
-	EntityType     string
-	Action         string
-	Condition      json.RawMessage
-	Actions        json.RawMessage // [{tool,args,as?}]
-	Schedule       json.RawMessage
-	Retry          json.RawMessage
-	Disabled       bool
+	ID             string          // assigned by SeedTrigger
+	OrganizationID string          // defaults to the seeded organization
+	Environment    string          // Development or Production
+	Name, Slug     string          // display name and slug
+	Description    string          // optional
+	EntityType     string          // slug of the entity type it watches
+	Action         string          // the entity action that fires it, e.g. "created"
+	Condition      json.RawMessage // the v.any() condition, raw JSON; nil when unset
+	Actions        json.RawMessage // [{tool,args,as?}]; empty seeds []
+	Schedule       json.RawMessage // {delay?,at?,offset?,cancelPrevious?}, raw JSON; nil when unset
+	Retry          json.RawMessage // {maxAttempts?,backoffMs?}, raw JSON; nil when unset
+	Disabled       bool            // stored as enabled: false
 }
 
 // EvalSuite is a row of the evalSuites table (environment-isolated
 // generations).
 type EvalSuite struct {
-	ID             string
-	OrganizationID string
-	Environment    string
-	Name, Slug     string
-	AgentSlug      string
-	AgentID        string
-	Description    string
+	ID             string          // assigned by SeedEvalSuite
+	OrganizationID string          // defaults to the seeded organization
+	Environment    string          // Development or Production
+	Name, Slug     string          // display name and slug
+	AgentSlug      string          // slug of the live agent it tests; required to exist
+	AgentID        string          // that agent's id, filled by SeedEvalSuite
+	Description    string          // optional
 	Status         string          // "active" (default) or "archived"
 	Cases          json.RawMessage // the payload's cases array
 }
@@ -182,32 +182,32 @@ type EvalSuite struct {
 // Pack is an installed pack (E1): the entity types and roles it brings are
 // pack-managed.
 type Pack struct {
-	ID             string
-	OrganizationID string
-	PackID         string
-	Version        string
-	EntityTypes    []EntityType
-	Roles          []Role
+	ID             string       // the packs row id, assigned by SeedPack
+	OrganizationID string       // defaults to the seeded organization
+	PackID         string       // the pack's own id (wire packId), e.g. "tutoring"
+	Version        string       // the installed pack version
+	EntityTypes    []EntityType // seeded as pack-managed, ids filled in
+	Roles          []Role       // seeded as pack-managed, ids filled in
 }
 
 // APIKey is a row of the apiKeys table. The raw key is never stored.
 type APIKey struct {
-	ID             string
-	OrganizationID string
-	Environment    string
-	Name           string
-	KeyPrefix      string // the first 16 characters
-	KeyHash        string // lowercase hex SHA-256 of the key
-	Permissions    []string
+	ID             string    // the apiKeys row id
+	OrganizationID string    // the owning organization
+	Environment    string    // Development or Production
+	Name           string    // the key's label
+	KeyPrefix      string    // the first 16 characters
+	KeyHash        string    // lowercase hex SHA-256 of the key
+	Permissions    []string  // ["*"] for CreateAPIKey; as given to apiKeys:create
 	ExpiresAt      time.Time // zero: never expires
-	LastUsedAt     time.Time
-	CreatedAt      time.Time
+	LastUsedAt     time.Time // set by a successful chat; zero: never used
+	CreatedAt      time.Time // server clock
 }
 
 // Request is one entry of the request log. It never holds a credential.
 type Request struct {
-	Method       string
-	URLPath      string
+	Method       string          // HTTP method
+	URLPath      string          // the request URL's path, e.g. "/api/query"
 	FunctionPath string          // "sync:getSyncState"; "" for site routes
 	Kind         string          // query, mutation, action, function, run, site
 	Args         json.RawMessage // the function's args object, or the site route's JSON body
@@ -230,8 +230,8 @@ type Fault struct {
 	// Status replaces the HTTP status. Body replaces the body; when Status
 	// is 400 or more and Body is empty, a platform-style error body is
 	// written ({"code","message"} on /api, {"error"} on site routes).
-	Status int
-	Body   string
+	Status int    // 0: not overridden
+	Body   string // raw replacement body; "": not overridden
 	// Header is added to the response, e.g. Retry-After.
 	Header http.Header
 	// Delay holds the request before it runs (after, with AfterRun).

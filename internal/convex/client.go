@@ -64,7 +64,6 @@ type Client struct {
 // so the Client keeps it behind a pointer (printed as an address) and the
 // type itself redacts under every verb and in slog.
 type credential struct {
-	token   string
 	header  string   // "Bearer <token>"
 	secrets []string // the token and Options.Secrets, longest first
 }
@@ -100,7 +99,7 @@ func New(o Options) *Client {
 	// Longest first, so a secret containing another is replaced whole.
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	if len(secrets) > 0 {
-		c.cred = &credential{token: o.Token, secrets: secrets}
+		c.cred = &credential{secrets: secrets}
 		if o.Token != "" {
 			c.cred.header = "Bearer " + o.Token
 		}
