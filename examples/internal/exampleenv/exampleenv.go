@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -108,12 +107,4 @@ func WriteLogin(t testing.TB, home, token string, expiresAt time.Time) {
 	if err := os.WriteFile(filepath.Join(dir, "credentials.json"), data, 0o600); err != nil {
 		t.Fatalf("exampleenv: writing the login: %v", err)
 	}
-}
-
-// EitherOrder returns a pattern that matches prefix+a+sep+b+suffix and
-// prefix+b+sep+a+suffix, every part taken literally: for lists whose order
-// the SDK does not promise, such as the agents a deploy reports.
-func EitherOrder(prefix, a, sep, b, suffix string) *regexp.Regexp {
-	q := regexp.QuoteMeta
-	return regexp.MustCompile(q(prefix) + "(?:" + q(a) + q(sep) + q(b) + "|" + q(b) + q(sep) + q(a) + ")" + q(suffix))
 }
