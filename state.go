@@ -98,7 +98,7 @@ type remote struct {
 	devPull  *wirePullState // nil unless asked for (isolated backends only)
 	prodPull *wirePullState
 
-	prodIdx map[string]int // slug → index in the agents prodView reads; built on first use
+	prodIdx map[string]int // slug → index in the agents prodView reads; see indexed
 }
 
 // reads says which optional reads readRemote makes besides getSyncState.
@@ -122,20 +122,34 @@ func (r *remote) devView(a wireAgentState) envView {
 	return envView{configured: true, version: a.Version}
 }
 
-func (r *remote) prodView(slug string) envView {
-	agents := r.dev.Agents // E1: one organization-wide list
-	if r.gen != GenerationE1 {
+// indexed returns the agent list prodView reads (production's, or E1's
+// organization-wide one) and its slug index, building the index on first
+// use: callers visit every agent, and a scan per call made Status
+// quadratic. check builds it while validating.
+func (r *remote) indexed() ([]wireAgentState, map[string]int) {
+	agents := r.dev.Agents
+	if r.prod != nil {
 		agents = r.prod.Agents
 	}
 	if r.prodIdx == nil {
-		// An index instead of a scan per call: callers visit every agent,
-		// which made Status quadratic in the number of agents.
 		r.prodIdx = make(map[string]int, len(agents))
 		for i := len(agents) - 1; i >= 0; i-- { // the first of duplicate slugs wins, as a scan would
 			r.prodIdx[agents[i].Slug] = i
 		}
 	}
-	i, ok := r.prodIdx[slug]
+	return agents, r.prodIdx
+}
+
+// hasAgent reports whether the backend lists the agent.
+func (r *remote) hasAgent(slug string) bool {
+	_, idx := r.indexed()
+	_, ok := idx[slug]
+	return ok
+}
+
+func (r *remote) prodView(slug string) envView {
+	agents, idx := r.indexed()
+	i, ok := idx[slug]
 	if !ok {
 		return envView{}
 	}
@@ -196,39 +210,42 @@ func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, wa
 	return r, r.check(op)
 }
 
-// check rejects a state that cannot be trusted: duplicate slugs, or (on
-// isolated backends) development and production disagreeing on which
-// agents exist, since agents are shared between environments.
+// check rejects a state that cannot be trusted: duplicate or empty slugs,
+// or (on isolated backends) development and production disagreeing on
+// which agents exist, since agents are shared between environments. It
+// builds prodView's index on the way, so one map serves both.
 func (r *remote) check(op string) error {
-	seen := map[string]bool{}
-	for _, a := range r.dev.Agents {
-		if a.Slug == "" || seen[a.Slug] {
-			return &APIError{Op: op, Path: fnGetSyncState, Message: fmt.Sprintf("state lists agent %q twice or without a slug", a.Slug), kinds: []error{ErrMalformedResponse}}
+	malformed := func(msg string) error {
+		return &APIError{Op: op, Path: fnGetSyncState, Message: msg, kinds: []error{ErrMalformedResponse}}
+	}
+	indexed := r.dev.Agents
+	if r.prod != nil {
+		indexed = r.prod.Agents
+	}
+	r.prodIdx = make(map[string]int, len(indexed))
+	for i, a := range indexed {
+		if _, dup := r.prodIdx[a.Slug]; dup || a.Slug == "" {
+			return malformed(fmt.Sprintf("state lists agent %q twice or without a slug", a.Slug))
 		}
-		seen[a.Slug] = true
+		r.prodIdx[a.Slug] = i
 	}
 	if r.prod == nil {
 		return nil
 	}
-	if !sameSlugs(seen, r.prod.Agents) {
-		return &APIError{Op: op, Path: fnGetSyncState, Message: "development and production list different agents (they are shared, so the reads were not consistent); retry", kinds: []error{ErrMalformedResponse}}
+	// Same length, every development slug in production, none twice: the
+	// same set.
+	if len(r.dev.Agents) != len(indexed) {
+		return malformed("development and production list different agents (they are shared, so the reads were not consistent); retry")
+	}
+	used := make([]bool, len(indexed))
+	for _, a := range r.dev.Agents {
+		i, ok := r.prodIdx[a.Slug]
+		if !ok || used[i] {
+			return malformed("development and production list different agents (they are shared, so the reads were not consistent); retry")
+		}
+		used[i] = true
 	}
 	return nil
-}
-
-// sameSlugs reports whether b lists exactly the slugs of dev (the distinct
-// development slugs, all true), each once. It clears dev's entries.
-func sameSlugs(dev map[string]bool, b []wireAgentState) bool {
-	if len(dev) != len(b) {
-		return false
-	}
-	for i := range b {
-		if !dev[b[i].Slug] {
-			return false // unknown, or listed twice
-		}
-		dev[b[i].Slug] = false
-	}
-	return true
 }
 
 // parallel runs fns concurrently and returns the first error. When one

@@ -3,7 +3,9 @@ package struere
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // State is how one agent or resource compares across local definitions,
@@ -161,19 +163,19 @@ func (r *remote) pulledAgents(op string, p *wirePullState) (map[string]json.RawM
 }
 
 func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessage, org string) *Status {
-	st := &Status{Generation: r.gen, OrganizationID: org, WithLocal: local != nil, Agents: []AgentStatus{}, Resources: []ResourceStatus{}}
+	st := &Status{Generation: r.gen, OrganizationID: org, WithLocal: local != nil, Resources: []ResourceStatus{}}
+	st.Agents = make([]AgentStatus, 0, len(r.dev.Agents))
 	if r.gen == GenerationE1 {
 		st.Notes = append(st.Notes, "this backend (E1) does not report production versions: drift between development and production cannot be detected, and entity types and roles are organization-wide")
 	}
-	localAgents := map[string]Agent{}
+	var localAgents map[string]Agent
 	if local != nil {
+		localAgents = make(map[string]Agent, len(local.Agents))
 		for _, a := range local.Agents {
 			localAgents[a.Slug] = a
 		}
 	}
-	seen := map[string]bool{}
 	for _, a := range r.dev.Agents {
-		seen[a.Slug] = true
 		dev, prod := r.devView(a), r.prodView(a.Slug)
 		as := AgentStatus{
 			Slug: a.Slug, Name: a.Name,
@@ -207,13 +209,16 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 	}
 	if local != nil {
 		for _, a := range local.Agents {
-			if !seen[a.Slug] {
+			if !r.hasAgent(a.Slug) {
 				st.Agents = append(st.Agents, AgentStatus{Slug: a.Slug, Name: a.Name, Local: Presence{Present: true, Version: a.Version}, State: StateNew})
 			}
 		}
 	}
 	// The backend's list order is not guaranteed (protocol §12).
-	sort.Slice(st.Agents, func(i, j int) bool { return st.Agents[i].Slug < st.Agents[j].Slug })
+	bySlug := func(a, b AgentStatus) int { return strings.Compare(a.Slug, b.Slug) }
+	if !slices.IsSortedFunc(st.Agents, bySlug) {
+		slices.SortFunc(st.Agents, bySlug)
+	}
 	st.Resources = append(st.Resources, resourceStatuses(r, local)...)
 	return st
 }
