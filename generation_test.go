@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,9 +14,31 @@ import (
 	struere "github.com/struere/struere-go"
 )
 
+// callLog records the function paths a test server receives. Handlers run
+// on the server's goroutines, one per connection, so it locks.
+type callLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (l *callLog) add(path string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.paths = append(l.paths, path)
+}
+
+// taken returns the paths recorded so far and forgets them.
+func (l *callLog) taken() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.paths)
+	l.paths = nil
+	return out
+}
+
 // headBackend answers getSyncState as the newest backend does: environment
 // required, and "eval" accepted. Anything else is a missing function.
-func headBackend(t *testing.T, calls *[]string) *httptest.Server {
+func headBackend(t *testing.T, calls *callLog) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var req struct {
@@ -26,7 +50,7 @@ func headBackend(t *testing.T, calls *[]string) *httptest.Server {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
-		*calls = append(*calls, req.Path)
+		calls.add(req.Path)
 		w.Header().Set("Content-Type", "application/json")
 		if req.Path == "sync:getSyncState" && req.Args["environment"] != nil {
 			_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[],"evalSuites":[],"triggers":[]}}`)
@@ -43,7 +67,7 @@ func headBackend(t *testing.T, calls *[]string) *httptest.Server {
 }
 
 func TestTheNewestBackendIsDetectedByItsEvalEnvironment(t *testing.T) {
-	var calls []string
+	var calls callLog
 	srv := headBackend(t, &calls)
 	c, err := struere.New(struere.Config{URL: srv.URL, Token: struere.NewToken("a.b.c")})
 	require.NoError(t, err)
@@ -52,13 +76,13 @@ func TestTheNewestBackendIsDetectedByItsEvalEnvironment(t *testing.T) {
 	gen, err := c.Generation(ctx)
 	require.NoError(t, err)
 	require.Equal(t, struere.GenerationHead, gen)
-	require.NotContains(t, calls, "sync:deployAllAgents", "HEAD needs no deployAllAgents probe")
+	require.NotContains(t, calls.taken(), "sync:deployAllAgents", "HEAD needs no deployAllAgents probe")
 
 	_, err = c.Status(ctx)
 	require.NoError(t, err)
 
-	calls = nil
+	_ = calls.taken()
 	_, err = c.Sync(ctx, sampleDefs(t))
 	require.ErrorIs(t, err, struere.ErrUnsupported)
-	require.Empty(t, calls, "an unsupported sync sends nothing")
+	require.Empty(t, calls.taken(), "an unsupported sync sends nothing")
 }
