@@ -173,7 +173,7 @@ func (p *probeRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"status":"error","errorMessage":"[Request ID: 0123456789abcdef] Server Error\nUncaught Error: ArgumentValidationError: Value does not match validator."}`)
 		return
 	}
-	if r.URL.Path == "/api/query" {
+	if r.URL.Path == "/api/query" && req.Path != fnDeployAllAgents {
 		_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[]}}`)
 		return
 	}
@@ -210,7 +210,7 @@ func TestClientSendsTheUserAgentAndTokenOnEveryCall(t *testing.T) {
 			want := []recordedRequest{
 				{"/api/query", fnGetSyncState, tt.want, "Bearer header.payload.signature"},
 				{"/api/query", fnGetSyncState, tt.want, "Bearer header.payload.signature"},
-				{"/api/mutation", fnDeployAllAgents, tt.want, "Bearer header.payload.signature"},
+				{"/api/query", fnDeployAllAgents, tt.want, "Bearer header.payload.signature"},
 			}
 			if diff := cmp.Diff(want, rec.requests); diff != "" {
 				t.Errorf("requests mismatch (-want +got):\n%s", diff)

@@ -2,9 +2,9 @@ package struere
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -65,19 +65,22 @@ func (g Generation) HasDeployAllAgents() bool { return g == GenerationE1 || g ==
 func (g Generation) valid() bool { return g >= GenerationAuto && g <= GenerationHead }
 
 // Generation returns the backend generation of the client's deployment:
-// Config.Generation when set, otherwise the result of a probe (protocol
-// §10) remembered per Client. A failed probe is not remembered.
+// Config.Generation when set, otherwise the result of a probe remembered
+// per Client. A failed probe is not remembered. The probe sends queries
+// only: it never calls a function that could write.
 //
-// The probe first reads sync:getSyncState with an environment (E1 rejects
-// it, and then succeeds without one) and, on isolated backends, with
-// environment "eval" (only the newest backend, GenerationHead, knows it).
-// On GenerationE2-like answers it then calls
-// sync:deployAllAgents with organizationId:null, which every validator
-// rejects before the function could run (protocol case 9): "could not find
-// public function" means the function does not exist. When the deployment
-// redacts errors the two answers look alike; Generation then reports
-// GenerationE2 and Deploy promotes client-side, which is valid on every
-// environment-isolated backend.
+// The probe first reads sync:getSyncState with an environment (the first
+// backend rejects it, and then succeeds without one) and, on isolated
+// backends, with environment "eval" (only the newest backend,
+// GenerationHead, knows it; so do some deployments from the weeks before
+// it, which Config.Generation can pin). On other isolated backends it then
+// asks the query endpoint to run sync:deployAllAgents: Convex checks a
+// function's kind before running anything, so a deployment that has the
+// mutation answers that it is not a query, and one without it answers that
+// there is no such function. When the deployment redacts errors the two
+// answers look alike; Generation then reports GenerationE2 and Deploy
+// promotes client-side, which is exact on every environment-isolated
+// backend.
 func (c *Client) Generation(ctx context.Context) (Generation, error) {
 	if c.s.gen.fixed != GenerationAuto {
 		return c.s.gen.fixed, nil
@@ -163,21 +166,34 @@ func (c *Client) probeIsolation(ctx context.Context) (Generation, error) {
 	return GenerationAuto, wrapOp(opDetect, fmt.Errorf("sync:getSyncState failed with and without an environment; check the token and organization (or set Config.Generation): %w", errIsolated))
 }
 
-// probeDeployAllAgents tells GenerationE2 from GenerationE2Deploy.
+// probeDeployAllAgents tells GenerationE2 from GenerationE2Deploy with a
+// query. It posts sync:deployAllAgents to the query endpoint, where
+// Convex validates the function's kind before the function could run
+// ("Trying to execute sync:deployAllAgents as Query, but it is defined as
+// Mutation."), and a query can never write. The mutation endpoint is never
+// used: a backend that accepted the call there would run the deploy.
 func (c *Client) probeDeployAllAgents(ctx context.Context) (Generation, error) {
-	err := c.call(ctx, opDetect, convex.Mutation, fnDeployAllAgents, json.RawMessage(`{"organizationId":null}`), nil)
+	err := c.call(ctx, opDetect, convex.Query, fnDeployAllAgents, orgArgs{OrganizationID: c.s.org}, nil)
+	var ae *APIError
 	switch {
 	case err == nil:
-		return GenerationAuto, wrapOp(opDetect, errors.New("sync:deployAllAgents accepted organizationId:null, which no known backend does; set Config.Generation"))
+		return GenerationAuto, wrapOp(opDetect, errors.New("the query endpoint ran sync:deployAllAgents, which no known backend does; set Config.Generation"))
 	case errors.Is(err, ErrUnsupported):
 		return GenerationE2, nil
-	case errors.Is(err, ErrValidation):
+	case errors.As(err, &ae) && isKindMismatch(ae.Message):
 		return GenerationE2Deploy, nil
 	case isRedacted(err):
 		// Indistinguishable; the client-side promotion is exact on both.
 		return GenerationE2, nil
 	}
 	return GenerationAuto, err
+}
+
+// isKindMismatch recognises Convex's answer to a mutation called through
+// the query endpoint. The path is quoted canonically ("sync.js:…") by the
+// real backend, so only the fixed parts are matched.
+func isKindMismatch(msg string) bool {
+	return strings.Contains(msg, "Trying to execute ") && strings.Contains(msg, " as Query, but it is defined as Mutation")
 }
 
 func isRedacted(err error) bool {
