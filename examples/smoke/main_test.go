@@ -102,8 +102,8 @@ func TestLiveRunIsReadOnlyWithoutDeploy(t *testing.T) {
 	require.Contains(t, out, "Read-only")
 	for _, r := range srv.Requests() {
 		require.NotEqual(t, "site", r.Kind, "no chat was sent")
-		if r.FunctionPath == "sync:syncOrganization" || (r.FunctionPath == "sync:deployAllAgents" && string(r.Args) != `{"organizationId":null}`) {
-			require.Fail(t, "a read-only run wrote", "%s %s", r.FunctionPath, r.Args)
+		if r.Kind != "query" && r.Kind != "site" {
+			require.Fail(t, "a read-only run wrote", "%s %s %s", r.Kind, r.FunctionPath, r.Args)
 		}
 	}
 }
