@@ -3,32 +3,39 @@ package struere
 import "encoding/json"
 
 // This file holds what a project defines: agents, entity types, roles,
-// triggers and eval suites. The JSON tags are the keys of the
-// sync:syncOrganization arguments (protocol §5.1, §6.1), so a file in the
-// struere CLI's sync-payload shape decodes directly into Definitions and a
-// Definitions encodes back into that shape.
+// triggers, eval suites and fixtures. The JSON tags are the keys of the
+// sync:syncOrganization arguments (protocol §5.1, §6.1, protocol-head §H1.1),
+// so a file in the struere CLI's sync-payload shape (protocol-head §H4.3)
+// decodes directly into Definitions and a Definitions encodes back into
+// exactly that shape. These types do not depend on the backend generation:
+// Sync converts them to the generation's wire shape (wire_models.go).
 //
-// Encoding rules, which the backend's strict argument validators require:
-// optional fields are omitted when unset, never sent as null; required lists
-// are sent as [] when empty, never as null. Values the backend stores as
+// Encoding rules: optional fields are omitted when unset, never encoded as
+// null; an optional list keeps the difference between absent (nil) and
+// empty ([]), because the backend treats them differently; required lists
+// are encoded as [] when empty, never as null. Values the backend stores as
 // v.any() (tool parameters, schemas, display configs, mask configs, trigger
-// conditions and action arguments) are kept as raw JSON, byte for byte.
+// conditions and action arguments, fixture data) are kept as raw JSON, byte
+// for byte.
 
 // Definitions is everything a project defines locally: the payload that
 // Client.Sync pushes to development. Load it with LoadDefinitions or
 // ParseDefinitions, or build it in Go and check it with Validate.
 //
 // Agents, EntityTypes and Roles are always sent, as [] when empty; an empty
-// list asks the backend to delete every remote item of that kind. Triggers
-// and EvalSuites are sent only when non-empty, as the CLI does, so an empty
-// list leaves the remote ones untouched (protocol §6.1). Triggers and
-// EvalSuites exist only on environment-isolated backends (E2 and later).
+// list asks the backend to delete every remote item of that kind. Triggers,
+// EvalSuites and Fixtures are sent only when non-empty, as the CLI does, so
+// an empty list leaves the remote ones untouched. Triggers and EvalSuites
+// exist only on environment-isolated backends; fixtures only on the newest
+// one, and only the eval environment processes them.
 type Definitions struct {
-	Agents      []Agent      `json:"agents"`               // always sent
-	EntityTypes []EntityType `json:"entityTypes"`          // always sent
-	Roles       []Role       `json:"roles"`                // always sent
-	Triggers    []Trigger    `json:"triggers,omitempty"`   // sent when non-empty
-	EvalSuites  []EvalSuite  `json:"evalSuites,omitempty"` // sent when non-empty
+	Agents      []Agent      `json:"agents"`              // always sent
+	EntityTypes []EntityType `json:"entityTypes"`         // always sent
+	Roles       []Role       `json:"roles"`               // always sent
+	Triggers    []Trigger    `json:"triggers,omitzero"`   // sent when non-empty
+	EvalSuites  []EvalSuite  `json:"evalSuites,omitzero"` // sent when non-empty
+	// Fixtures are test data for the eval environment; see Fixture.
+	Fixtures []Fixture `json:"fixtures,omitzero"`
 }
 
 // MarshalJSON encodes d in the sync-payload shape, with nil required lists
@@ -56,6 +63,12 @@ type Agent struct {
 	Version string `json:"version"`
 	// Description is optional.
 	Description string `json:"description,omitempty"`
+	// FirstMessageSuggestions are messages the chat offers a user before
+	// the first one. Newest backend only.
+	FirstMessageSuggestions []string `json:"firstMessageSuggestions,omitzero"`
+	// ThreadContextParams declare the context a thread must carry (a
+	// customer id, say); chat validates it. Newest backend only.
+	ThreadContextParams []ThreadContextParam `json:"threadContextParams,omitzero"`
 	// SystemPrompt is the agent's instructions. The backend accepts an
 	// empty prompt (and reports one for agents without a configuration).
 	SystemPrompt string `json:"systemPrompt"`
@@ -73,17 +86,59 @@ func (a Agent) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// Model selects an agent's language model, e.g. provider "anthropic" and
-// name "claude-sonnet-4-20250514".
-type Model struct {
-	// Provider is the model vendor. Required.
-	Provider string `json:"provider"`
-	// Name is the provider's model id. Required.
+// ThreadContextParam types: the values of ThreadContextParam.Type.
+const (
+	ParamString  = "string"
+	ParamNumber  = "number"
+	ParamBoolean = "boolean"
+)
+
+// ThreadContextParam declares one value a chat thread carries as context.
+type ThreadContextParam struct {
+	// Name is the parameter's name, e.g. "customerId". Required.
 	Name string `json:"name"`
+	// Type is ParamString, ParamNumber or ParamBoolean.
+	Type string `json:"type"`
+	// Required makes chat reject a thread without the parameter; nil
+	// leaves it optional.
+	Required *bool `json:"required,omitempty"`
+	// Description is optional.
+	Description string `json:"description,omitempty"`
+}
+
+// Model selects an agent's language model. It is written in one of two
+// forms, and encodes back in the form it was given:
+//
+//   - ID, "provider/id" such as "openai/gpt-5-mini": the newest backend's
+//     form, and what the struere CLI writes today;
+//   - Provider and Name, such as "anthropic" and "claude-sonnet-4-20250514":
+//     the form of the older backends.
+//
+// Give one form, not both. Sync converts between them for the backend it
+// talks to: ID "p/n" and Provider "p" with Name "n" are the same model (the
+// provider is the part before the first slash). A model that has no exact
+// counterpart in the backend's form (an ID without a slash, a provider
+// containing one) is refused, naming the agent.
+type Model struct {
+	// ID is the model as "provider/id".
+	ID string `json:"model,omitempty"`
+	// Provider is the model vendor, with Name.
+	Provider string `json:"provider,omitempty"`
+	// Name is the provider's model id, with Provider.
+	Name string `json:"name,omitempty"`
 	// Temperature is the sampling temperature; nil leaves the default.
 	Temperature *float64 `json:"temperature,omitempty"`
 	// MaxTokens caps the length of a reply; nil leaves the default.
 	MaxTokens *int `json:"maxTokens,omitempty"`
+}
+
+// String returns the model as "provider/id", whichever form it was given
+// in.
+func (m Model) String() string {
+	if m.ID != "" {
+		return m.ID
+	}
+	return m.Provider + "/" + m.Name
 }
 
 // Tool is a tool an agent may call: a built-in one (such as
@@ -99,10 +154,16 @@ type Tool struct {
 	// backend stores it as sent.
 	Parameters json.RawMessage `json:"parameters"`
 	// HandlerCode is the body of a custom tool; empty for built-in tools.
+	// It is compared as an opaque string.
 	HandlerCode string `json:"handlerCode,omitempty"`
-	// IsBuiltin marks a tool the platform implements. Always sent, as the
-	// E1 and E2 backends require it.
-	IsBuiltin bool `json:"isBuiltin"`
+	// TemplateOnly marks a custom tool usable only from prompt templates,
+	// not by the model. Newest backend only.
+	TemplateOnly bool `json:"templateOnly,omitempty"`
+	// IsBuiltin marks a tool the platform implements. Only the older
+	// backends know it, and they require it: when nil, Sync sends true for
+	// a tool without HandlerCode and false otherwise, as the CLI did. The
+	// newest backend rejects the key, so Sync leaves it out there.
+	IsBuiltin *bool `json:"isBuiltin,omitempty"`
 }
 
 // EntityType is a kind of record an organization stores, described by a
@@ -117,7 +178,7 @@ type EntityType struct {
 	// Required.
 	Schema json.RawMessage `json:"schema"`
 	// SearchFields are the data fields searched by text queries.
-	SearchFields []string `json:"searchFields,omitempty"`
+	SearchFields []string `json:"searchFields,omitzero"`
 	// DisplayConfig is free-form presentation settings for the dashboard.
 	DisplayConfig json.RawMessage `json:"displayConfig,omitempty"`
 	// BoundToRole names the role whose users are records of this type (a
@@ -136,24 +197,26 @@ type Role struct {
 	Name string `json:"name"`
 	// Description is optional.
 	Description string `json:"description,omitempty"`
+	// AgentAccess lists the slugs of the agents the role's users may talk
+	// to. nil (absent) and empty are different: a sync without the key
+	// removes the stored list. Newest backend only.
+	AgentAccess []string `json:"agentAccess,omitzero"`
 	// Policies grant or deny actions on resources; sent as [] when empty.
 	Policies []Policy `json:"policies"`
 	// ScopeRules restrict which records the role sees; each applies to the
-	// role's policies whose Resource equals its EntityType. Sent as [] when
-	// empty.
-	ScopeRules []ScopeRule `json:"scopeRules"`
+	// role's policies whose Resource equals its EntityType. Sync sends []
+	// when empty.
+	ScopeRules []ScopeRule `json:"scopeRules,omitzero"`
 	// FieldMasks hide or redact fields from the role, attached like
-	// ScopeRules. Sent as [] when empty.
-	FieldMasks []FieldMask `json:"fieldMasks"`
+	// ScopeRules. Sync sends [] when empty.
+	FieldMasks []FieldMask `json:"fieldMasks,omitzero"`
 }
 
-// MarshalJSON encodes r with nil lists as [].
+// MarshalJSON encodes r with nil Policies as [].
 func (r Role) MarshalJSON() ([]byte, error) {
 	type plain Role
 	p := plain(r)
 	p.Policies = nonNil(p.Policies)
-	p.ScopeRules = nonNil(p.ScopeRules)
-	p.FieldMasks = nonNil(p.FieldMasks)
 	return json.Marshal(p)
 }
 
@@ -287,7 +350,7 @@ type EvalSuite struct {
 	// Definitions' agents. Required.
 	AgentSlug   string   `json:"agentSlug"`
 	Description string   `json:"description,omitempty"` // optional
-	Tags        []string `json:"tags,omitempty"`        // optional labels
+	Tags        []string `json:"tags,omitzero"`         // optional labels
 	// JudgeModel grades llm_judge assertions; nil uses the default.
 	JudgeModel *JudgeModel `json:"judgeModel,omitempty"`
 	// JudgeContext is background the judge receives with every grading.
@@ -306,10 +369,13 @@ func (s EvalSuite) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// JudgeModel selects the model that grades llm_judge assertions.
+// JudgeModel selects the model that grades llm_judge assertions, in one of
+// the two forms Model describes: ID ("provider/id", the newest backend's)
+// or Provider and Name (the older backends'). Sync converts as for Model.
 type JudgeModel struct {
-	Provider string `json:"provider"` // the judge model's vendor
-	Name     string `json:"name"`     // the judge model's name
+	ID       string `json:"model,omitempty"`    // the judge model as "provider/id"
+	Provider string `json:"provider,omitempty"` // the judge model's vendor, with Name
+	Name     string `json:"name,omitempty"`     // the judge model's name, with Provider
 }
 
 // EvalCase is one scripted conversation.
@@ -317,12 +383,28 @@ type EvalCase struct {
 	// Name is required.
 	Name        string   `json:"name"`                  // required
 	Description string   `json:"description,omitempty"` // optional
-	Tags        []string `json:"tags,omitempty"`        // optional labels
+	Tags        []string `json:"tags,omitzero"`         // optional labels
 	// Turns are the user's messages, in order. At least one.
 	Turns []EvalTurn `json:"turns"`
-	// FinalAssertions are checked after the last turn.
-	FinalAssertions []EvalAssertion `json:"finalAssertions,omitempty"`
+	// FinalAssertions are checked after the last turn, against its reply
+	// and the tool calls of every turn.
+	FinalAssertions []EvalAssertion `json:"finalAssertions,omitzero"`
+	// Channel is the channel the conversation simulates: one of the
+	// Channel* constants; empty for the default. Newest backend only.
+	Channel string `json:"channel,omitempty"`
+	// ContextParams is the thread context the case runs with, a JSON
+	// object checked against the agent's ThreadContextParams. Newest
+	// backend only.
+	ContextParams json.RawMessage `json:"contextParams,omitempty"`
 }
+
+// Eval case channels: the values of EvalCase.Channel.
+const (
+	ChannelWidget    = "widget"
+	ChannelWhatsApp  = "whatsapp"
+	ChannelAPI       = "api"
+	ChannelDashboard = "dashboard"
+)
 
 // MarshalJSON encodes c with nil Turns as [].
 func (c EvalCase) MarshalJSON() ([]byte, error) {
@@ -336,7 +418,7 @@ func (c EvalCase) MarshalJSON() ([]byte, error) {
 type EvalTurn struct {
 	// UserMessage is what the user says. Required.
 	UserMessage string          `json:"userMessage"`
-	Assertions  []EvalAssertion `json:"assertions,omitempty"` // checks on the reply to this turn
+	Assertions  []EvalAssertion `json:"assertions,omitzero"` // checks on the reply to this turn
 }
 
 // Eval assertion types the backend accepts.
@@ -360,6 +442,50 @@ type EvalAssertion struct {
 	// Weight scales the assertion in the case's score; nil means the
 	// default.
 	Weight *float64 `json:"weight,omitempty"`
+}
+
+// Fixture is test data for the eval environment: records and relations
+// that replace every active eval record when synced. Only the eval
+// environment of the newest backend processes fixtures; other
+// environments ignore them.
+type Fixture struct {
+	// Name is the display name. Required.
+	Name string `json:"name"`
+	// Slug identifies the fixture. Required.
+	Slug string `json:"slug"`
+	// Entities are the records to create. Sent as [] when empty.
+	Entities []FixtureEntity `json:"entities"`
+	// Relations link the records by their Ref.
+	Relations []FixtureRelation `json:"relations,omitzero"`
+}
+
+// MarshalJSON encodes f with nil Entities as [].
+func (f Fixture) MarshalJSON() ([]byte, error) {
+	type plain Fixture
+	p := plain(f)
+	p.Entities = nonNil(p.Entities)
+	return json.Marshal(p)
+}
+
+// FixtureEntity is one record of a fixture.
+type FixtureEntity struct {
+	// Ref names the record within the fixtures, for relations. Required.
+	Ref string `json:"ref"`
+	// Type is the entity type's slug; the type must be defined too.
+	Type string `json:"type"`
+	// Data is the record's data, a JSON object. Required.
+	Data json.RawMessage `json:"data"`
+	// Status is the record's status; empty means "active".
+	Status string `json:"status,omitempty"`
+}
+
+// FixtureRelation links two fixture records by their refs.
+type FixtureRelation struct {
+	From string `json:"from"` // the Ref of the source record
+	To   string `json:"to"`   // the Ref of the target record
+	Type string `json:"type"` // the relation's type
+	// Metadata is free-form data about the relation.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
 
 // nonNil returns s, or an empty non-nil slice when s is nil, so that it

@@ -285,6 +285,18 @@ func (d *Definitions) dropNullOptionals() {
 	for i := range d.Triggers {
 		d.Triggers[i].Condition = nullToNil(d.Triggers[i].Condition)
 	}
+	for i := range d.EvalSuites {
+		for j := range d.EvalSuites[i].Cases {
+			c := &d.EvalSuites[i].Cases[j]
+			c.ContextParams = nullToNil(c.ContextParams)
+		}
+	}
+	for i := range d.Fixtures {
+		for j := range d.Fixtures[i].Relations {
+			r := &d.Fixtures[i].Relations[j]
+			r.Metadata = nullToNil(r.Metadata)
+		}
+	}
 }
 
 func nullToNil(m json.RawMessage) json.RawMessage {
@@ -357,13 +369,17 @@ var (
 // or silently get wrong: required fields, agent slug format (lowercase
 // letters, digits and hyphens, starting with a letter or digit, at most
 // MaxSlugLength), semantic versions, policy effects, mask and assertion
-// types, duplicate slugs and role names, two entity types bound to one
-// role, free-form JSON that is not valid (or not an object where the
-// backend needs one), and eval suites whose agent is not defined.
+// types, a model given in neither or both of its forms, thread context
+// parameter types, eval case channels, duplicate slugs and role names (the
+// backend would create two rows), two entity types bound to one role,
+// free-form JSON that is not valid (or not an object where the backend
+// needs one), eval suites whose agent is not defined, and fixture records
+// whose entity type is not defined or relations whose ref is unknown.
 //
 // Validate does not know the backend generation: keys only some
 // generations accept (policy priority, triggers, eval suites,
-// boundToRole) are Client.Sync's concern.
+// boundToRole, the newest backend's fields) and model conversions are
+// Client.Sync's concern.
 func (d *Definitions) Validate() error {
 	v := &validator{}
 	agentSlugs := map[string]bool{}
@@ -442,10 +458,60 @@ func (d *Definitions) Validate() error {
 		}
 	}
 
+	seen = map[string]string{}
+	refs := map[string]bool{}
+	for i, f := range d.Fixtures {
+		item := itemName("fixtures", i, f.Slug)
+		v.fixture(item, f, d, refs)
+		if f.Slug != "" {
+			if first, dup := seen[f.Slug]; dup {
+				v.add(item, "slug", fmt.Sprintf("duplicate slug %q (also %s)", f.Slug, first))
+			} else {
+				seen[f.Slug] = fmt.Sprintf("fixtures[%d]", i)
+			}
+		}
+	}
+
 	if len(v.problems) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: v.problems}
+}
+
+// fixture checks one fixture. refs holds the refs of the earlier
+// fixtures: the backend resolves a relation only to records of this or an
+// earlier fixture.
+func (v *validator) fixture(item string, f Fixture, d *Definitions, refs map[string]bool) {
+	v.required(item, "name", f.Name)
+	v.required(item, "slug", f.Slug)
+	for i, e := range f.Entities {
+		field := fmt.Sprintf("entities[%d]", i)
+		v.required(item, field+".ref", e.Ref)
+		switch _, ok := d.EntityType(e.Type); {
+		case e.Type == "":
+			v.add(item, field+".type", "required")
+		case !ok:
+			// The backend looks the type up among the synced ones.
+			v.add(item, field+".type", fmt.Sprintf("%q is not one of the defined entity types", e.Type))
+		}
+		v.object(item, field+".data", e.Data)
+		if e.Ref != "" {
+			refs[e.Ref] = true
+		}
+	}
+	for i, r := range f.Relations {
+		field := fmt.Sprintf("relations[%d]", i)
+		v.required(item, field+".type", r.Type)
+		for _, end := range []struct{ name, ref string }{{"from", r.From}, {"to", r.To}} {
+			switch {
+			case end.ref == "":
+				v.add(item, field+"."+end.name, "required")
+			case !refs[end.ref]:
+				v.add(item, field+"."+end.name, fmt.Sprintf("%q is not the ref of a record in this or an earlier fixture", end.ref))
+			}
+		}
+		v.optionalJSON(item, field+".metadata", r.Metadata)
+	}
 }
 
 // itemName names a definition by its key, or by its index when the key is
@@ -531,8 +597,7 @@ func (v *validator) agent(item string, a Agent) {
 	case !semverPattern.MatchString(a.Version):
 		v.add(item, "version", fmt.Sprintf("%q is not a semantic version such as 1.0.0", a.Version))
 	}
-	v.required(item, "model.provider", a.Model.Provider)
-	v.required(item, "model.name", a.Model.Name)
+	v.model(item, "model", a.Model.ID, a.Model.Provider, a.Model.Name)
 	if a.Model.Temperature != nil && *a.Model.Temperature < 0 {
 		v.add(item, "model.temperature", "must not be negative")
 	}
@@ -550,6 +615,41 @@ func (v *validator) agent(item string, a Agent) {
 			names[t.Name] = true
 		}
 		v.object(item, field+".parameters", t.Parameters)
+	}
+	for i, s := range a.FirstMessageSuggestions {
+		v.required(item, fmt.Sprintf("firstMessageSuggestions[%d]", i), s)
+	}
+	params := map[string]bool{}
+	for i, p := range a.ThreadContextParams {
+		field := itemName("threadContextParams", i, p.Name)
+		v.required(item, field+".name", p.Name)
+		if p.Name != "" {
+			if params[p.Name] {
+				v.add(item, field+".name", fmt.Sprintf("duplicate parameter name %q", p.Name))
+			}
+			params[p.Name] = true
+		}
+		switch p.Type {
+		case ParamString, ParamNumber, ParamBoolean:
+		default:
+			v.add(item, field+".type", fmt.Sprintf("%q: use %q, %q or %q", p.Type, ParamString, ParamNumber, ParamBoolean))
+		}
+	}
+}
+
+// model checks one of the two forms of a model: id ("provider/id"), or
+// provider and name.
+func (v *validator) model(item, field, id, provider, name string) {
+	switch {
+	case id != "" && (provider != "" || name != ""):
+		v.add(item, field, fmt.Sprintf("give either model (%q) or provider and name, not both", id))
+	case id != "":
+		v.required(item, field+".model", id)
+	case provider == "" && name == "":
+		v.add(item, field+".model", `required: the model as "provider/id", e.g. "openai/gpt-5-mini" (or provider and name)`)
+	default:
+		v.required(item, field+".provider", provider)
+		v.required(item, field+".name", name)
 	}
 }
 
@@ -639,8 +739,7 @@ func (v *validator) evalSuite(item string, s EvalSuite, agents map[string]bool) 
 		v.add(item, "agentSlug", fmt.Sprintf("%q is not one of the defined agents", s.AgentSlug))
 	}
 	if jm := s.JudgeModel; jm != nil {
-		v.required(item, "judgeModel.provider", jm.Provider)
-		v.required(item, "judgeModel.name", jm.Name)
+		v.model(item, "judgeModel", jm.ID, jm.Provider, jm.Name)
 	}
 	if len(s.Cases) == 0 {
 		v.add(item, "cases", "at least one case is required")
@@ -661,6 +760,12 @@ func (v *validator) evalSuite(item string, s EvalSuite, agents map[string]bool) 
 		for k, a := range c.FinalAssertions {
 			v.assertion(item, fmt.Sprintf("%s.finalAssertions[%d]", field, k), a)
 		}
+		switch c.Channel {
+		case "", ChannelWidget, ChannelWhatsApp, ChannelAPI, ChannelDashboard:
+		default:
+			v.add(item, field+".channel", fmt.Sprintf("%q: use one of %s, %s, %s, %s", c.Channel, ChannelWidget, ChannelWhatsApp, ChannelAPI, ChannelDashboard))
+		}
+		v.optionalJSON(item, field+".contextParams", c.ContextParams)
 	}
 }
 

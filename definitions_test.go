@@ -62,7 +62,7 @@ func TestLoadDefinitionsReadsTheExample(t *testing.T) {
 		"temperature": *support.Model.Temperature,
 		"maxTokens":   *support.Model.MaxTokens,
 		"tools":       []string{support.Tools[0].Name, support.Tools[1].Name},
-		"builtin":     []bool{support.Tools[0].IsBuiltin, support.Tools[1].IsBuiltin},
+		"builtin":     []bool{*support.Tools[0].IsBuiltin, *support.Tools[1].IsBuiltin},
 	}
 	want := map[string]any{
 		"temperature": 0.7,
@@ -144,10 +144,10 @@ func TestDefinitionsMarshalOmitsUnsetOptionalFieldsAndSendsEmptyLists(t *testing
 	want := `{
 	  "agents": [{"name": "A", "slug": "a", "version": "1.0.0", "systemPrompt": "",
 	              "model": {"provider": "anthropic", "name": "claude"},
-	              "tools": [{"name": "t", "description": "", "parameters": {}, "isBuiltin": false}]}],
+	              "tools": [{"name": "t", "description": "", "parameters": {}}]}],
 	  "entityTypes": [{"name": "E", "slug": "e", "schema": {}}],
 	  "roles": [{"name": "r", "policies": [{"resource": "e", "actions": [], "effect": "allow"}],
-	             "scopeRules": [], "fieldMasks": [{"entityType": "e", "fieldPath": "data.x", "maskType": "hide"}]}],
+	             "fieldMasks": [{"entityType": "e", "fieldPath": "data.x", "maskType": "hide"}]}],
 	  "triggers": [{"name": "T", "slug": "t", "entityType": "e", "action": "created", "actions": [],
 	                "schedule": {}, "retry": {}}],
 	  "evalSuites": [{"name": "S", "slug": "s", "agentSlug": "a",
@@ -159,9 +159,22 @@ func TestDefinitionsMarshalOmitsUnsetOptionalFieldsAndSendsEmptyLists(t *testing
 }
 
 func TestDefinitionsMarshalOfEmptyValueSendsRequiredListsOnly(t *testing.T) {
-	encoded, err := json.Marshal(&Definitions{Triggers: []Trigger{}, EvalSuites: []EvalSuite{}})
+	encoded, err := json.Marshal(&Definitions{})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"agents": [], "entityTypes": [], "roles": []}`, string(encoded))
+}
+
+// An optional list given as [] stays [] (absent and empty differ on the
+// backend: an absent agentAccess removes the stored one).
+func TestDefinitionsMarshalKeepsEmptyOptionalLists(t *testing.T) {
+	in := `{"agents": [], "entityTypes": [], "roles": [{"name": "r", "agentAccess": [], "policies": [], "scopeRules": [], "fieldMasks": []}],
+	        "triggers": [], "evalSuites": [], "fixtures": []}`
+	d, err := ParseDefinitions(strings.NewReader(in))
+	require.NoError(t, err)
+	require.NotNil(t, d.Roles[0].AgentAccess)
+	encoded, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.JSONEq(t, in, string(encoded))
 }
 
 func TestDefinitionsMarshalKeepsPolicyPriorityWhenSet(t *testing.T) {
@@ -194,8 +207,8 @@ func TestParseDefinitionsRejectsMalformedInput(t *testing.T) {
 		},
 		{
 			name:  "every unknown field is reported",
-			input: `{"agents": [{"slug": "a", "Slug": "b", "model": {"temp": 1}}], "entityTypes": [], "roles": [], "fixtures": []}`,
-			want:  `struere: definitions: agents[0]: unknown field "Slug"; agents[0].model: unknown field "temp"; top level: unknown field "fixtures"`,
+			input: `{"agents": [{"slug": "a", "Slug": "b", "model": {"temp": 1}}], "entityTypes": [], "roles": [], "fixture": []}`,
+			want:  `struere: definitions: agents[0]: unknown field "Slug"; agents[0].model: unknown field "temp"; top level: unknown field "fixture"`,
 		},
 		{
 			name:  "keys are matched case-sensitively like the backend",

@@ -45,6 +45,11 @@ var (
 	// ErrResponseTooLarge: a response body exceeded
 	// Config.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("struere: response too large")
+	// ErrPlanLimit: the organization's plan does not allow the change (too
+	// many agents, active eval suites or automations). Nothing was
+	// written; APIError.Message carries the backend's explanation, e.g.
+	// "Agent limit reached. Your plan allows up to 3 agents.".
+	ErrPlanLimit = errors.New("struere: plan limit reached")
 )
 
 // APIError describes a failed call to the backend: what the SDK was doing,
@@ -259,6 +264,10 @@ var functionTexts = []struct {
 	{"No organization found", []error{ErrNotFound}},
 	{"Unable to decode ID", []error{ErrValidation}},
 	{"Multiple entity types bound to role", []error{ErrValidation}},
+	// Plan limits of the newest backend, carried in errorData.
+	{"Agent limit reached. Your plan allows", []error{ErrPlanLimit}},
+	{"Eval suite limit reached. Your plan allows", []error{ErrPlanLimit}},
+	{"Automation limit reached. Your plan allows", []error{ErrPlanLimit}},
 }
 
 func classifyFunctionMessage(msg string) []error {

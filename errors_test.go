@@ -32,6 +32,7 @@ var sentinels = []struct {
 	{"ErrUnsupported", ErrUnsupported},
 	{"ErrMalformedResponse", ErrMalformedResponse},
 	{"ErrResponseTooLarge", ErrResponseTooLarge},
+	{"ErrPlanLimit", ErrPlanLimit},
 }
 
 // matchedSentinels returns the names of the sentinels err matches.
@@ -111,6 +112,9 @@ func TestWrapCallErrorMapsEveryResponseClassToItsSentinel(t *testing.T) {
 			Message: "[Request ID: 91ab34cd56ef7890] Server Error", ErrorData: json.RawMessage(`{"message":"Not authenticated"}`)}, []string{"ErrNotAuthenticated"}},
 		{"function error at HTTP 560 is classified like 200", &convex.Error{Kind: convex.KindFunction, Path: fnGetSyncState, HTTPStatus: 560,
 			Message: unredacted + "Uncaught Error: Not authenticated"}, []string{"ErrNotAuthenticated"}},
+		{"agent plan limit in errorData", planErr("Agent limit reached. Your plan allows up to 3 agents."), []string{"ErrPlanLimit"}},
+		{"eval suite plan limit in errorData", planErr("Eval suite limit reached. Your plan allows up to 1 eval suites."), []string{"ErrPlanLimit"}},
+		{"automation plan limit in errorData", planErr("Automation limit reached. Your plan allows up to 5 automations."), []string{"ErrPlanLimit"}},
 		{"an unknown thrown error has no class", fnErr(unredacted + "Uncaught Error: something else broke"), nil},
 		{"a redacted function error has no class", fnErr("[Request ID: 3f2a9c1b7e6d5a40] Server Error"), nil},
 	}
@@ -399,4 +403,22 @@ func TestValidationErrorQuotingAnAuthTextIsStillAValidationError(t *testing.T) {
 	require.ErrorIs(t, err, ErrValidation)
 	require.NotErrorIs(t, err, ErrAccessDenied)
 	require.NotContains(t, err.Error(), "\n")
+}
+
+// planErr is a redacted sync failure whose ConvexError data carries msg,
+// as the newest backend reports plan limits.
+func planErr(msg string) *convex.Error {
+	data, _ := json.Marshal(msg)
+	return &convex.Error{Kind: convex.KindFunction, Path: fnSyncOrganization, HTTPStatus: 200,
+		Message: "[Request ID: 3f2a9c1b7e6d5a40] Server Error", RequestID: "3f2a9c1b7e6d5a40", ErrorData: data}
+}
+
+func TestPlanLimitMessageIsSurfaced(t *testing.T) {
+	err := wrapCallError("sync", planErr("Agent limit reached. Your plan allows up to 3 agents."))
+	require.ErrorIs(t, err, ErrPlanLimit)
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "Agent limit reached. Your plan allows up to 3 agents.", ae.Message)
+	require.False(t, ae.Redacted)
+	require.Contains(t, err.Error(), "Agent limit reached. Your plan allows up to 3 agents.")
 }

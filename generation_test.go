@@ -81,11 +81,6 @@ func TestTheNewestBackendIsDetectedByItsEvalEnvironment(t *testing.T) {
 
 	_, err = c.Status(ctx)
 	require.NoError(t, err)
-
-	_ = calls.taken()
-	_, err = c.Sync(ctx, sampleDefs(t))
-	require.ErrorIs(t, err, struere.ErrUnsupported)
-	require.Empty(t, calls.taken(), "an unsupported sync sends nothing")
 }
 
 // acceptingBackend is environment-isolated, rejects the eval environment

@@ -192,7 +192,7 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 		case local != nil && !hasLocal:
 			// E1 syncs preserve agents missing from the payload.
 			as.State = StateUnmanaged
-		case hasLocal && (!dev.configured || !agentMatches(la, dev, devPull[a.Slug])):
+		case hasLocal && (!dev.configured || !agentMatches(r.gen, la, dev, devPull[a.Slug])):
 			as.State = StateModified
 		case dev.configured && !prod.configured:
 			as.State = StateNotInProduction
@@ -226,14 +226,14 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 // agentMatches reports whether a local agent equals development's
 // configuration. With development's full configuration (isolated
 // backends) every field is compared; otherwise only the version.
-func agentMatches(local Agent, dev envView, pulled json.RawMessage) bool {
+func agentMatches(gen Generation, local Agent, dev envView, pulled json.RawMessage) bool {
 	if local.Version != dev.version {
 		return false
 	}
 	if pulled == nil {
 		return true
 	}
-	lj, err := json.Marshal(local)
+	lj, err := json.Marshal(wireAgentFor(gen, local, &wireProblems{gen: gen}))
 	if err != nil {
 		return false
 	}

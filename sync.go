@@ -3,7 +3,6 @@ package struere
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -19,7 +18,7 @@ type Changes struct {
 
 // SyncResult is the outcome of Client.Sync.
 type SyncResult struct {
-	Environment Environment `json:"environment"` // always Development
+	Environment Environment `json:"environment"` // Development, or Eval with SyncTo(Eval)
 	Generation  Generation  `json:"-"`           // the backend generation the payload was shaped for
 	Agents      Changes     `json:"agents"`      // agent changes
 	EntityTypes Changes     `json:"entityTypes"` // entity type changes
@@ -27,15 +26,28 @@ type SyncResult struct {
 	// Triggers and EvalSuites are nil when they were not sent.
 	Triggers   *Changes `json:"triggers,omitempty"`
 	EvalSuites *Changes `json:"evalSuites,omitempty"` // eval suite changes, when sent
+	// Fixtures is what the eval environment created from the fixtures; nil
+	// when none were sent.
+	Fixtures *FixtureChanges `json:"fixtures,omitempty"`
 	// PackResourcesPreserved is reported by E1 backends: true when the
 	// organization has installed packs.
 	PackResourcesPreserved bool `json:"packResourcesPreserved,omitempty"`
 }
 
+// FixtureChanges counts what a fixture sync created. Every active record
+// of the eval environment was replaced.
+type FixtureChanges struct {
+	EntitiesCreated  int `json:"entitiesCreated"`  // records created
+	RelationsCreated int `json:"relationsCreated"` // relations created
+}
+
 // SyncOption configures Client.Sync.
 type SyncOption interface{ applySync(*syncOptions) }
 
-type syncOptions struct{ allowDeletions bool }
+type syncOptions struct {
+	allowDeletions bool
+	env            Environment
+}
 
 type syncOptionFunc func(*syncOptions)
 
@@ -48,17 +60,19 @@ func AllowDeletions() SyncOption {
 	return syncOptionFunc(func(o *syncOptions) { o.allowDeletions = true })
 }
 
+// SyncTo makes Sync write to env instead of Development. Only Development
+// and Eval are accepted (production is written by Deploy), and Eval only
+// on the newest backend, where it is the environment eval suites run in
+// and the only one that processes fixtures.
+func SyncTo(env Environment) SyncOption {
+	return syncOptionFunc(func(o *syncOptions) { o.env = env })
+}
+
 // syncArgs is the syncOrganization payload for local definitions.
 type syncArgs struct {
 	OrganizationID string      `json:"organizationId,omitempty"`
 	Environment    Environment `json:"environment,omitempty"`
-	// The definitions, listed rather than embedded: Definitions has its
-	// own MarshalJSON, which embedding would promote over these fields.
-	Agents      []Agent      `json:"agents"`
-	EntityTypes []EntityType `json:"entityTypes"`
-	Roles       []Role       `json:"roles"`
-	Triggers    []Trigger    `json:"triggers,omitempty"`
-	EvalSuites  []EvalSuite  `json:"evalSuites,omitempty"`
+	*wireDefs
 	// E1 only; both default to true on the backend and are sent
 	// explicitly, as `struere dev` does.
 	PreservePackResources   *bool `json:"preservePackResources,omitempty"`
@@ -66,22 +80,31 @@ type syncArgs struct {
 }
 
 // Sync pushes local definitions to development (never production: that is
-// Deploy's job), in the argument shape of the backend's generation. Before
-// writing it reads development and computes which remote resources the sync
-// would delete; unless AllowDeletions is given it then refuses with an
-// error matching ErrWouldDelete that lists them.
+// Deploy's job; SyncTo(Eval) writes the eval environment instead), in the
+// argument shape of the backend's generation. Definitions the generation
+// cannot store exactly are refused before anything is sent, with an
+// *UnsupportedDefinitionsError naming each agent and field; so are
+// fixtures for any environment but eval, which would ignore them. Before
+// writing, Sync reads the target environment and computes which remote
+// resources the sync would delete; unless AllowDeletions is given it then
+// refuses with an error matching ErrWouldDelete that lists them.
 //
-// On E2 backends an agent missing from defs is deleted together with its
-// configurations in every environment, production included; the refusal
-// says so.
+// On environment-isolated backends an agent missing from defs is deleted
+// together with its configurations in every environment, production
+// included; the refusal says so. A failure the backend reports because of
+// the organization's plan (too many agents, eval suites or automations)
+// matches ErrPlanLimit and carries the backend's message.
 func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption) (*SyncResult, error) {
 	const op = "sync"
-	var o syncOptions
+	o := syncOptions{env: Development}
 	for _, opt := range opts {
 		opt.applySync(&o)
 	}
 	if defs == nil {
 		return nil, fmt.Errorf("struere: %s: definitions are nil: load them with LoadDefinitions", op)
+	}
+	if o.env != Development && o.env != Eval {
+		return nil, fmt.Errorf("struere: %s: cannot sync to %q: Sync writes development or eval; use Deploy for production", op, string(o.env))
 	}
 	if err := defs.Validate(); err != nil {
 		return nil, wrapOp(op, err)
@@ -90,35 +113,43 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSupported(gen, defs); err != nil {
+	if o.env == Eval && gen != GenerationHead {
+		return nil, wrapOp(op, fmt.Errorf("%w: this backend (%s) has no eval environment: sync to development", ErrUnsupported, gen))
+	}
+	if o.env != Eval && len(defs.Fixtures) > 0 && gen == GenerationHead {
+		return nil, wrapOp(op, fmt.Errorf("%w: fixtures: only the eval environment processes fixtures; %s would ignore them: sync them with SyncTo(Eval), or remove them", ErrUnsupported, o.env))
+	}
+	wire, err := wireDefinitions(gen, defs)
+	if err != nil {
 		return nil, wrapOp(op, err)
 	}
-	r, err := c.readRemote(ctx, op, reads{devOnly: true})
+	r, err := c.readTarget(ctx, op, gen, o.env)
 	if err != nil {
 		return nil, err
 	}
-	if dels := wouldDelete(r, defs); len(dels) > 0 && !o.allowDeletions {
+	if dels := wouldDelete(r, defs, o.env); len(dels) > 0 && !o.allowDeletions {
 		return nil, &RefusedError{Op: op, Refusals: dels, kind: ErrWouldDelete}
 	}
-	args := syncArgs{OrganizationID: c.s.org,
-		Agents: nonNil(defs.Agents), EntityTypes: nonNil(defs.EntityTypes), Roles: nonNil(defs.Roles),
-		Triggers: defs.Triggers, EvalSuites: defs.EvalSuites}
+	args := syncArgs{OrganizationID: c.s.org, wireDefs: wire}
 	if gen.EnvironmentIsolated() {
-		args.Environment = Development
+		args.Environment = o.env
 	} else {
 		yes := true
 		args.PreservePackResources, args.PreserveUnmanagedAgents = &yes, &yes
 	}
-	var out wireSyncResult
+	var out struct {
+		wireSyncResult
+		Fixtures *FixtureChanges `json:"fixtures"`
+	}
 	if err := c.call(ctx, op, convex.Mutation, fnSyncOrganization, args, &out); err != nil {
 		return nil, err
 	}
 	if !out.Success {
 		return nil, &APIError{Op: op, Path: fnSyncOrganization, HTTPStatus: 200, Message: "backend answered success:false", kinds: []error{ErrMalformedResponse}}
 	}
-	res := &SyncResult{Environment: Development, Generation: gen,
+	res := &SyncResult{Environment: o.env, Generation: gen,
 		Agents: out.Agents.changes(), EntityTypes: out.EntityTypes.changes(), Roles: out.Roles.changes(),
-		PackResourcesPreserved: out.PackResourcesPreserved}
+		Fixtures: out.Fixtures, PackResourcesPreserved: out.PackResourcesPreserved}
 	if out.Triggers != nil {
 		ch := out.Triggers.changes()
 		res.Triggers = &ch
@@ -130,47 +161,26 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	return res, nil
 }
 
+// readTarget reads the sync state of the environment a sync writes (E1:
+// the organization-wide one) into r.dev, for the deletion check.
+func (c *Client) readTarget(ctx context.Context, op string, gen Generation, env Environment) (*remote, error) {
+	if env == Development || !gen.EnvironmentIsolated() {
+		return c.readRemoteAs(ctx, op, gen, reads{devOnly: true})
+	}
+	r := &remote{gen: gen, dev: new(wireSyncState)}
+	if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: env}, r.dev); err != nil {
+		return nil, err
+	}
+	return r, r.check(op)
+}
+
 func (s syncChanges) changes() Changes {
 	return Changes{Created: nonNil(s.Created), Updated: nonNil(s.Updated), Deleted: nonNil(s.Deleted), Preserved: s.Preserved, Skipped: s.Skipped}
 }
 
-// checkSupported rejects definitions the backend's generation cannot
-// store, instead of letting its validator fail or silently dropping them.
-func checkSupported(gen Generation, d *Definitions) error {
-	if gen == GenerationHead {
-		return fmt.Errorf("%w: syncing to the newest backend generation (model \"provider/id\", tools without isBuiltin) is not implemented yet; use the struere CLI to sync, then Status and Deploy from Go", ErrUnsupported)
-	}
-	var problems []string
-	if gen.EnvironmentIsolated() {
-		for _, r := range d.Roles {
-			for i, p := range r.Policies {
-				if p.Priority != nil {
-					problems = append(problems, fmt.Sprintf("roles[%s].policies[%d].priority: policy priority exists only on E1 backends; remove it", r.Name, i))
-				}
-			}
-		}
-	} else {
-		if len(d.Triggers) > 0 {
-			problems = append(problems, "triggers: E1 backends have no triggers; remove them or upgrade the backend")
-		}
-		if len(d.EvalSuites) > 0 {
-			problems = append(problems, "evalSuites: E1 backends have no eval suites; remove them or upgrade the backend")
-		}
-		for _, e := range d.EntityTypes {
-			if e.BoundToRole != "" || e.UserIDField != "" {
-				problems = append(problems, fmt.Sprintf("entityTypes[%s]: boundToRole and userIdField exist only on environment-isolated backends", e.Slug))
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: not supported by this backend (%s): %s", ErrUnsupported, gen, strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// wouldDelete lists the remote resources a sync of d would delete
-// (protocol §5.1, §6.1).
-func wouldDelete(r *remote, d *Definitions) []Refusal {
+// wouldDelete lists the remote resources a sync of d to env would delete
+// (protocol §5.1, §6.1); r.dev holds env's state.
+func wouldDelete(r *remote, d *Definitions, env Environment) []Refusal {
 	var out []Refusal
 	agents := map[string]bool{}
 	for _, a := range d.Agents {
@@ -189,7 +199,7 @@ func wouldDelete(r *remote, d *Definitions) []Refusal {
 	}
 	for _, e := range r.dev.EntityTypes {
 		if !ets[e.Slug] && !e.IsPackManaged {
-			out = append(out, Refusal{Slug: e.Slug, Reason: "entity type would be deleted from development"})
+			out = append(out, Refusal{Slug: e.Slug, Reason: "entity type would be deleted from " + string(env)})
 		}
 	}
 	roles := map[string]bool{}
@@ -198,7 +208,7 @@ func wouldDelete(r *remote, d *Definitions) []Refusal {
 	}
 	for _, e := range r.dev.Roles {
 		if !roles[e.Name] && !e.IsPackManaged {
-			out = append(out, Refusal{Slug: e.Name, Reason: "role would be deleted from development"})
+			out = append(out, Refusal{Slug: e.Name, Reason: "role would be deleted from " + string(env)})
 		}
 	}
 	if len(d.Triggers) > 0 {
@@ -208,7 +218,7 @@ func wouldDelete(r *remote, d *Definitions) []Refusal {
 		}
 		for _, t := range r.dev.Triggers {
 			if !ts[t.Slug] {
-				out = append(out, Refusal{Slug: t.Slug, Reason: "trigger would be deleted from development"})
+				out = append(out, Refusal{Slug: t.Slug, Reason: "trigger would be deleted from " + string(env)})
 			}
 		}
 	}
@@ -219,7 +229,7 @@ func wouldDelete(r *remote, d *Definitions) []Refusal {
 		}
 		for _, s := range r.dev.EvalSuites {
 			if !ss[s.Slug] {
-				out = append(out, Refusal{Slug: s.Slug, Reason: "eval suite would be archived in development"})
+				out = append(out, Refusal{Slug: s.Slug, Reason: "eval suite would be archived in " + string(env)})
 			}
 		}
 	}
