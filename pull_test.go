@@ -33,7 +33,7 @@ func richDefs(t *testing.T) *struere.Definitions {
 	    {"name":"Teacher","slug":"teacher","schema":{"type":"object","properties":{"userId":{"type":"string"}}},"searchFields":["name","email"],
 	     "displayConfig":{"titleField":"name"},"boundToRole":"teacher","userIdField":"userId"},
 	    {"name":"Session","slug":"session","schema":{"type":"object"},"searchFields":["title"]},
-	    {"name":"Note","slug":"note","schema":{"type":"object"}}
+	    {"name":"Note","slug":"note","schema":{"type":"object"},"searchFields":[]}
 	  ],
 	  "roles": [
 	    {"name":"teacher","description":"Teachers","policies":[
@@ -243,7 +243,7 @@ func TestPullLeavesOutKeysTheTypesCannotHoldAndSaysSo(t *testing.T) {
 	     "tools":[]},
 	    {"name":"Scheduler","slug":"scheduler","version":"2.1.0","systemPrompt":"You book sessions.","model":{"provider":"anthropic","name":"claude-haiku-4-5"},
 	     "tools":[{"name":"entity.query","description":"Query entities","parameters":{"type":"object","properties":{}},"isBuiltin":true,"legacyFlag":1}]}],
-	  "entityTypes":[{"name":"Customer","slug":"customer","schema":{"type":"object"},"searchFields":["name"]}],
+	  "entityTypes":[{"name":"Customer","slug":"customer","schema":{"type":"object"},"searchFields":["name"],"displayConfig":null}],
 	  "roles":[{"name":"agent-operator","description":"Operators","policies":[{"resource":"customer","actions":["read","update"],"effect":"allow"}],"scopeRules":[],"fieldMasks":[],"color":"red"}],
 	  "triggers":[]}}`})
 	res, err := c.Pull(ctx, struere.Development)
