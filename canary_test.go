@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	struere "github.com/struere/struere-go"
@@ -50,10 +51,22 @@ type canaries struct{ token, key string }
 
 func (c canaries) requireAbsent(t *testing.T, what, out string) {
 	t.Helper()
-	require.NotContains(t, out, c.token, "%s shows the token", what)
+	// assert, not require: every fault is checked, not only the first
+	// that leaks.
+	assert.NotContains(t, out, c.token, "%s shows the token", what)
 	if c.key != "" {
-		require.NotContains(t, out, c.key[16:], "%s shows the API key", what)
+		assert.NotContains(t, out, c.key[16:], "%s shows the API key", what)
 	}
+}
+
+// split inserts sep in the middle of secret ("" stays ""). The SDK drops
+// control characters, invalid UTF-8 and U+FFFD from server text; scrubbing
+// must see the text after that, or the drop would reassemble the secret.
+func split(secret, sep string) string {
+	if secret == "" {
+		return ""
+	}
+	return secret[:len(secret)/2] + sep + secret[len(secret)/2:]
 }
 
 // printAll formats v under every verb that could reveal a field.
@@ -91,6 +104,20 @@ func TestCanariesNeverAppearInErrorsResultsOrLogs(t *testing.T) {
 			{"429 once, then success (retries logged)", strueretest.Fault{Times: 1, Status: 429, Header: retryAfter("0"), Body: `{"code":"RateLimited","message":"` + echo + `"}`}},
 			{"reset mid-response", strueretest.Fault{CloseMidBody: true, Body: `{"message":"` + echo + `"}`}},
 			{"100 MiB body", strueretest.Fault{OversizeBytes: 100 << 20}},
+			// Request ids: a server may put anything where an id belongs.
+			{"request id headers carrying both", strueretest.Fault{Status: 503, Header: http.Header{"X-Request-Id": {cn.key}, "Convex-Request-Id": {cn.token}}}},
+			{"request id header carrying the key, success", strueretest.Fault{Header: http.Header{"X-Request-Id": {cn.key}, "Convex-Request-Id": {cn.key}}}},
+			{"[Request ID: token] in a function error", strueretest.Fault{Body: `{"status":"error","errorMessage":"[Request ID: ` + cn.token + `] Server Error"}`}},
+			{"[Request ID: key] in a site error code", strueretest.Fault{Status: 500, Body: `{"code":"[Request ID: ` + cn.key + `] Server Error"}`}},
+			// Normalization: characters the SDK drops must not split a
+			// secret so that the scrubber misses it and the drop joins it.
+			{"secrets split by control characters", strueretest.Fault{Status: 401, Body: `{"error":"Invalid API key ` + split(cn.key, `\u0001`) + ` ` + split(cn.token, `\u007f`) + `","code":"` + split(cn.token, `\u001b`) + `","message":"` + split(cn.token, `\u0000`) + `"}`}},
+			{"secrets split by invalid UTF-8", strueretest.Fault{Status: 401, Body: "{\"error\":\"Invalid API key " + split(cn.key, "\xff") + " " + split(cn.token, "\xfe") + "\",\"message\":\"" + split(cn.token, "\xff") + "\"}"}},
+			{"secrets split by U+FFFD", strueretest.Fault{FunctionError: split(cn.key, "\ufffd") + " " + split(cn.token, "\ufffd")}},
+			{"site error split by U+FFFD", strueretest.Fault{Status: 500, Body: `{"error":"` + split(cn.key, `\ufffd`) + ` ` + split(cn.token, `\ufffd`) + `"}`}},
+			// Redirects: the refused target is named, never followed.
+			{"redirect to a host named after the token", strueretest.Fault{Status: 302, Header: http.Header{"Location": {"https://" + cn.token + "/x"}}}},
+			{"redirect to a host named after the key", strueretest.Fault{Status: 307, Header: http.Header{"Location": {"https://" + strings.ReplaceAll(cn.key, "_", "-") + ".example/x?k=" + cn.key}}}},
 		}
 	}
 	for _, op := range ops {

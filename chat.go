@@ -154,7 +154,9 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 		return nil, wrapCallError(op, err)
 	}
 	if res.Status != http.StatusOK {
-		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res, key.Reveal())
+		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res,
+			func(s string) string { return c.s.rpc.Clean(s, key.Reveal()) },
+			func(id string) string { return c.s.rpc.KeepRequestID(id, key.Reveal()) })
 	}
 	var wire struct {
 		Message  *string `json:"message"`
@@ -239,19 +241,23 @@ var chatTexts = []struct {
 var noConfigText = regexp.MustCompile(`No ([a-z]+) configuration found`)
 
 // chatFailure turns a non-200 chat response into an *APIError. The body
-// was scrubbed of the key as bytes; the decoded message is scrubbed again,
-// since JSON escapes ("\u0061f_live_…") can hide the key from the first.
-func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, key string) error {
+// was scrubbed of the secrets as bytes; every text taken from it is
+// cleaned again once decoded (clean normalizes, then scrubs), since JSON
+// escapes ("\u0061f_live_…") or dropped characters ("af_li\u0001ve_…")
+// can hide a secret from the first pass.
+func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clean, keepID func(string) string) error {
 	e := &APIError{Op: op, Path: route, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts, RetryAfter: res.RetryAfter}
 	var body chatErrorBody
 	switch {
 	case json.Unmarshal(res.Body, &body) == nil && body.Error != nil:
-		e.Message = firstErrorLine(strings.ReplaceAll(*body.Error, key, redacted))
+		e.Message = firstErrorLine(clean(*body.Error))
 	case body.Code != "":
-		e.RequestID = firstNonEmptyString(convex.RequestID(body.Code), e.RequestID)
+		if id := convex.RequestID(body.Code); id != "" && keepID(id) != "" {
+			e.RequestID = id
+		}
 		e.Message = "server error (the request body was not accepted)"
 	default:
-		e.Message = excerpt(res.Body, res.Status)
+		e.Message = excerpt(clean(string(res.Body)), res.Status)
 	}
 	if res.Status == http.StatusTooManyRequests && e.RetryAfter == 0 && body.RetryAt != nil {
 		// Retry-After = max(1, ceil((retryAt-now)/1000)) seconds (protocol §9).
@@ -306,9 +312,9 @@ func firstErrorLine(s string) string {
 	return sanitize(line, 500)
 }
 
-// excerpt is the first line of a non-JSON body, shortened.
-func excerpt(body []byte, status int) string {
-	s := strings.TrimSpace(string(body[:min(len(body), 4096)]))
+// excerpt is the first line of a non-JSON body (already cleaned), shortened.
+func excerpt(body string, status int) string {
+	s := strings.TrimSpace(body[:min(len(body), 4096)])
 	if s == "" {
 		return "empty response body (" + http.StatusText(status) + ")"
 	}
@@ -329,15 +335,6 @@ func sanitize(s string, n int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func firstNonEmptyString(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // NoConfigurationError reports that an agent has no configuration in the

@@ -34,7 +34,9 @@ func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response,
 		e := &Error{Kind: KindTransport, Path: st.path, Attempts: attempts, Sent: st.maySent, Err: withCtxErr(ctx, doErr)}
 		var re *redirectError
 		if errors.As(doErr, &re) {
-			e.Kind, e.HTTPStatus, e.Message = KindHTTP, re.status, re.Error()
+			// The target comes from the server: scrub it, and drop the
+			// *url.Error, which quotes it too.
+			e.Kind, e.HTTPStatus, e.Message, e.Err = KindHTTP, re.status, c.Clean(re.Error()), nil
 		}
 		return nil, e
 	}
@@ -44,7 +46,7 @@ func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response,
 	_ = resp.Body.Close()
 	if err != nil {
 		e := &Error{Path: st.path, HTTPStatus: resp.StatusCode, RetryAfter: retryAfter, Attempts: attempts,
-			Sent: true, RequestID: headerRequestID(resp.Header)}
+			Sent: true, RequestID: c.keepID(headerRequestID(resp.Header))}
 		if errors.Is(err, errTooLarge) {
 			e.Kind, e.Message = KindTooLarge, fmt.Sprintf("response body exceeds %d bytes", c.maxBody)
 		} else {
@@ -121,14 +123,14 @@ func (c *Client) decode(path string, status int, h http.Header, body []byte) (*R
 func (c *Client) decodeInto(path string, status int, h http.Header, body []byte, out any) (res *Result, _ *Error, shapeErr error) {
 	fail := func(kind ErrorKind, msg string, err error) *Error {
 		return &Error{Kind: kind, Path: path, HTTPStatus: status, Message: msg, Err: err,
-			RequestID: headerRequestID(h)}
+			RequestID: c.keepID(headerRequestID(h))}
 	}
 	if status != statusUDFFailed && (status < 200 || status > 299) {
 		var pe platformError
 		if json.Unmarshal(body, &pe) == nil && pe.Code != "" {
 			e := fail(KindPlatform, c.clean(pe.Message), nil)
 			e.Code = sanitizeLine(c.clean(pe.Code), excerptLimit)
-			if id := firstNonEmpty(RequestID(pe.Message), RequestID(pe.Code)); id != "" {
+			if id := c.keepID(firstNonEmpty(RequestID(pe.Message), RequestID(pe.Code))); id != "" {
 				e.RequestID = id
 			}
 			return nil, e, nil
@@ -168,7 +170,7 @@ func (c *Client) decodeInto(path string, status int, h http.Header, body []byte,
 		return &Result{Value: v, LogLines: env.LogLines}, nil, nil
 	case "error":
 		e := fail(KindFunction, c.clean(env.ErrorMessage), nil)
-		if id := RequestID(env.ErrorMessage); id != "" {
+		if id := c.keepID(RequestID(env.ErrorMessage)); id != "" {
 			e.RequestID = id
 		}
 		if env.ErrorData != nil {
@@ -207,32 +209,53 @@ func (c *Client) scrub(s string) string {
 // server text, then scrubs it. Dropping first matters: a byte removed after
 // scrubbing could join the two halves of a secret scrub did not recognise.
 func (c *Client) clean(s string) string {
-	return c.scrub(strings.Map(func(r rune) rune {
+	return c.scrub(normalize(s))
+}
+
+// normalize drops what the SDK never shows of server text: invalid UTF-8,
+// U+FFFD (what a decoder makes of it) and control characters other than
+// '\n'.
+func normalize(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r != '\n' && (r == utf8.RuneError || unicode.IsControl(r)) {
 			return -1
 		}
 		return r
-	}, s))
+	}, s)
+}
+
+// Clean returns server text as the SDK may show it: normalized (invalid
+// UTF-8, U+FFFD and control characters other than '\n' dropped), then with
+// the Client's token, its other secrets and extra replaced by [REDACTED].
+// The order matters: scrubbing first would miss a secret split by a
+// character that normalizing then removes.
+func (c *Client) Clean(s string, extra ...string) string {
+	s = c.clean(s)
+	for _, sec := range extra {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		}
+	}
+	return s
 }
 
 func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
 	if c.cred == nil {
 		return b
 	}
-	// A secret may hide behind JSON escapes ("\u0063anary"): look for it
-	// in the decoded value, re-encoded without escapes.
+	// A secret may hide behind JSON escapes ("\u0063anary") or be split by
+	// characters the SDK drops when it shows the text ("ab\u0001cd"): look
+	// at the decoded value, every string normalized and scrubbed, and keep
+	// that form whenever it differs from the original.
 	var v any
 	if json.Unmarshal(b, &v) == nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(v) == nil {
-			canon := bytes.TrimSpace(buf.Bytes())
-			for _, sec := range c.cred.secrets {
-				if bytes.Contains(canon, []byte(sec)) {
-					b = canon
-					break
-				}
+		cleaned, changed := c.cleanValue(v)
+		if changed {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if enc.Encode(cleaned) == nil {
+				b = bytes.TrimSpace(buf.Bytes())
 			}
 		}
 	}
@@ -242,6 +265,35 @@ func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
 		}
 	}
 	return b
+}
+
+// cleanValue applies clean to every string and object key of a decoded
+// JSON value, reporting whether anything changed.
+func (c *Client) cleanValue(v any) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		s := c.clean(x)
+		return s, s != x
+	case []any:
+		changed := false
+		for i, e := range x {
+			var ch bool
+			x[i], ch = c.cleanValue(e)
+			changed = changed || ch
+		}
+		return x, changed
+	case map[string]any:
+		changed := false
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			ck := c.clean(k)
+			ce, ch := c.cleanValue(e)
+			changed = changed || ch || ck != k
+			out[ck] = ce
+		}
+		return out, changed
+	}
+	return v, false
 }
 
 func firstNonEmpty(s ...string) string {
@@ -296,7 +348,14 @@ func readBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
 // HTML page, else its first non-blank line, shortened and stripped of control
 // characters.
 func (c *Client) bodyExcerpt(body []byte, status int) string {
-	s := strings.TrimSpace(c.clean(string(body[:min(len(body), 4096)])))
+	// Cut with room for the longest secret, clean, then cut again: a cut
+	// first could leave the first half of a secret that scrub cannot see.
+	room := 4096
+	if c.cred != nil && len(c.cred.secrets) > 0 {
+		room += len(c.cred.secrets[0])
+	}
+	s := c.clean(string(body[:min(len(body), room)]))
+	s = strings.TrimSpace(s[:min(len(s), 4096)])
 	if s == "" {
 		if t := http.StatusText(status); t != "" {
 			return "empty response body (" + t + ")"

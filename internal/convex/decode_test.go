@@ -101,8 +101,8 @@ func TestCallDecodesEveryResponseShape(t *testing.T) {
 		},
 		{
 			name:    "platform error takes the request id from a response header",
-			handler: respond(503, `{"code":"Overloaded","message":"try later"}`, "X-Request-Id", "abc123"),
-			wantErr: &Error{Kind: KindPlatform, HTTPStatus: 503, Code: "Overloaded", Message: "try later", RequestID: "abc123"},
+			handler: respond(503, `{"code":"Overloaded","message":"try later"}`, "X-Request-Id", "00000000000abc12"),
+			wantErr: &Error{Kind: KindPlatform, HTTPStatus: 503, Code: "Overloaded", Message: "try later", RequestID: "00000000000abc12"},
 		},
 		{
 			name:    "platform error whose code carries a request id yields it",

@@ -102,7 +102,8 @@ func (e *Error) Unwrap() error { return e.Err }
 const requestIDPrefix = "[Request ID: "
 
 // RequestID returns the id inside the first "[Request ID: <id>]" of
-// errorMessage, or "" if there is none or it is not a short hex-ish token.
+// errorMessage, or "" if there is none or it is not in the backend's shape
+// (see IsRequestID).
 func RequestID(errorMessage string) string {
 	i := strings.Index(errorMessage, requestIDPrefix)
 	if i < 0 {
@@ -113,23 +114,54 @@ func RequestID(errorMessage string) string {
 	if j < 0 {
 		return ""
 	}
-	if !isRequestID(rest[:j]) {
+	if !IsRequestID(rest[:j]) {
 		return ""
 	}
 	return rest[:j]
 }
 
-// isRequestID accepts 1 to 64 letters, digits, '-' and '_'. Anything else
-// (spaces, dots as in a JWT) is not kept, so an echoed secret cannot pass.
-func isRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
+// requestIDLen is the length of a Convex request id: 16 hex digits.
+const requestIDLen = 16
+
+// IsRequestID reports whether id has the shape of the request ids Convex
+// produces: exactly 16 hexadecimal digits. Anything else (an API key, a
+// JWT, free text echoed by a server) is not kept, so a secret cannot reach
+// an error or a log record disguised as a request id.
+func IsRequestID(id string) bool {
+	if len(id) != requestIDLen {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			return false
 		}
 	}
 	return true
+}
+
+// keepID returns id if it may be shown: in the request-id shape, and not
+// a piece of a secret the Client holds. Otherwise "".
+func (c *Client) keepID(id string) string { return c.KeepRequestID(id) }
+
+// KeepRequestID returns id if it may be shown in an error or a log
+// record: in the shape of a Convex request id (IsRequestID) and not a
+// piece of the Client's secrets or of extra. Otherwise it returns "".
+func (c *Client) KeepRequestID(id string, extra ...string) string {
+	if !IsRequestID(id) {
+		return ""
+	}
+	if c.cred != nil {
+		for _, sec := range c.cred.secrets {
+			if strings.Contains(sec, id) {
+				return ""
+			}
+		}
+	}
+	for _, sec := range extra {
+		if sec != "" && strings.Contains(sec, id) {
+			return ""
+		}
+	}
+	return id
 }

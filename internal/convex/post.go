@@ -95,12 +95,12 @@ func (c *Client) finishPost(ctx context.Context, st *callState, bearer string, r
 		e := &Error{Kind: KindTransport, Path: st.path, Attempts: attempts, Sent: st.maySent, Err: withCtxErr(ctx, scrubErr(doErr, bearer))}
 		var re *redirectError
 		if errors.As(doErr, &re) {
-			e.Kind, e.HTTPStatus, e.Message, e.Err = KindHTTP, re.status, re.Error(), nil
+			e.Kind, e.HTTPStatus, e.Message, e.Err = KindHTTP, re.status, c.Clean(re.Error(), bearer), nil
 		}
 		return nil, e
 	}
 	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
-	reqID := headerRequestID(resp.Header)
+	reqID := c.keepID(headerRequestID(resp.Header))
 	body, err := readBody(resp.Body, resp.ContentLength, c.maxBody)
 	_ = resp.Body.Close()
 	if err != nil {

@@ -63,7 +63,7 @@ func TestPostSendsTheBodyWithItsOwnBearer(t *testing.T) {
 		gotAuth, gotType, gotUA = r.Header.Get("Authorization"), r.Header.Get("Content-Type"), r.Header.Get("User-Agent")
 		b, _ := io.ReadAll(r.Body)
 		gotBody = string(b)
-		w.Header().Set("X-Request-Id", "req-123")
+		w.Header().Set("X-Request-Id", "0123456789abcdef")
 		respond(200, `{"message":"ok"}`)(w, r)
 	})
 
@@ -76,7 +76,7 @@ func TestPostSendsTheBodyWithItsOwnBearer(t *testing.T) {
 	require.JSONEq(t, `{"message":"hi"}`, gotBody)
 	require.Equal(t, 200, res.Status)
 	require.JSONEq(t, `{"message":"ok"}`, string(res.Body))
-	require.Equal(t, "req-123", res.RequestID)
+	require.Equal(t, "0123456789abcdef", res.RequestID)
 	require.Equal(t, 1, res.Attempts)
 }
 

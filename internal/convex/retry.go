@@ -61,7 +61,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	st.status, st.headerID = 0, ""
 	if resp != nil {
 		st.status = resp.StatusCode
-		st.headerID = headerRequestID(resp.Header)
+		st.headerID = st.c.keepID(headerRequestID(resp.Header))
 	}
 	if err == nil || !isDialError(err) {
 		st.maySent = true
@@ -201,7 +201,7 @@ var requestIDHeaders = []string{"Convex-Request-Id", "X-Request-Id"}
 
 func headerRequestID(h http.Header) string {
 	for _, k := range requestIDHeaders {
-		if v := strings.TrimSpace(h.Get(k)); isRequestID(v) {
+		if v := strings.TrimSpace(h.Get(k)); IsRequestID(v) {
 			return v
 		}
 	}

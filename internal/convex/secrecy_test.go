@@ -107,7 +107,7 @@ func TestLoggerWritesOneRecordPerAttempt(t *testing.T) {
 	var fs *fakeServer
 	fs = newFakeServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if fs.hits.Load() < 3 {
-			respond(502, "", "X-Request-Id", fmt.Sprintf("hdr%d", fs.hits.Load()))(w, r)
+			respond(502, "", "X-Request-Id", fmt.Sprintf("00000000000000a%d", fs.hits.Load()))(w, r)
 			return
 		}
 		respond(200, `{"status":"error","errorMessage":"[Request ID: 3f2a9c1b7e6d5a40] Server Error"}`)(w, r)
@@ -135,8 +135,8 @@ func TestLoggerWritesOneRecordPerAttempt(t *testing.T) {
 		got = append(got, r)
 	}
 	want := []record{
-		{"DEBUG", "convex call", "POST", "sync:getSyncState", "query", "retry", 502, 1, "hdr1", 0},
-		{"DEBUG", "convex call", "POST", "sync:getSyncState", "query", "retry", 502, 2, "hdr2", 0},
+		{"DEBUG", "convex call", "POST", "sync:getSyncState", "query", "retry", 502, 1, "00000000000000a1", 0},
+		{"DEBUG", "convex call", "POST", "sync:getSyncState", "query", "retry", 502, 2, "00000000000000a2", 0},
 		{"DEBUG", "convex call", "POST", "sync:getSyncState", "query", "function", 200, 3, "3f2a9c1b7e6d5a40", 0},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
