@@ -80,11 +80,14 @@ func WithAgentID(id string) ChatOption {
 	return chatOptionFunc(func(o *chatOptions) { o.agentID = id })
 }
 
-// RequireEnvironment binds the call to env: Chat checks the API key's
-// declared environment before any network call and fails with an
-// *EnvironmentMismatchError (ErrEnvironmentMismatch) when it differs, having
-// sent nothing. Use it wherever talking to the wrong environment would do
-// harm, e.g. RequireEnvironment(Production) in a production smoke test.
+// RequireEnvironment binds the call to env: Chat compares env with the
+// environment the API key was declared for (the one given to ParseAPIKey,
+// or STRUERE_API_KEY_ENV) and fails with an *EnvironmentMismatchError
+// (ErrEnvironmentMismatch) when they differ, having sent nothing. That is
+// all it checks, locally and without asking the backend: a development key
+// declared as a production key passes. To confirm a key's real environment
+// ask the backend with Client.VerifyKey once, or use Client.SmokeTest or
+// WithSmokeTest, which do so before their first message.
 func RequireEnvironment(env Environment) ChatOption {
 	return chatOptionFunc(func(o *chatOptions) { o.require = env })
 }

@@ -102,6 +102,9 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		if err := o.smoke.validate(op); err != nil {
 			return nil, err
 		}
+		if err := c.verifySmokeKey(ctx, op, o.smoke); err != nil {
+			return nil, err
+		}
 	}
 	gen, err := c.Generation(ctx)
 	if err != nil {

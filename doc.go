@@ -50,11 +50,14 @@
 // Client.Chat talks to the public chat API on the deployment's site URL
 // with an APIKey; the environment comes from the key alone, as on the
 // backend. Chat is never retried once the server may have run it (a message
-// costs credits). RequireEnvironment(env) refuses a key of another
-// environment before sending anything, with ErrEnvironmentMismatch.
+// costs credits). RequireEnvironment(env) refuses a key declared for
+// another environment before sending anything, with ErrEnvironmentMismatch;
+// it checks the declaration only. Client.VerifyKey asks the backend for the
+// key's real environment, and smoke tests (Client.SmokeTest, WithSmokeTest)
+// do so before their first message.
 //
 //	prodKey, err := struere.ParseAPIKey(os.Getenv("PROD_KEY"), struere.Production)
-//	info, err := c.VerifyKey(ctx, prodKey) // checks the declared environment against apiKeys:list
+//	info, err := c.VerifyKey(ctx, prodKey) // checks the declared environment against the backend's key listing
 //	reply, err := c.Chat(ctx, prodKey, "support", "hello")
 //	res, err := c.Deploy(ctx, struere.WithSmokeTest(prodKey)) // ErrSmokeTestFailed carries the result
 //

@@ -5,14 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/struere/struere-go/internal/convex"
 )
 
 // ErrSmokeTestFailed: a deploy was written (and verified), but at least one
 // agent did not answer its production smoke test correctly. The error is a
 // *SmokeTestError carrying the deploy result.
 var ErrSmokeTestFailed = errors.New("struere: smoke test failed")
+
+// Functions that tell which organization the token's default is.
+const (
+	fnListMyOrganizations    = "organizations:listMyOrganizations"
+	fnGetCurrentOrganization = "organizations:getCurrent"
+)
 
 // DefaultSmokeMessage is what a SmokeCheck without a Message sends.
 const DefaultSmokeMessage = "ping"
@@ -33,20 +40,20 @@ type SmokeCheck struct {
 type SmokeResult struct {
 	// Agent is the checked agent's slug.
 	Agent string `json:"agent"`
-	// OK reports that the agent answered, from production.
+	// OK reports that the agent answered with a non-empty message. Which
+	// configuration answered is not part of a reply: the environment is
+	// the key's, confirmed as KeyVerified says.
 	OK bool `json:"ok"`
 	// Reply is the agent's answer.
 	Reply string `json:"reply,omitempty"`
 	// ThreadID is the production thread the check created.
 	ThreadID string `json:"threadId,omitempty"`
-	// ServedVersion and ServedEnvironment say which configuration
-	// answered, when the reply names it. Real backends answer with model
-	// output and leave them empty; strueretest prefixes every reply with
-	// "[<slug>@<version> <environment>] ", which is parsed here. A reply
-	// naming another environment than production, or another version than
-	// the deploy promoted, fails the check.
-	ServedVersion     string      `json:"servedVersion,omitempty"`
-	ServedEnvironment Environment `json:"servedEnvironment,omitempty"` // as ServedVersion
+	// KeyVerified reports that, before the first message, the backend
+	// confirmed that the smoke test's key is a production key.
+	KeyVerified bool `json:"keyVerified"`
+	// KeyCheck says how the key's environment was confirmed, or why the
+	// credentials at hand could not confirm it.
+	KeyCheck string `json:"keyCheck,omitempty"`
 	// Err is why the check failed; nil when OK.
 	Err error `json:"-"`
 }
@@ -64,12 +71,14 @@ func (r SmokeResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// SmokeTestError reports the smoke checks that failed after a deploy that
-// was written. Result is the deploy's result, Result.Smoke every check.
+// SmokeTestError reports the smoke checks that failed. After a deploy
+// (WithSmokeTest) Result is the deploy's result, which was written, and
+// Result.Smoke holds every check; Client.SmokeTest leaves Result nil.
 type SmokeTestError struct {
-	Op       string        // the operation, "deploy"
-	Result   *DeployResult // the deploy, which was written
+	Op       string        // the operation, "deploy" or "smoke test"
+	Result   *DeployResult // the deploy, which was written; nil for Client.SmokeTest
 	Failures []SmokeResult // the checks that failed
+	checked  int           // how many checks ran
 }
 
 // Error lists every failed check.
@@ -82,11 +91,13 @@ func (e *SmokeTestError) Error() string {
 		}
 		parts = append(parts, f.Agent+": "+why)
 	}
-	total := len(e.Failures)
+	total := max(e.checked, len(e.Failures))
 	if e.Result != nil {
 		total = len(e.Result.Smoke)
+		return fmt.Sprintf("struere: %s: the deploy was written, but the production smoke test failed for %d of %d agents: %s",
+			e.Op, len(e.Failures), total, strings.Join(parts, "; "))
 	}
-	return fmt.Sprintf("struere: %s: the deploy was written, but the production smoke test failed for %d of %d agents: %s",
+	return fmt.Sprintf("struere: %s: the production smoke test failed for %d of %d agents: %s",
 		e.Op, len(e.Failures), total, strings.Join(parts, "; "))
 }
 
@@ -108,15 +119,24 @@ func (e *SmokeTestError) Unwrap() []error {
 type smokeTest struct {
 	key    APIKey
 	checks []SmokeCheck
+	// verified and how are the key check's outcome (verifyKey).
+	verified bool
+	how      string
 }
 
 // WithSmokeTest makes Deploy, after promoting and verifying, send one
-// message per check with prodKey, which must be declared for Production
-// (otherwise Deploy fails with ErrEnvironmentMismatch before any network
-// call). Without checks, every deployed agent gets DefaultSmokeMessage.
-// Results are in DeployResult.Smoke; if any check fails, Deploy returns
-// the result together with a *SmokeTestError (ErrSmokeTestFailed). Each
-// check costs credits and is never retried once sent.
+// message per check with prodKey. Without checks, every deployed agent gets
+// DefaultSmokeMessage. Results are in DeployResult.Smoke; if any check
+// fails, Deploy returns the result together with a *SmokeTestError
+// (ErrSmokeTestFailed). Each check costs credits and is never retried once
+// sent.
+//
+// The key is checked before Deploy writes anything: it must be declared
+// for Production (otherwise ErrEnvironmentMismatch, with no network call),
+// and the backend is asked for its real environment as Client.SmokeTest
+// describes; a key the backend shows to be of another environment fails
+// the deploy with an *EnvironmentMismatchError before anything is written
+// or sent.
 func WithSmokeTest(prodKey APIKey, checks ...SmokeCheck) DeployOption {
 	return deployOptionFunc(func(o *deployOptions) {
 		o.smoke = &smokeTest{key: prodKey, checks: append([]SmokeCheck(nil), checks...)}
@@ -126,7 +146,7 @@ func WithSmokeTest(prodKey APIKey, checks ...SmokeCheck) DeployOption {
 // validate checks the smoke test without any network call.
 func (s *smokeTest) validate(op string) error {
 	if s.key.IsZero() {
-		return fmt.Errorf("struere: %s: smoke test: no API key: pass a production key to WithSmokeTest: %w", op, ErrValidation)
+		return fmt.Errorf("struere: %s: smoke test: no API key: pass a production key: %w", op, ErrValidation)
 	}
 	if s.key.Environment() != Production {
 		return &EnvironmentMismatchError{Op: op + ": smoke test", KeyPrefix: s.key.Prefix(), Declared: s.key.Environment(), Required: Production}
@@ -141,8 +161,111 @@ func (s *smokeTest) validate(op string) error {
 	return nil
 }
 
-// runSmoke sends the checks one after another (concurrent sends would only
-// spend the key's rate-limit burst) and records the results in res.
+// verifyKey asks the backend for the smoke key's environment and records
+// the outcome in s. It fails when the backend shows the key to be of
+// another environment, or unknown to the organization, or when the
+// question could not be asked for a reason other than the credentials.
+func (c *Client) verifySmokeKey(ctx context.Context, op string, s *smokeTest) error {
+	op += ": smoke test"
+	prefix := s.key.Prefix()
+	_, err := c.lookupKey(ctx, op, s.key)
+	switch {
+	case err == nil:
+		s.verified, s.how = true, "the backend lists "+prefix+" as a production key"
+		return nil
+	case errors.Is(err, ErrEnvironmentMismatch):
+		return err
+	case errors.Is(err, ErrNotFound):
+		// The listing is of the token's default organization, which need
+		// not be Config.OrganizationID.
+		same, derr := c.defaultOrgIsConfigured(ctx, op)
+		if derr != nil {
+			return derr
+		}
+		if same {
+			return err
+		}
+		s.how = "not verified: the backend lists the keys of the token's default organization only, which is not the configured organization and does not list " + prefix
+		return nil
+	}
+	return err
+}
+
+// defaultOrgIsConfigured reports whether the token's default organization
+// (the one apiKeys:list covers) is the client's: true when no organization
+// is configured, or when the user belongs to that organization alone, or
+// when the backend names it (organizations:getCurrent, newest backends).
+func (c *Client) defaultOrgIsConfigured(ctx context.Context, op string) (bool, error) {
+	if c.s.org == "" {
+		return true, nil
+	}
+	var orgs []struct {
+		ID string `json:"id"`
+	}
+	if err := c.call(ctx, op, convex.Query, fnListMyOrganizations, nil, &orgs); err != nil {
+		return false, err
+	}
+	if len(orgs) == 1 {
+		return orgs[0].ID == c.s.org, nil
+	}
+	var cur *struct {
+		ID string `json:"_id"`
+	}
+	err := c.call(ctx, op, convex.Query, fnGetCurrentOrganization, nil, &cur)
+	switch {
+	case errors.Is(err, ErrUnsupported) || isRedacted(err):
+		return false, nil // cannot tell
+	case err != nil:
+		return false, err
+	}
+	return cur != nil && cur.ID == c.s.org, nil
+}
+
+// SmokeTest sends one message per check with prodKey, one after another,
+// and reports whether each agent answered. It is the smoke test of
+// WithSmokeTest without a deploy, for a pipeline step that holds only a
+// production key. checks must name at least one agent. Each check costs
+// credits and is never retried once sent.
+//
+// Before the first message the key's environment is checked, as far as
+// the credentials allow. prodKey must be declared for Production (checked
+// locally; otherwise ErrEnvironmentMismatch, and nothing is sent). Then the
+// backend is asked, as VerifyKey does: when its key listing shows the key
+// under another environment, SmokeTest fails with an
+// *EnvironmentMismatchError before any message; when the listing does not
+// have the key at all, it fails with an error matching ErrNotFound. The
+// listing covers the token's default organization only: when
+// Config.OrganizationID names another organization (or the backend cannot
+// say which one is the default), an unlisted key is sent as is, and every
+// result says KeyVerified false and, in KeyCheck, why. The backend takes
+// the environment of every message from the key alone.
+//
+// It returns every result; if any check failed, also a *SmokeTestError
+// (ErrSmokeTestFailed) whose Result is nil.
+func (c *Client) SmokeTest(ctx context.Context, prodKey APIKey, checks ...SmokeCheck) ([]SmokeResult, error) {
+	const op = "smoke test"
+	s := &smokeTest{key: prodKey, checks: append([]SmokeCheck(nil), checks...)}
+	if len(s.checks) == 0 {
+		return nil, fmt.Errorf("struere: %s: no checks: name at least one agent in a SmokeCheck: %w", op, ErrValidation)
+	}
+	if err := s.validate(op); err != nil {
+		return nil, err
+	}
+	if err := c.verifySmokeKey(ctx, op, s); err != nil {
+		return nil, err
+	}
+	results, failures, err := c.sendChecks(ctx, op, s, s.checks)
+	if err != nil {
+		return results, err
+	}
+	if len(failures) > 0 {
+		return results, &SmokeTestError{Op: op, Failures: failures, checked: len(results)}
+	}
+	return results, nil
+}
+
+// runSmoke runs a deploy's smoke test (its key already verified) and
+// records the results in res.
 func (c *Client) runSmoke(ctx context.Context, op string, s *smokeTest, res *DeployResult) error {
 	checks := s.checks
 	if len(checks) == 0 {
@@ -150,31 +273,36 @@ func (c *Client) runSmoke(ctx context.Context, op string, s *smokeTest, res *Dep
 			checks = append(checks, SmokeCheck{Agent: slug})
 		}
 	}
-	promoted := map[string]string{}
-	if res.Plan != nil {
-		for _, a := range res.Plan.Deploy {
-			promoted[a.Slug] = a.Version
-		}
-	}
-	res.Smoke = make([]SmokeResult, 0, len(checks))
-	var failures []SmokeResult
-	for _, chk := range checks {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("struere: %s: smoke test: %w", op, err)
-		}
-		r := c.smokeOne(ctx, s.key, chk, promoted[chk.Agent])
-		res.Smoke = append(res.Smoke, r)
-		if !r.OK {
-			failures = append(failures, r)
-		}
+	results, failures, err := c.sendChecks(ctx, op, s, checks)
+	res.Smoke = results
+	if err != nil {
+		return err
 	}
 	if len(failures) > 0 {
-		return &SmokeTestError{Op: op, Result: res, Failures: failures}
+		return &SmokeTestError{Op: op, Result: res, Failures: failures, checked: len(results)}
 	}
 	return nil
 }
 
-func (c *Client) smokeOne(ctx context.Context, key APIKey, chk SmokeCheck, wantVersion string) SmokeResult {
+// sendChecks sends the checks one after another (concurrent sends would
+// only spend the key's rate-limit burst). err is set only when ctx ended.
+func (c *Client) sendChecks(ctx context.Context, op string, s *smokeTest, checks []SmokeCheck) (results, failures []SmokeResult, err error) {
+	results = make([]SmokeResult, 0, len(checks))
+	for _, chk := range checks {
+		if err := ctx.Err(); err != nil {
+			return results, failures, fmt.Errorf("struere: %s: smoke test: %w", op, err)
+		}
+		r := c.smokeOne(ctx, s.key, chk)
+		r.KeyVerified, r.KeyCheck = s.verified, s.how
+		results = append(results, r)
+		if !r.OK {
+			failures = append(failures, r)
+		}
+	}
+	return results, failures, nil
+}
+
+func (c *Client) smokeOne(ctx context.Context, key APIKey, chk SmokeCheck) SmokeResult {
 	r := SmokeResult{Agent: chk.Agent}
 	msg := chk.Message
 	if msg == "" {
@@ -190,31 +318,10 @@ func (c *Client) smokeOne(ctx context.Context, key APIKey, chk SmokeCheck, wantV
 		return r
 	}
 	r.Reply, r.ThreadID = reply.Message, reply.ThreadID
-	if slug, version, env, ok := parseServedBy(reply.Message); ok && (chk.AgentID != "" || slug == chk.Agent) {
-		r.ServedVersion, r.ServedEnvironment = version, env
-	}
-	switch {
-	case r.ServedEnvironment != "" && r.ServedEnvironment != Production:
-		r.Err = fmt.Errorf("struere: smoke test: %s answered from %s, not production", chk.Agent, r.ServedEnvironment)
-	case r.ServedVersion != "" && wantVersion != "" && r.ServedVersion != wantVersion:
-		r.Err = fmt.Errorf("struere: smoke test: %s answered with version %s, the deploy promoted %s", chk.Agent, r.ServedVersion, wantVersion)
-	case strings.TrimSpace(reply.Message) == "":
+	if strings.TrimSpace(reply.Message) == "" {
 		r.Err = fmt.Errorf("struere: smoke test: %s answered with an empty message", chk.Agent)
-	default:
-		r.OK = true
+		return r
 	}
+	r.OK = true
 	return r
-}
-
-// servedBy matches strueretest's reply prefix "[<slug>@<version> <environment>] ".
-var servedBy = regexp.MustCompile(`^\[([^\s@\]]+)@([^\s\]]+) (development|production|eval)\] `)
-
-// parseServedBy reads which configuration answered from a reply that
-// names it (strueretest's format); ok is false for any other reply.
-func parseServedBy(reply string) (slug, version string, env Environment, ok bool) {
-	m := servedBy.FindStringSubmatch(reply)
-	if m == nil {
-		return "", "", "", false
-	}
-	return m[1], m[2], Environment(m[3]), true
 }

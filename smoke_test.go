@@ -35,12 +35,24 @@ func TestDeploySmokeTestsEveryDeployedAgentInProduction(t *testing.T) {
 
 			require.NoError(t, err)
 			require.True(t, res.Verified)
+			check := "the backend lists " + prodKey.Prefix() + " as a production key"
 			want := []struere.SmokeResult{
-				{Agent: "support", OK: true, ServedVersion: "1.0.0", ServedEnvironment: struere.Production, Reply: "[support@1.0.0 production] You said: ping"},
-				{Agent: "scheduler", OK: true, ServedVersion: "2.1.0", ServedEnvironment: struere.Production, Reply: "[scheduler@2.1.0 production] You said: ping"},
+				{Agent: "support", OK: true, KeyVerified: true, KeyCheck: check, Reply: "[support@1.0.0 production] You said: ping"},
+				{Agent: "scheduler", OK: true, KeyVerified: true, KeyCheck: check, Reply: "[scheduler@2.1.0 production] You said: ping"},
 			}
 			require.Empty(t, cmp.Diff(want, res.Smoke, cmpopts.IgnoreFields(struere.SmokeResult{}, "ThreadID"),
 				cmpopts.SortSlices(func(a, b struere.SmokeResult) bool { return a.Agent < b.Agent })))
+			served := map[string]strueretest.Served{}
+			for _, sv := range srv.Served() {
+				served[sv.Agent] = sv
+			}
+			require.Len(t, served, 2)
+			for slug, version := range map[string]string{"support": "1.0.0", "scheduler": "2.1.0"} {
+				require.Equal(t, strueretest.Production, served[slug].Environment, "the backend answered %s from production", slug)
+				require.Equal(t, version, served[slug].Version, "with the promoted version")
+				require.Equal(t, prodKey.Prefix(), served[slug].KeyPrefix)
+			}
+			require.Equal(t, "apiKeys:list", srv.Requests()[0].FunctionPath, "the key is verified before anything else")
 			reqs := chatRequests(srv)
 			require.Len(t, reqs, 2, "one message per deployed agent")
 			for _, r := range reqs {
@@ -137,21 +149,114 @@ func TestDeploySmokeTestFailureCarriesTheDeployResult(t *testing.T) {
 	require.NotContains(t, decoded.Smoke[0], "error")
 }
 
-func TestDeploySmokeTestDetectsAnAnswerFromTheWrongConfiguration(t *testing.T) {
-	srv, c := syncedServer(t, struere.GenerationE2Deploy)
+func TestDeploySmokeTestWithAMislabelledKeyFailsBeforeAnythingIsWrittenOrSent(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv, c := syncedServer(t, gen)
+		devKey := chatKey(t, srv, struere.Development, time.Time{})
+		mislabelled, err := struere.ParseAPIKey(devKey.Reveal(), struere.Production)
+		require.NoError(t, err)
+		srv.ResetRequests()
+
+		res, err := c.Deploy(ctxT(t), struere.WithSmokeTest(mislabelled))
+
+		require.Nil(t, res)
+		require.ErrorIs(t, err, struere.ErrEnvironmentMismatch)
+		var mm *struere.EnvironmentMismatchError
+		require.ErrorAs(t, err, &mm)
+		require.Equal(t, struere.Production, mm.Declared)
+		require.Equal(t, struere.Development, mm.Actual, "the backend's own listing named the key's environment")
+		require.Contains(t, err.Error(), "deploy: smoke test")
+		for _, r := range srv.Requests() {
+			require.Equal(t, "apiKeys:list", r.FunctionPath, "only the key was looked up: no deploy, no message")
+		}
+		require.Empty(t, srv.Served())
+		for _, cfg := range srv.Configs("support") {
+			require.NotEqual(t, strueretest.Production, cfg.Environment, "nothing was deployed")
+		}
+	})
+}
+
+func TestSmokeTestWithAMislabelledKeyFailsBeforeAnyMessage(t *testing.T) {
+	srv, c := syncedServer(t, struere.GenerationE2)
+	devKey := chatKey(t, srv, struere.Development, time.Time{})
+	mislabelled, err := struere.ParseAPIKey(devKey.Reveal(), struere.Production)
+	require.NoError(t, err)
+	srv.ResetRequests()
+
+	results, err := c.SmokeTest(ctxT(t), mislabelled, struere.SmokeCheck{Agent: "support"})
+
+	require.Nil(t, results)
+	require.ErrorIs(t, err, struere.ErrEnvironmentMismatch)
+	require.Empty(t, chatRequests(srv), "no message was sent")
+	require.Empty(t, srv.Served())
+}
+
+func TestSmokeTestAnUnknownKeyFailsBeforeAnyMessage(t *testing.T) {
+	srv, c := syncedServer(t, struere.GenerationE2)
+	unknown, err := struere.ParseAPIKey("af_live_unknown0_00000000000000000000000000000000", struere.Production)
+	require.NoError(t, err)
+	srv.ResetRequests()
+
+	_, err = c.SmokeTest(ctxT(t), unknown, struere.SmokeCheck{Agent: "support"})
+
+	require.ErrorIs(t, err, struere.ErrNotFound)
+	require.Empty(t, chatRequests(srv))
+}
+
+func TestSmokeTestChecksTheNamedAgentsWithoutADeploy(t *testing.T) {
+	srv, c := syncedServer(t, struere.GenerationE2)
 	prodKey := chatKey(t, srv, struere.Production, time.Time{})
-	srv.Inject(strueretest.Fault{Path: "/v1/agents/support/chat", Status: 200,
-		Body: `{"message":"[support@0.9.0 production] You said: ping","threadId":"t","usage":{}}`})
-	srv.Inject(strueretest.Fault{Path: "/v1/agents/scheduler/chat", Status: 200,
-		Body: `{"message":"[scheduler@2.1.0 development] You said: ping","threadId":"t","usage":{}}`})
+	_, err := c.Deploy(ctxT(t))
+	require.NoError(t, err)
+	srv.ResetRequests()
 
-	_, err := c.Deploy(ctxT(t), struere.WithSmokeTest(prodKey))
+	results, err := c.SmokeTest(ctxT(t), prodKey, struere.SmokeCheck{Agent: "support", Message: "up?"}, struere.SmokeCheck{Agent: "ghost"})
 
+	require.ErrorIs(t, err, struere.ErrSmokeTestFailed)
+	require.ErrorIs(t, err, struere.ErrNotFound, "ghost is not an agent")
 	var st *struere.SmokeTestError
 	require.ErrorAs(t, err, &st)
-	require.Len(t, st.Failures, 2)
-	require.Contains(t, err.Error(), "version 0.9.0, the deploy promoted 1.0.0")
-	require.Contains(t, err.Error(), "answered from development")
+	require.Nil(t, st.Result, "no deploy")
+	require.Contains(t, err.Error(), "failed for 1 of 2 agents")
+	require.NotContains(t, err.Error(), "deploy was written")
+	require.Len(t, results, 2)
+	require.True(t, results[0].OK)
+	require.True(t, results[0].KeyVerified)
+	require.Equal(t, "[support@1.0.0 production] You said: up?", results[0].Reply)
+	require.False(t, results[1].OK)
+	for _, r := range srv.Requests() {
+		require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "a smoke test writes nothing")
+		require.NotEqual(t, "sync:deployAllAgents", r.FunctionPath)
+	}
+	last, ok := srv.LastServed()
+	require.True(t, ok)
+	require.Equal(t, "support", last.Agent)
+	require.Equal(t, strueretest.Production, last.Environment)
+	require.Equal(t, "up?", last.Message)
+
+	_, err = c.SmokeTest(ctxT(t), prodKey)
+	require.ErrorIs(t, err, struere.ErrValidation, "a smoke test without a deploy names its agents")
+}
+
+func TestSmokeTestOfAnotherOrganizationSaysTheKeyWasNotVerified(t *testing.T) {
+	srv, _ := syncedServer(t, struere.GenerationE2)
+	other, err := srv.AddOrganization(strueretest.Organization{Name: "Other", Slug: "other"})
+	require.NoError(t, err)
+	raw, err := srv.CreateAPIKeyIn(other.ID, strueretest.Production, "theirs", time.Time{})
+	require.NoError(t, err)
+	key, err := struere.ParseAPIKey(raw, struere.Production)
+	require.NoError(t, err)
+	cfg := srv.Config()
+	cfg.OrganizationID = other.ID
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+
+	results, err := c.SmokeTest(ctxT(t), key, struere.SmokeCheck{Agent: "support"})
+
+	require.Error(t, err, "the other organization has no agent support")
+	require.Len(t, results, 1, "the listing covers the default organization only, so the message was sent")
+	require.False(t, results[0].KeyVerified)
+	require.Contains(t, results[0].KeyCheck, "not verified")
 }
 
 func TestDeploySmokeTestOnE1NeedsAgentIDs(t *testing.T) {
@@ -172,8 +277,10 @@ func TestDeploySmokeTestOnE1NeedsAgentIDs(t *testing.T) {
 	require.Len(t, res.Smoke, 2)
 	for _, r := range res.Smoke {
 		require.True(t, r.OK, r.Agent)
-		require.Equal(t, struere.Production, r.ServedEnvironment)
-		require.NotEmpty(t, r.ServedVersion)
+	}
+	for _, sv := range srv.Served()[len(srv.Served())-2:] {
+		require.Equal(t, strueretest.Production, sv.Environment)
+		require.NotEmpty(t, sv.Version)
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-const fnListAPIKeys = "apiKeys:list"
+const (
+	fnListAPIKeys        = "apiKeys:list"
+	fnGetStudioKeyStatus = "apiKeys:getStudioKeyStatus"
+)
 
 // ErrEnvironmentMismatch: an API key's environment is not the one expected:
 // the backend lists the key under another environment than the one it was
@@ -52,7 +55,7 @@ func (e *EnvironmentMismatchError) Is(target error) bool { return target == ErrE
 
 // KeyInfo is what the backend lists about an API key (never the key).
 type KeyInfo struct {
-	ID          string      `json:"id"`          // the key's record id
+	ID          string      `json:"id"`          // the key's record id ("" for a studio key)
 	Name        string      `json:"name"`        // the name given at creation
 	Prefix      string      `json:"keyPrefix"`   // the key's first 16 characters
 	Environment Environment `json:"environment"` // the environment the backend records
@@ -77,10 +80,13 @@ type wireKey struct {
 }
 
 // VerifyKey confirms key's declared environment (Config.APIKey when key is
-// the zero APIKey) with the backend: it lists
-// the API keys of the token's default organization (apiKeys:list, which
-// takes no organization argument, so Config.OrganizationID does not apply)
-// and matches the key's prefix. It needs the user token and sends the key
+// the zero APIKey) with the backend. It lists the API keys of the token's
+// default organization (apiKeys:list, which takes no organization
+// argument, so Config.OrganizationID does not apply) and matches the key's
+// prefix. The newest backends leave the organization's two "Studio" keys
+// (created with the organization, for the dashboard) out of that list;
+// VerifyKey then asks for the studio key of each environment
+// (apiKeys:getStudioKeyStatus). It needs the user token and sends the key
 // nowhere.
 //
 // It returns the key's listing, or an *EnvironmentMismatchError
@@ -98,6 +104,11 @@ func (c *Client) VerifyKey(ctx context.Context, key APIKey) (*KeyInfo, error) {
 	if key.IsZero() {
 		return nil, fmt.Errorf("struere: %s: no API key: pass one or set Config.APIKey: %w", op, ErrValidation)
 	}
+	return c.lookupKey(ctx, op, key)
+}
+
+// lookupKey is VerifyKey for a non-zero key.
+func (c *Client) lookupKey(ctx context.Context, op string, key APIKey) (*KeyInfo, error) {
 	var list []wireKey
 	if err := c.call(ctx, op, convex.Query, fnListAPIKeys, nil, &list); err != nil {
 		return nil, err
@@ -110,7 +121,14 @@ func (c *Client) VerifyKey(ctx context.Context, key APIKey) (*KeyInfo, error) {
 		}
 	}
 	if len(found) == 0 {
-		return nil, fmt.Errorf("struere: %s: no API key with prefix %s in the organization (deleted, or of another organization): %w", op, prefix, ErrNotFound)
+		studio, err := c.studioKey(ctx, op, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if studio == nil {
+			return nil, fmt.Errorf("struere: %s: no API key with prefix %s in the organization (deleted, or of another organization): %w", op, prefix, ErrNotFound)
+		}
+		found = append(found, *studio)
 	}
 	now := time.Now()
 	var live []KeyInfo
@@ -130,6 +148,39 @@ func (c *Client) VerifyKey(ctx context.Context, key APIKey) (*KeyInfo, error) {
 		}
 	}
 	return nil, &EnvironmentMismatchError{Op: op, KeyPrefix: prefix, Declared: key.Environment(), Actual: live[0].Environment}
+}
+
+// wireStudioKey is apiKeys:getStudioKeyStatus's value (null when the
+// environment has no studio key).
+type wireStudioKey struct {
+	Active     bool    `json:"active"`
+	KeyPrefix  string  `json:"keyPrefix"`
+	LastUsedAt float64 `json:"lastUsedAt"`
+	CreatedAt  float64 `json:"createdAt"`
+}
+
+// studioKey finds the studio key with that prefix, asking for each
+// environment's; nil when none has it or the backend has no studio keys
+// (the function exists on the newest backends only).
+func (c *Client) studioKey(ctx context.Context, op, prefix string) (*KeyInfo, error) {
+	for _, env := range []Environment{Production, Development, Eval} {
+		var w *wireStudioKey
+		err := c.call(ctx, op, convex.Query, fnGetStudioKeyStatus, struct {
+			Environment Environment `json:"environment"`
+		}{env}, &w)
+		switch {
+		case errors.Is(err, ErrUnsupported) || isRedacted(err):
+			// No such function (older backends), or a redacted error
+			// that cannot say more.
+			return nil, nil
+		case err != nil:
+			return nil, err
+		case w != nil && w.KeyPrefix == prefix:
+			return &KeyInfo{Name: "Studio", Prefix: prefix, Environment: env, Permissions: []string{"*"},
+				LastUsedAt: msTime(w.LastUsedAt), CreatedAt: msTime(w.CreatedAt)}, nil
+		}
+	}
+	return nil, nil
 }
 
 func (w wireKey) info() KeyInfo {

@@ -1,6 +1,11 @@
 package struere_test
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,4 +88,81 @@ func TestVerifyKeyWithoutAKeyFailsWithoutSending(t *testing.T) {
 	_, err := newClient(t, srv).VerifyKey(ctxT(t), struere.APIKey{})
 	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Empty(t, srv.Requests())
+}
+
+// studioBackend answers apiKeys:list with no keys (the newest backends
+// hide studio keys from it) and apiKeys:getStudioKeyStatus with the given
+// prefixes by environment; every other function is missing. It records
+// the function paths called, under a lock.
+func studioBackend(t *testing.T, studio map[string]string) (*httptest.Server, func() []string) {
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Path string         `json:"path"`
+			Args map[string]any `json:"args"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			t.Errorf("request body is not JSON: %v", err)
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		calls = append(calls, req.Path)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch req.Path {
+		case "apiKeys:list":
+			_, _ = io.WriteString(w, `{"status":"success","value":[]}`)
+		case "apiKeys:getStudioKeyStatus":
+			env, _ := req.Args["environment"].(string)
+			if p, ok := studio[env]; ok {
+				_, _ = io.WriteString(w, `{"status":"success","value":{"active":true,"keyPrefix":"`+p+`","createdAt":1700000000000}}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"status":"success","value":null}`)
+		default:
+			_, _ = io.WriteString(w, "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 00000000000000ab] Server Error\\nUncaught Error: Could not find public function for '"+req.Path+"'.\"}")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), calls...) }
+}
+
+func TestVerifyKeyFindsStudioKeysTheListHides(t *testing.T) {
+	const raw = "af_live_studio01_00000000000000000000000000000000"
+	srv, calls := studioBackend(t, map[string]string{"development": "af_live_studio01", "production": "af_live_other001"})
+	c, err := struere.New(struere.Config{URL: srv.URL, Token: struere.NewToken("a.b.c")})
+	require.NoError(t, err)
+
+	dev, err := struere.ParseAPIKey(raw, struere.Development)
+	require.NoError(t, err)
+	info, err := c.VerifyKey(ctxT(t), dev)
+	require.NoError(t, err)
+	require.Equal(t, struere.Development, info.Environment)
+	require.Equal(t, "Studio", info.Name)
+	require.Equal(t, "af_live_studio01", info.Prefix)
+	require.Equal(t, []string{"apiKeys:list", "apiKeys:getStudioKeyStatus", "apiKeys:getStudioKeyStatus"}, calls(),
+		"production's studio key is asked for first, then development's")
+
+	prod, err := struere.ParseAPIKey(raw, struere.Production)
+	require.NoError(t, err)
+	_, err = c.VerifyKey(ctxT(t), prod)
+	var mm *struere.EnvironmentMismatchError
+	require.ErrorAs(t, err, &mm, "a development studio key declared for production is caught")
+	require.Equal(t, struere.Development, mm.Actual)
+}
+
+func TestVerifyKeyWithoutStudioKeysStillReportsUnknownKeys(t *testing.T) {
+	srv, calls := studioBackend(t, nil)
+	c, err := struere.New(struere.Config{URL: srv.URL, Token: struere.NewToken("a.b.c")})
+	require.NoError(t, err)
+	key, err := struere.ParseAPIKey("af_live_nothere0_00000000000000000000000000000000", struere.Production)
+	require.NoError(t, err)
+
+	_, err = c.VerifyKey(ctxT(t), key)
+
+	require.ErrorIs(t, err, struere.ErrNotFound)
+	require.NotErrorIs(t, err, struere.ErrEnvironmentMismatch)
+	require.Len(t, calls(), 4, "the list, then each environment's studio key")
 }

@@ -95,7 +95,10 @@
 //
 // Public HTTP API:
 //   - The answer is "[<slug>@<version> <environment>] You said: <message>",
-//     naming the configuration that served it. Usage is deterministic:
+//     naming the configuration that served it, for people reading test
+//     output. Real replies are model output and name nothing, so the SDK
+//     never reads this prefix; tests ask Server.Served / LastServed
+//     (served.go) which configuration answered. Usage is deterministic:
 //     inputTokens = ceil((len(systemPrompt)+thread history+len(message))/4),
 //     outputTokens = ceil(len(answer)/4), totalTokens their sum.
 //   - 500 error bodies carry the bare message (no "Uncaught Error:" prefix).

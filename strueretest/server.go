@@ -47,6 +47,8 @@ type Server struct {
 
 	rmu      sync.Mutex
 	requests []Request
+
+	served servedLog // chat replies (served.go)
 }
 
 // Seeded identity: every server starts with this organization, and a user

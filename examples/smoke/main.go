@@ -1,13 +1,14 @@
 // Command smoke deploys development to production and then smoke-tests
 // production with a production API key: one message per agent, reporting
-// whether each agent answered and, where the backend says so, which
-// configuration version served it.
+// whether each agent answered. Before anything is written or sent, the
+// backend is asked whether the key really is a production key.
 //
 // API keys carry an environment that their text does not show (every key
 // starts "af_live_"), so the program is told it: in code with
 // struere.ParseAPIKey, or with STRUERE_API_KEY and STRUERE_API_KEY_ENV.
 // A development key can never reach production: WithSmokeTest refuses one
-// before sending anything.
+// declared for development before any network call, and one declared for
+// production when the backend's key listing shows its real environment.
 //
 // On a fresh machine — no STRUERE_TOKEN and no ~/.struere/credentials.json —
 // it starts strueretest, the SDK's in-process test backend, syncs two
@@ -168,7 +169,18 @@ func embedded(ctx context.Context, out io.Writer, checks []struere.SmokeCheck) e
 	}
 	fmt.Fprintf(out, "   refused: %v\n", err)
 
-	fmt.Fprintln(out, "\n5. Deploy development to production, then smoke-test it with the production key")
+	fmt.Fprintln(out, "\n5. Nor can a development key declared as a production key: the backend is asked first (nothing is written or sent)")
+	mislabelled, err := struere.ParseAPIKey(devKey.Reveal(), struere.Production)
+	if err != nil {
+		return err
+	}
+	_, err = c.Deploy(ctx, struere.WithSmokeTest(mislabelled))
+	if !errors.Is(err, struere.ErrEnvironmentMismatch) {
+		return fmt.Errorf("a mislabelled development key should be refused, got %v", err)
+	}
+	fmt.Fprintf(out, "   refused: %v\n", err)
+
+	fmt.Fprintln(out, "\n6. Deploy development to production, then smoke-test it with the production key")
 	return deployAndReport(ctx, out, c, prodKey, checks)
 }
 
@@ -231,13 +243,12 @@ func deployAndReport(ctx context.Context, out io.Writer, c *struere.Client, key 
 		fmt.Fprintf(out, "   skipped:  %s (%s)\n", s.Slug, s.Reason)
 	}
 	fmt.Fprintln(out, "\n   smoke test:")
+	if len(res.Smoke) > 0 {
+		fmt.Fprintf(out, "   key:  %s\n", res.Smoke[0].KeyCheck)
+	}
 	for _, r := range res.Smoke {
-		served := "version not reported"
-		if r.ServedVersion != "" {
-			served = fmt.Sprintf("served %s from %s", r.ServedVersion, r.ServedEnvironment)
-		}
 		if r.OK {
-			fmt.Fprintf(out, "   ok    %-10s %s: %q\n", r.Agent, served, r.Reply)
+			fmt.Fprintf(out, "   ok    %-10s %q\n", r.Agent, r.Reply)
 		} else {
 			fmt.Fprintf(out, "   FAIL  %-10s %v\n", r.Agent, r.Err)
 		}
@@ -245,6 +256,6 @@ func deployAndReport(ctx context.Context, out io.Writer, c *struere.Client, key 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nAll %d smoke checks passed: production answers with the deployed configurations.\n", len(res.Smoke))
+	fmt.Fprintf(out, "\nAll %d smoke checks passed: every checked agent answered the production key.\n", len(res.Smoke))
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"testing"
 	"time"
@@ -41,8 +42,10 @@ func TestEmbeddedRunDeploysAndSmokeTestsProduction(t *testing.T) {
 		"development key -> support: [support@1.0.0 development] You said: hello",
 		`production key  -> support: HTTP 500 "No production configuration found"`,
 		"refused: struere: deploy: smoke test: API key af_live_",
-		`ok    support    served 1.0.0 from production: "[support@1.0.0 production] You said: ping"`,
-		`ok    scheduler  served 2.1.0 from production: "[scheduler@2.1.0 production] You said: ping"`,
+		"is declared for production but the backend lists it as a development key",
+		"as a production key",
+		`ok    support    "[support@1.0.0 production] You said: ping"`,
+		`ok    scheduler  "[scheduler@2.1.0 production] You said: ping"`,
 		"All 2 smoke checks passed",
 	} {
 		require.Contains(t, out, want)
@@ -59,7 +62,7 @@ func TestEmbeddedRunChecksOnlyTheListedAgents(t *testing.T) {
 	out, err := runSmoke(t, "-agent", "scheduler", "-message", "status?")
 
 	require.NoError(t, err, out)
-	require.Contains(t, out, `ok    scheduler  served 2.1.0 from production: "[scheduler@2.1.0 production] You said: status?"`)
+	require.Contains(t, out, `ok    scheduler  "[scheduler@2.1.0 production] You said: status?"`)
 	require.NotContains(t, out, "ok    support")
 }
 
@@ -116,7 +119,8 @@ func TestLiveRunDeploysAndSmokeTestsWithTheConfiguredKey(t *testing.T) {
 
 	require.NoError(t, err, out)
 	require.Contains(t, out, "deployed: scheduler, support (verified)")
-	require.Contains(t, out, "ok    support    served 1.0.0 from production")
+	require.Contains(t, out, `ok    support    "[support@1.0.0 production] You said: ping"`)
+	require.Contains(t, out, "key:  the backend lists "+os.Getenv(struere.EnvAPIKey)[:16]+" as a production key")
 }
 
 func TestLiveRunRefusesADevelopmentKey(t *testing.T) {
