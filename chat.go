@@ -124,6 +124,9 @@ func (c *Client) Chat(ctx context.Context, key APIKey, agentSlug, message string
 }
 
 func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, message string, opts ...ChatOption) (*ChatReply, error) {
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	var o chatOptions
 	for _, opt := range opts {
 		opt.applyChat(&o)

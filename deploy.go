@@ -89,6 +89,9 @@ func (o LocalOption) applyDeploy(d *deployOptions) { d.local = o.defs }
 // development versions.
 func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResult, error) {
 	const op = "deploy"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	var o deployOptions
 	for _, opt := range opts {
 		opt.applyDeploy(&o)

@@ -156,6 +156,9 @@ func (e *APIError) Unwrap() error { return e.err }
 // Context errors are returned wrapped but unchanged in class, so
 // errors.Is(err, context.Canceled) holds.
 func wrapCallError(op string, err error) error {
+	if errors.Is(err, convex.ErrNilContext) {
+		return nilContext(op)
+	}
 	var ce *convex.Error
 	if !errors.As(err, &ce) {
 		return fmt.Errorf("struere: %s: %w", op, err)
@@ -302,4 +305,9 @@ func classifyStatus(status int, code string) []error {
 		return []error{ErrValidation}
 	}
 	return nil
+}
+
+// nilContext is the error of an operation called with a nil context.
+func nilContext(op string) error {
+	return fmt.Errorf("struere: %s: nil context: pass context.Background() or a context with a deadline", op)
 }

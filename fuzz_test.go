@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,25 @@ func credentialsSecrets(data []byte) []string {
 	return out
 }
 
+// withoutQuotedValues removes from a loadCredentials error what it quotes
+// on purpose (the file's path, its expiresAt value as written and as the
+// parsed time), each replaced by a NUL so the pieces around it cannot join.
+// A secret still in the rest was quoted from a field that must stay secret.
+func withoutQuotedValues(text, path string, data []byte) string {
+	quoted := []string{path}
+	var cf credentialsFile
+	if json.Unmarshal(data, &cf) == nil && cf.ExpiresAt != "" {
+		quoted = append(quoted, fmt.Sprintf("%q", cf.ExpiresAt))
+		if exp, err := time.Parse(time.RFC3339Nano, cf.ExpiresAt); err == nil {
+			quoted = append(quoted, exp.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, q := range quoted {
+		text = strings.ReplaceAll(text, q, "\x00")
+	}
+	return text
+}
+
 func FuzzLoadCredentials(f *testing.F) {
 	f.Add([]byte(`{"token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2ln","expiresAt":"2027-01-01T00:00:00.000Z","user":{"id":"u1","email":"a@b.c","name":"A"}}`))
 	f.Add([]byte(`{"token":"eyJhbGciOiJIUzI1NiJ9.expired.c2ln","expiresAt":"2020-01-01T00:00:00Z"}`))
@@ -121,6 +141,10 @@ func FuzzLoadCredentials(f *testing.F) {
 	f.Add([]byte(`{"apiKey":"af_live_k3v9x2qa_7h2m0c4tq9w1z8y5r6p3n2b1x0v9u8t7","token":""}`))
 	f.Add([]byte(``))
 	f.Add([]byte(`[]`))
+	// The token equals expiresAt, which the error quotes on purpose: not a
+	// leak (a harness that only searched the text reported one).
+	f.Add([]byte(`{"tokEn":"00000000","eXpiresAt":"00000000"}`))
+	f.Add([]byte(`{"token":"2020-01-01T00:00:00Z","expiresAt":"2020-01-01T00:00:00Z"}`))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "credentials.json")
@@ -131,8 +155,9 @@ func FuzzLoadCredentials(f *testing.F) {
 		if err != nil {
 			text := err.Error()
 			requireOneLine(t, text)
+			rest := withoutQuotedValues(text, path, data)
 			for _, s := range credentialsSecrets(data) {
-				if leaks(text, "", s) {
+				if leaks(rest, "", s) {
 					t.Fatalf("error shows a secret of the file: %q", text)
 				}
 			}
@@ -283,6 +308,48 @@ func FuzzParseDefinitions(f *testing.F) {
 		out2, err := json.Marshal(again)
 		if err != nil || !bytes.Equal(out, out2) {
 			t.Fatalf("definitions do not round-trip:\n%s\n%s", out, out2)
+		}
+	})
+}
+
+// FuzzSiteURL: for any URL and SiteURL that New accepts, the token's host
+// (URL) is never a site host, the API key's host (SiteURL) is never a
+// function-API host, and a function-API URL in any spelling derives its
+// own site host.
+//
+//	go test -run '^$' -fuzz '^FuzzSiteURL$' -fuzztime 60s .
+func FuzzSiteURL(f *testing.F) {
+	for _, u := range []string{"https://rapid-wildebeest-172.convex.cloud", "https://a.convex.cloud.", "https://A.CONVEX.CLOUD:443",
+		"http://a.convex.cloud:80/", "https://a.convex.cloud:8443", "http://127.0.0.1:3210", "https://a.convex.site", "https://convex.cloud",
+		"https://a.convex.cloud..", "https://[::1]:443", "https://a.convex.cloud%2e", "https://a%2Econvex.cloud"} {
+		f.Add(u, "")
+		f.Add(u, "https://b.convex.site")
+	}
+	f.Add("https://a.convex.cloud", "https://a.convex.cloud.")
+	f.Fuzz(func(t *testing.T, raw, site string) {
+		c, err := New(Config{URL: raw, SiteURL: site, Token: NewToken("a.b.c"), AllowInsecureHTTP: true})
+		if err != nil {
+			return
+		}
+		base, site2 := c.s.baseURL, c.s.siteURL
+		if isHostOf(base, siteSuffix) {
+			t.Fatalf("URL %q: the token would go to site host %q", raw, base.Host)
+		}
+		if isHostOf(site2, cloudSuffix) {
+			t.Fatalf("URL %q SiteURL %q: the API key would go to function-API host %q", raw, site, site2.Host)
+		}
+		if site == "" && isHostOf(base, cloudSuffix) {
+			if !isHostOf(site2, siteSuffix) || hostKey(site2) == hostKey(base) {
+				t.Fatalf("URL %q derived site host %q", raw, site2.Host)
+			}
+		}
+		for _, u := range []string{c.URL(), c.SiteURL()} {
+			if _, err := url.Parse(u); err != nil {
+				t.Fatalf("unparseable URL %q: %v", u, err)
+			}
+		}
+		if u, err := c.siteRoute("/v1/agents/x/chat"); err == nil && u.Host != site2.Host {
+			t.Fatalf("chat route leaves the site host: %q", u.Host)
 		}
 	})
 }

@@ -82,6 +82,9 @@ func (g Generation) valid() bool { return g >= GenerationAuto && g <= Generation
 // promotes client-side, which is exact on every environment-isolated
 // backend.
 func (c *Client) Generation(ctx context.Context) (Generation, error) {
+	if ctx == nil {
+		return GenerationAuto, nilContext(opDetect)
+	}
 	if c.s.gen.fixed != GenerationAuto {
 		return c.s.gen.fixed, nil
 	}

@@ -121,6 +121,9 @@ func (r *PullResult) Agent(slug string) (PulledAgent, bool) {
 // ErrUnsupported. The eval environment exists only on the newest backend.
 func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error) {
 	const op = "pull"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	if err := env.Validate(); err != nil {
 		return nil, wrapOp(op, err)
 	}

@@ -244,6 +244,9 @@ func (c *Client) defaultOrgIsConfigured(ctx context.Context, op string) (bool, e
 // (ErrSmokeTestFailed) whose Result is nil.
 func (c *Client) SmokeTest(ctx context.Context, prodKey APIKey, checks ...SmokeCheck) ([]SmokeResult, error) {
 	const op = "smoke test"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	s := &smokeTest{key: prodKey, checks: append([]SmokeCheck(nil), checks...)}
 	if len(s.checks) == 0 {
 		return nil, fmt.Errorf("struere: %s: no checks: name at least one agent in a SmokeCheck: %w", op, ErrValidation)

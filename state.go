@@ -251,6 +251,9 @@ func (r *remote) check(op string) error {
 // parallel runs fns concurrently and returns the first error. When one
 // fails the others are cancelled; it always waits for all of them.
 func parallel(ctx context.Context, fns ...func(context.Context) error) error {
+	if ctx == nil {
+		return nilContext("read")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(fns))

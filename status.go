@@ -119,6 +119,9 @@ func (o LocalOption) applyStatus(s *statusOptions) { s.local = o.defs }
 // pass a CI gate that should fail.
 func (c *Client) Status(ctx context.Context, opts ...StatusOption) (*Status, error) {
 	const op = "status"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	var o statusOptions
 	for _, opt := range opts {
 		opt.applyStatus(&o)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -42,10 +43,16 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isHostOf(base, siteSuffix) {
+		return nil, fmt.Errorf("struere: config: URL %s://%s is a site (%s) host, which serves the public HTTP API: use the deployment's %s URL (the token must not go to the site host)", base.Scheme, base.Host, siteSuffix, cloudSuffix)
+	}
 	var site *url.URL
 	if cfg.SiteURL != "" {
 		if site, err = parseDeploymentURL("SiteURL", cfg.SiteURL, cfg.AllowInsecureHTTP); err != nil {
 			return nil, err
+		}
+		if isHostOf(site, cloudSuffix) {
+			return nil, fmt.Errorf("struere: config: SiteURL %s://%s is a function-API (%s) host: use the %s host (API keys must not go to the function API)", site.Scheme, site.Host, cloudSuffix, siteSuffix)
 		}
 	} else {
 		site = deriveSiteURL(base)
@@ -133,6 +140,11 @@ func parseDeploymentURL(field, raw string, allowHTTP bool) (*url.URL, error) {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return nil, fmt.Errorf("struere: config: %s %s://%s%s has a query or fragment: give the bare deployment URL", field, u.Scheme, u.Host, u.Path)
 	}
+	if strings.ContainsFunc(u.Host, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		// Go's transport maps Unicode hosts (IDNA), so "x．convex．cloud"
+		// would reach x.convex.cloud; only the ASCII form can be checked.
+		return nil, fmt.Errorf("struere: config: %s host has non-ASCII characters: write it in its ASCII (punycode) form", field)
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":
@@ -153,11 +165,41 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// The host suffixes of a Convex deployment's function API and of its
+// HTTP routes.
+const (
+	cloudSuffix = ".convex.cloud"
+	siteSuffix  = ".convex.site"
+)
+
+// hostKey is the name a host resolves as: lower case, without the
+// trailing dots DNS ignores, without the port.
+func hostKey(u *url.URL) string {
+	return strings.TrimRight(strings.ToLower(u.Hostname()), ".")
+}
+
+// isHostOf reports whether u's host is under suffix, in any spelling
+// (case, trailing dot, port).
+func isHostOf(u *url.URL, suffix string) bool {
+	h := hostKey(u)
+	return strings.HasSuffix(h, suffix) && len(h) > len(suffix)
+}
+
+// deriveSiteURL returns the site URL of a deployment URL: on a
+// <name>.convex.cloud host, in any spelling, <name>.convex.site with the
+// same scheme, path and port (a default port is dropped); any other host is
+// kept, as for a self-hosted or local backend serving both on one origin.
 func deriveSiteURL(base *url.URL) *url.URL {
 	u := *base
-	if h, ok := strings.CutSuffix(u.Host, ".convex.cloud"); ok {
-		u.Host = h + ".convex.site"
+	if !isHostOf(base, cloudSuffix) {
+		return &u
 	}
+	name := strings.TrimSuffix(hostKey(base), cloudSuffix)
+	host := name + siteSuffix
+	if p := base.Port(); p != "" && !(p == "443" && u.Scheme == "https") && !(p == "80" && u.Scheme == "http") {
+		host = net.JoinHostPort(host, p)
+	}
+	u.Host = host
 	return &u
 }
 

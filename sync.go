@@ -96,6 +96,9 @@ type syncArgs struct {
 // matches ErrPlanLimit and carries the backend's message.
 func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption) (*SyncResult, error) {
 	const op = "sync"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	o := syncOptions{env: Development}
 	for _, opt := range opts {
 		opt.applySync(&o)

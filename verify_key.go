@@ -98,6 +98,9 @@ type wireKey struct {
 // backends serve. Call failures are *APIError.
 func (c *Client) VerifyKey(ctx context.Context, key APIKey) (*KeyInfo, error) {
 	const op = "verify key"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	if key.IsZero() {
 		key = c.s.apiKey
 	}

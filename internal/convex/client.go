@@ -172,7 +172,14 @@ type Reserver interface {
 	Reserve(body []byte)
 }
 
+// ErrNilContext is returned, without any network I/O, by a call given a
+// nil context.
+var ErrNilContext = errors.New("nil context")
+
 func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any) (*Result, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("convex: %s: %w", path, ErrNilContext)
+	}
 	switch kind {
 	case Query, Mutation, Action:
 	default:

@@ -53,6 +53,9 @@ type Response struct {
 // returns an *Error (KindTransport, KindHTTP, KindTooLarge) whose Path is
 // r.Route; when ctx ends the error satisfies errors.Is(err, ctx.Err()).
 func (c *Client) Post(ctx context.Context, r PostRequest) (*Response, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("convex: %s: %w", r.Route, ErrNilContext)
+	}
 	if r.URL == nil || r.URL.Host == "" {
 		return nil, fmt.Errorf("convex: %s: no URL", r.Route)
 	}
