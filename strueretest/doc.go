@@ -87,9 +87,9 @@
 //   - Sync sets an existing agent's name and description from the payload
 //     (an omitted description clears it); its status is kept.
 //   - Environment-isolated sync ignores agents whose status is "deleted"
-//     (only seeding can create them). Copying users' role assignments to
-//     production roles is not modelled (there is no user-role table).
-//   - getPullState lists disabled triggers too, and no eval suites.
+//     (only seeding can create them). A production sync copies users'
+//     development role assignments (protocol-head §H1.3, also at E2).
+//   - getPullState lists enabled triggers only, and no eval suites.
 //   - E1 SeedTrigger and SeedEvalSuite fail; SeedPack works on every
 //     generation but only E1 reports packs.
 //
@@ -123,7 +123,5 @@
 //
 // # Not emulated
 //
-// The HEAD generation (eval environment, /v1/sync*, rate limits, 401
-// "Invalid API key", ConvexError sync failures, events), admin keys, and
-// credit checks.
+// Admin keys and credit checks.
 package strueretest

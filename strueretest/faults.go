@@ -128,7 +128,7 @@ func (s *Server) respond(w *statusWriter, r *http.Request, f *Fault, isAPI bool,
 				e.msg = render(d)
 			}
 		}
-		resp = s.errorEnvelope(e, requestID(s.reqCounter.Add(1)), false)
+		resp = s.errorEnvelope(e, requestID(s.reqCounter.Add(1)), false, nil)
 	}
 	if f.Status != 0 {
 		resp.status = f.Status

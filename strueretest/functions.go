@@ -21,6 +21,12 @@ type callCtx struct {
 	ident *identity
 	args  map[string]any
 	now   int64
+	logs  []string // console.log lines, as logLines entries
+}
+
+// logf records a console.log line.
+func (c *callCtx) logf(format string, a ...any) {
+	c.logs = append(c.logs, "[LOG] '"+fmt.Sprintf(format, a...)+"'")
 }
 
 // functions returns the public functions of the server's generation.
@@ -44,9 +50,23 @@ func (s *Server) functions() map[string]function {
 			opt("expiresAt", vNumber{}), opt("environment", envV)), s.createAPIKey}
 		return fns
 	}
+	syncArgs := syncArgsE2()
+	if g == struere.GenerationHead {
+		envV = envHeadV()
+		withEnv = obj(opt("organizationId", vString{}), req("environment", envV))
+		syncArgs = syncArgsHead(false)
+		fns["events:listSyncEvents"] = function{"query", obj(opt("environment", envV), opt("limit", vNumber{})), s.listSyncEvents}
+		fns["apiKeys:update"] = function{"mutation", obj(req("id", vID{"apiKeys"}), opt("name", vString{}),
+			opt("permissions", arr(vString{})), opt("expiresAt", vNumber{})), s.updateAPIKey}
+		fns["apiKeys:remove"] = function{"mutation", obj(req("id", vID{"apiKeys"})), s.removeAPIKey}
+		fns["apiKeys:getStudioKeyStatus"] = function{"query", obj(req("environment", envV)), s.getStudioKeyStatus}
+		fns["roles:list"] = function{"query", obj(opt("environment", envV)), s.listRoles}
+		fns["agents:list"] = function{"query", obj(opt("status", literals(StatusActive, StatusPaused, StatusDeleted))), s.listAgents}
+		fns["agents:getWithConfig"] = function{"query", obj(req("id", vID{"agents"})), s.getWithConfig}
+	}
 	fns["sync:getSyncState"] = function{"query", withEnv, s.getSyncStateE2}
 	fns["sync:getPullState"] = function{"query", withEnv, s.getPullState}
-	fns["sync:syncOrganization"] = function{"mutation", syncArgsE2(), s.syncOrganizationE2}
+	fns["sync:syncOrganization"] = function{"mutation", syncArgs, s.syncOrganization}
 	fns["apiKeys:create"] = function{"mutation", obj(req("name", vString{}), req("permissions", arr(vString{})),
 		opt("expiresAt", vNumber{}), req("environment", envV)), s.createAPIKey}
 	if g == struere.GenerationE2Deploy {
@@ -70,31 +90,35 @@ func capitalize(k string) string { return strings.ToUpper(k[:1]) + k[1:] }
 // execute runs a function call: lookup, kind check, argument validation,
 // then the handler (a mutation on a copy of the state, committed only on
 // success).
-func (s *Server) execute(endpoint, path string, args map[string]any, ident *identity) (any, *fnError) {
+// It also returns the function's log lines.
+func (s *Server) execute(endpoint, path string, args map[string]any, ident *identity) (any, []string, *fnError) {
 	f, ok := s.fns[path]
 	if !ok {
-		return nil, &fnError{raw: fmt.Sprintf("Could not find public function for '%s'. Did you forget to run `npx convex dev`?", path)}
+		return nil, nil, &fnError{raw: fmt.Sprintf("Could not find public function for '%s'. Did you forget to run `npx convex dev`?", path)}
 	}
 	if endpoint != "function" && endpoint != f.kind {
-		return nil, &fnError{raw: fmt.Sprintf("Trying to execute %s as %s, but it is defined as %s.", path, capitalize(endpoint), capitalize(f.kind))}
+		return nil, nil, &fnError{raw: fmt.Sprintf("Trying to execute %s as %s, but it is defined as %s.", path, capitalize(endpoint), capitalize(f.kind))}
 	}
 	if err := f.args.check(args, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var val any
 	var ferr *fnError
+	c := &callCtx{s: s, ident: ident, args: args}
 	if f.kind == "query" {
 		s.read(func(st *state, now int64) {
-			val, ferr = f.run(st, &callCtx{s: s, ident: ident, args: args, now: now})
+			c.now = now
+			val, ferr = f.run(st, c)
 		})
-		return val, ferr
+		return val, c.logs, ferr
 	}
 	_ = s.mutate(func(st *state, now int64) error {
-		val, ferr = f.run(st, &callCtx{s: s, ident: ident, args: args, now: now})
+		c.now = now
+		val, ferr = f.run(st, c)
 		if ferr != nil {
 			return ferr
 		}
 		return nil
 	})
-	return val, ferr
+	return val, c.logs, ferr
 }

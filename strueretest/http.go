@@ -263,14 +263,21 @@ func (s *Server) handleAPI(r *http.Request, body []byte, call callBody, rec *Req
 	}
 	reqID := requestID(s.reqCounter.Add(1))
 	rec.RequestID = reqID
-	val, ferr := s.execute(endpoint, path, args, ident)
-	if ferr != nil {
-		return s.errorEnvelope(ferr, reqID, encoded)
+	val, logs, ferr := s.execute(endpoint, path, args, ident)
+	if s.opts.redacts() {
+		logs = nil // redacted deployments return no log lines
 	}
-	if a, ok := val.(*syncStateE2); ok {
+	if ferr != nil {
+		return s.errorEnvelope(ferr, reqID, encoded, logs)
+	}
+	if a, ok := val.(*syncStateE2); ok && len(logs) == 0 {
 		return successResponse(a, a.sizeHint())
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"status": "success", "value": encodeValue(val, encoded)})
+	out := map[string]any{"status": "success", "value": encodeValue(val, encoded)}
+	if len(logs) > 0 {
+		out["logLines"] = logs
+	}
+	return jsonResponse(http.StatusOK, out)
 }
 
 func encodeTS(ns int64) string {

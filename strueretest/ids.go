@@ -21,7 +21,24 @@ const (
 	tableAPIKeys       = 'x'
 	tableThreads       = 'm'
 	tablePacks         = 'y'
+	tableEvalCases     = 'f'
+	tableEvents        = 'g'
+	tableUserRoles     = 'h'
+	tableEntities      = 'b'
+	tableRelations     = 'c'
+	tableFixtures      = 'd'
 )
+
+// tableLetters maps the tables an id validator (v.id("<table>")) can name
+// to their letters.
+var tableLetters = map[string]byte{
+	"organizations": tableOrganizations, "users": tableUsers, "agents": tableAgents,
+	"agentConfigs": tableConfigs, "entityTypes": tableEntityTypes, "roles": tableRoles,
+	"triggers": tableTriggers, "evalSuites": tableEvalSuites, "evalCases": tableEvalCases,
+	"apiKeys": tableAPIKeys, "threads": tableThreads, "events": tableEvents,
+	"userRoles": tableUserRoles, "entities": tableEntities, "entityRelations": tableRelations,
+	"fixtures": tableFixtures,
+}
 
 const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -94,7 +94,7 @@ func (s *Server) EvalSuites(env string) []EvalSuite {
 	s.read(func(st *state, _ int64) {
 		for _, e := range st.evalSuites {
 			if e.env == env {
-				out = append(out, e.export())
+				out = append(out, e.export(st))
 			}
 		}
 	})
@@ -128,8 +128,7 @@ func (s *Server) APIKeys() []APIKey {
 	var out []APIKey
 	s.read(func(st *state, _ int64) {
 		for _, k := range st.apiKeys {
-			out = append(out, APIKey{ID: k.id, OrganizationID: k.orgID, Environment: k.env, Name: k.name, KeyPrefix: k.prefix,
-				KeyHash: k.hash, Permissions: slices.Clone(k.permissions), ExpiresAt: ms(k.expiresAt), LastUsedAt: ms(k.lastUsedAt), CreatedAt: ms(k.createdAt)})
+			out = append(out, k.export())
 		}
 	})
 	return out
@@ -162,3 +161,4 @@ func (s *Server) Threads() []Thread {
 	})
 	return out
 }
+func (s *Server) isHead() bool { return s.opts.gen == struere.GenerationHead }

@@ -185,15 +185,22 @@ func groupPolicies(rows []policyRow) (policies, scopeRules, fieldMasks []any) {
 			if str(sr, "field") == "" || str(sr, "operator") == "" || str(sr, "value") == "" {
 				continue
 			}
-			if k := "s" + render(sr); !seen[k] {
+			if k := "s" + render([]any{r.resource, sr["field"], sr["operator"], sr["value"]}); !seen[k] {
 				seen[k] = true
-				scopeRules = append(scopeRules, map[string]any{"entityType": sr["entityType"], "field": sr["field"], "operator": sr["operator"], "value": sr["value"]})
+				scopeRules = append(scopeRules, map[string]any{"entityType": r.resource, "field": sr["field"], "operator": sr["operator"], "value": sr["value"]})
 			}
 		}
 		for _, mv := range r.fieldMasks {
-			if k := "m" + render(mv); !seen[k] {
+			fm, _ := mv.(map[string]any)
+			// The key leaves maskConfig out: masks differing only in it
+			// collapse (protocol-head §H2.4).
+			if k := "m" + render([]any{r.resource, fm["fieldPath"], fm["maskType"]}); !seen[k] {
 				seen[k] = true
-				fieldMasks = append(fieldMasks, mv)
+				m := map[string]any{"entityType": r.resource, "fieldPath": fm["fieldPath"], "maskType": fm["maskType"]}
+				if c, ok := fm["maskConfig"]; ok {
+					m["maskConfig"] = c
+				}
+				fieldMasks = append(fieldMasks, m)
 			}
 		}
 	}
@@ -203,7 +210,7 @@ func groupPolicies(rows []policyRow) (policies, scopeRules, fieldMasks []any) {
 func (row roleRow) export(st *state) Role {
 	rows := st.policiesOf(row.id)
 	r := Role{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: row.name, Description: row.description,
-		IsSystem: row.isSystem, PolicyCount: len(rows), PackManaged: st.packManaged(row.id)}
+		IsSystem: row.isSystem, PolicyCount: len(rows), PackManaged: st.packManaged(row.id), AgentAccess: slices.Clone(row.agentAccess)}
 	for _, p := range rows {
 		r.Policies = append(r.Policies, Policy{Resource: p.resource, Actions: []string{p.action}, Effect: p.effect, Priority: p.priority})
 	}
@@ -246,17 +253,28 @@ func (row triggerRow) export() Trigger {
 		Disabled: !row.enabled}
 }
 
-func (row evalSuiteRow) export() EvalSuite {
+func (row evalSuiteRow) export(st *state) EvalSuite {
 	d := row.def
+	cases := []any{}
+	for _, c := range st.casesOf(row.id) {
+		cases = append(cases, c.def)
+	}
 	return EvalSuite{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: str(d, "name"), Slug: row.slug,
-		AgentSlug: str(d, "agentSlug"), AgentID: row.agentID, Description: str(d, "description"), Status: row.status, Cases: toRaw(d["cases"])}
+		AgentSlug: str(d, "agentSlug"), AgentID: row.agentID, Description: str(d, "description"), Status: row.status, Cases: toRaw(cases)}
 }
 
 func (s *Server) configRecord(st *state, row configRow) ConfigRecord {
 	rec := ConfigRecord{ID: row.id, AgentID: row.agentID, Environment: row.env, CreatedAt: ms(row.createdAt), DeployedBy: row.deployedBy}
 	rec.Version, rec.Name, rec.SystemPrompt = row.version, row.name, row.systemPrompt
-	_ = json.Unmarshal(toRaw(row.model), &rec.Model)
+	decodeModel(row.model, &rec.Model)
 	_ = json.Unmarshal(toRaw(row.tools), &rec.Tools)
+	rec.StoredModel, rec.StoredTools = toRaw(row.model), toRaw(row.tools)
+	if row.firstMessageSuggestions != nil {
+		rec.FirstMessageSuggestions = strs(row.firstMessageSuggestions)
+	}
+	if row.threadContextParams != nil {
+		rec.ThreadContextParams = toRaw(row.threadContextParams)
+	}
 	if a := st.agent(row.agentID); a != nil {
 		rec.AgentSlug = a.slug
 		if s.isE1() {

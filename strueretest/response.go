@@ -100,14 +100,18 @@ func (e *fnError) tail() string {
 }
 
 // errorEnvelope renders a function error for request reqID.
-func (s *Server) errorEnvelope(e *fnError, reqID string, encoded bool) response {
+// logs are the log lines to send with it (none when empty).
+func (s *Server) errorEnvelope(e *fnError, reqID string, encoded bool, logs []string) response {
 	msg := "[Request ID: " + reqID + "] Server Error"
-	if !s.opts.redact {
+	if !s.opts.redacts() {
 		msg += "\n" + e.tail()
 	}
 	out := map[string]any{"status": "error", "errorMessage": msg}
 	if e.hasData {
 		out["errorData"] = encodeValue(e.data, encoded)
+	}
+	if len(logs) > 0 {
+		out["logLines"] = logs
 	}
 	return jsonResponse(http.StatusOK, out)
 }

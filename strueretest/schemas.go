@@ -67,3 +67,61 @@ func syncArgsE2() validator {
 		req("agents", arr(agentV())), req("entityTypes", arr(entityTypeV(true))), req("roles", arr(roleV(false))),
 		opt("evalSuites", arr(evalSuiteV())), opt("triggers", arr(triggerV())))
 }
+
+// HEAD's validators (protocol-head §H1.1): the model is {model,
+// temperature?, maxTokens?}, tools have templateOnly and no isBuiltin,
+// agents have firstMessageSuggestions and threadContextParams, roles have
+// agentAccess, suites have judgeModel {model} and cases channel and
+// contextParams, and fixtures exist.
+
+func envHeadV() validator { return literals(Development, Production, Eval) }
+
+func agentHeadV() validator {
+	model := obj(req("model", vString{}), opt("temperature", vNumber{}), opt("maxTokens", vNumber{}))
+	tool := obj(req("name", vString{}), req("description", vString{}), req("parameters", vAnyT{}),
+		opt("handlerCode", vString{}), opt("templateOnly", vBoolean{}))
+	param := obj(req("name", vString{}), req("type", literals("string", "number", "boolean")),
+		opt("required", vBoolean{}), opt("description", vString{}))
+	return obj(req("name", vString{}), req("slug", vString{}), req("version", vString{}), opt("description", vString{}),
+		opt("firstMessageSuggestions", arr(vString{})), opt("threadContextParams", arr(param)),
+		req("systemPrompt", vString{}), req("model", model), req("tools", arr(tool)))
+}
+
+func roleHeadV() validator {
+	pol := obj(req("resource", vString{}), req("actions", arr(vString{})), req("effect", literals("allow", "deny")))
+	scope := obj(req("entityType", vString{}), req("field", vString{}), req("operator", vString{}), req("value", vString{}))
+	mask := obj(req("entityType", vString{}), req("fieldPath", vString{}), req("maskType", literals("hide", "redact")), opt("maskConfig", vAnyT{}))
+	return obj(req("name", vString{}), opt("description", vString{}), opt("agentAccess", arr(vString{})),
+		req("policies", arr(pol)), opt("scopeRules", arr(scope)), opt("fieldMasks", arr(mask)))
+}
+
+func evalSuiteHeadV() validator {
+	assertion := obj(req("type", literals("llm_judge", "contains", "matches", "tool_called", "tool_not_called")),
+		opt("value", vString{}), opt("criteria", vString{}), opt("weight", vNumber{}))
+	turn := obj(req("userMessage", vString{}), opt("assertions", arr(assertion)))
+	evalCase := obj(req("name", vString{}), opt("description", vString{}), opt("tags", arr(vString{})),
+		req("turns", arr(turn)), opt("finalAssertions", arr(assertion)),
+		opt("channel", literals("widget", "whatsapp", "api", "dashboard")), opt("contextParams", vAnyT{}))
+	return obj(req("name", vString{}), req("slug", vString{}), req("agentSlug", vString{}), opt("description", vString{}),
+		opt("tags", arr(vString{})), opt("judgeModel", obj(req("model", vString{}))),
+		opt("judgeContext", vString{}), opt("judgePrompt", vString{}), req("cases", arr(evalCase)))
+}
+
+func fixtureV() validator {
+	entity := obj(req("ref", vString{}), req("type", vString{}), req("data", vAnyT{}), opt("status", vString{}))
+	relation := obj(req("from", vString{}), req("to", vString{}), req("type", vString{}), opt("metadata", vAnyT{}))
+	return obj(req("name", vString{}), req("slug", vString{}), req("entities", arr(entity)), opt("relations", arr(relation)))
+}
+
+// syncArgsHead is sync:syncOrganization's validator; internal is the
+// internal mutation behind POST /v1/sync, whose organizationId is a
+// required v.id("organizations").
+func syncArgsHead(internal bool) validator {
+	org := opt("organizationId", vString{})
+	if internal {
+		org = req("organizationId", vID{"organizations"})
+	}
+	return obj(org, req("environment", envHeadV()),
+		req("agents", arr(agentHeadV())), req("entityTypes", arr(entityTypeV(true))), req("roles", arr(roleHeadV())),
+		opt("evalSuites", arr(evalSuiteHeadV())), opt("triggers", arr(triggerV())), opt("fixtures", arr(fixtureV())))
+}

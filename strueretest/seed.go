@@ -171,9 +171,15 @@ func (s *Server) findAgent(st *state, slugOrID string) *agentRow {
 	return st.liveAgentBySlug(s.orgID, slugOrID)
 }
 
-func checkEnv(env string) error {
+func (s *Server) checkEnv(env string) error {
+	if env == Eval && s.isHead() {
+		return nil
+	}
 	if env != Development && env != Production {
-		return fmt.Errorf("invalid environment %q", env)
+		if s.isHead() {
+			return fmt.Errorf("invalid environment %q (want development, production or eval)", env)
+		}
+		return fmt.Errorf("invalid environment %q (want development or production; eval exists on HEAD only)", env)
 	}
 	return nil
 }
@@ -183,23 +189,21 @@ func checkEnv(env string) error {
 // with that id. The new row becomes the environment's current configuration
 // (on E1 the agent's development or production pointer is moved to it).
 func (s *Server) SeedConfig(slugOrID, env string, cfg AgentConfig) (ConfigRecord, error) {
-	if err := checkEnv(env); err != nil {
+	if err := s.checkEnv(env); err != nil {
 		return ConfigRecord{}, fmt.Errorf("strueretest: seed config: %w", err)
 	}
-	model, err := toConvex(cfg.Model)
+	model, tools, err := s.storedModelTools(cfg)
 	if err != nil {
 		return ConfigRecord{}, fmt.Errorf("strueretest: seed config: %w", err)
 	}
-	tools := make([]any, 0, len(cfg.Tools))
-	for _, t := range cfg.Tools {
-		if len(t.Parameters) == 0 {
-			t.Parameters = json.RawMessage(`{}`)
+	var fms, tcp any
+	if cfg.FirstMessageSuggestions != nil {
+		fms = anys(cfg.FirstMessageSuggestions)
+	}
+	if cfg.ThreadContextParams != nil {
+		if tcp, err = fromRaw(cfg.ThreadContextParams); err != nil {
+			return ConfigRecord{}, fmt.Errorf("strueretest: seed config: threadContextParams: %w", err)
 		}
-		v, err := toConvex(t)
-		if err != nil {
-			return ConfigRecord{}, fmt.Errorf("strueretest: seed config: %w", err)
-		}
-		tools = append(tools, v)
 	}
 	var rec ConfigRecord
 	err = s.mutate(func(st *state, now int64) error {
@@ -208,7 +212,8 @@ func (s *Server) SeedConfig(slugOrID, env string, cfg AgentConfig) (ConfigRecord
 			return fmt.Errorf("strueretest: seed config: agent %q not found", slugOrID)
 		}
 		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: env, version: cfg.Version, name: cfg.Name,
-			systemPrompt: cfg.SystemPrompt, model: model, tools: tools, createdAt: now}
+			systemPrompt: cfg.SystemPrompt, model: model, tools: tools, createdAt: now,
+			firstMessageSuggestions: fms, threadContextParams: tcp}
 		st.configs = append(st.configs, row)
 		if s.opts.gen == struere.GenerationE1 {
 			if env == Development {
@@ -240,7 +245,7 @@ func (s *Server) scopeEnv(env string) (string, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return "", nil
 	}
-	return env, checkEnv(env)
+	return env, s.checkEnv(env)
 }
 
 // SeedEntityType inserts an entity type into env (ignored on E1) and returns
@@ -290,7 +295,8 @@ func (s *Server) SeedRole(env string, r Role) (Role, error) {
 		if st.org(r.OrganizationID) == nil {
 			return errors.New("strueretest: seed role: unknown organization")
 		}
-		row := roleRow{id: st.newID(tableRoles), orgID: r.OrganizationID, env: env, name: r.Name, description: r.Description, isSystem: r.IsSystem, createdAt: now}
+		row := roleRow{id: st.newID(tableRoles), orgID: r.OrganizationID, env: env, name: r.Name, description: r.Description,
+			isSystem: r.IsSystem, createdAt: now, agentAccess: slices.Clone(r.AgentAccess)}
 		st.roles = append(st.roles, row)
 		rebuildPolicies(st, row.id, p, s.isE1())
 		r.ID = row.id
@@ -306,7 +312,7 @@ func (s *Server) SeedTrigger(env string, t Trigger) (Trigger, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return t, errors.New("strueretest: seed trigger: E1 has no triggers")
 	}
-	if err := checkEnv(env); err != nil {
+	if err := s.checkEnv(env); err != nil {
 		return t, fmt.Errorf("strueretest: seed trigger: %w", err)
 	}
 	def, err := triggerPayload(t)
@@ -328,7 +334,7 @@ func (s *Server) SeedEvalSuite(env string, e EvalSuite) (EvalSuite, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return e, errors.New("strueretest: seed eval suite: E1 has no eval suites")
 	}
-	if err := checkEnv(env); err != nil {
+	if err := s.checkEnv(env); err != nil {
 		return e, fmt.Errorf("strueretest: seed eval suite: %w", err)
 	}
 	if e.Status == "" {
@@ -346,14 +352,19 @@ func (s *Server) SeedEvalSuite(env string, e EvalSuite) (EvalSuite, error) {
 	if err != nil {
 		return e, fmt.Errorf("strueretest: seed eval suite: cases: %w", err)
 	}
-	def["cases"] = cases
+	caseList, isList := cases.([]any)
+	if !isList {
+		return e, errors.New("strueretest: seed eval suite: cases must be a JSON array")
+	}
 	err = s.mutate(func(st *state, now int64) error {
 		a := st.liveAgentBySlug(e.OrganizationID, e.AgentSlug)
 		if a == nil {
 			return fmt.Errorf("strueretest: seed eval suite: agent %q not found", e.AgentSlug)
 		}
 		e.ID, e.AgentID = st.newID(tableEvalSuites), a.id
-		st.evalSuites = append(st.evalSuites, evalSuiteRow{id: e.ID, orgID: e.OrganizationID, env: env, slug: e.Slug, agentID: a.id, def: def, status: e.Status, createdAt: now})
+		st.evalSuites = append(st.evalSuites, evalSuiteRow{id: e.ID, orgID: e.OrganizationID, env: env, slug: e.Slug, agentID: a.id,
+			def: def, status: e.Status, createdAt: now, updatedAt: now})
+		(&syncRun{st: st, now: now, orgID: e.OrganizationID}).replaceCases(e.ID, caseList)
 		return nil
 	})
 	return e, err
@@ -407,7 +418,7 @@ func (s *Server) CreateAPIKey(env, name string, expiresAt time.Time) (string, er
 
 // CreateAPIKeyIn is CreateAPIKey for any organization.
 func (s *Server) CreateAPIKeyIn(orgID, env, name string, expiresAt time.Time) (string, error) {
-	if err := checkEnv(env); err != nil {
+	if err := s.checkEnv(env); err != nil {
 		return "", fmt.Errorf("strueretest: create api key: %w", err)
 	}
 	var exp int64

@@ -49,6 +49,8 @@ type Server struct {
 	requests []Request
 
 	served servedLog // chat replies (served.go)
+
+	lim limiter // sessions and rate limits (HEAD)
 }
 
 // Seeded identity: every server starts with this organization, and a user
@@ -82,7 +84,7 @@ func Start(opts ...Option) (*Server, error) {
 		opt(&o)
 	}
 	switch o.gen {
-	case struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy:
+	case struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead:
 	default:
 		return nil, fmt.Errorf("strueretest: start: unsupported generation %v", o.gen)
 	}

@@ -12,6 +12,11 @@ import (
 
 func (s *Server) handleSite(r *http.Request, body []byte) response {
 	p := r.URL.Path
+	if s.isHead() {
+		if resp, ok := s.handleSiteHead(r, body); ok {
+			return resp
+		}
+	}
 	switch {
 	case p == "/health":
 		if r.Method != http.MethodGet {
@@ -63,17 +68,24 @@ func (s *Server) chat(r *http.Request, body []byte, slug string, bySlug bool) re
 		return chatError(http.StatusUnauthorized, "Unauthorized")
 	}
 	key := strings.Replace(auth, "Bearer ", "", 1)
+	if s.isHead() {
+		// HEAD authenticates the key (401), records its use and applies
+		// the chat rate limits before reading the body (§8.4).
+		k, fail := s.siteKey(auth)
+		if fail != nil {
+			return *fail
+		}
+		if limited := s.chatLimit(k.hash, k.orgID); limited != nil {
+			return *limited
+		}
+	}
 	parsed, perr := parseJSON(body)
 	if perr == nil {
 		parsed, perr = decodeConvex(parsed)
 	}
 	req, isObj := parsed.(map[string]any)
 	if perr != nil || !isObj {
-		out := map[string]any{"code": "[Request ID: " + requestID(s.reqCounter.Add(1)) + "] Server Error"}
-		if !s.opts.redact {
-			out["trace"] = "Uncaught SyntaxError: Unexpected token in JSON at position 0"
-		}
-		return jsonResponse(http.StatusInternalServerError, out)
+		return s.convexServerError("Uncaught SyntaxError: Unexpected token in JSON at position 0")
 	}
 	if bySlug {
 		if !truthy(req["message"]) {
@@ -110,7 +122,9 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	if k == nil || (k.expiresAt != 0 && k.expiresAt < now) {
 		return nil, chatError500{"Invalid API key"}
 	}
-	k.lastUsedAt = now
+	if !s.isHead() { // HEAD recorded the use before the body was read
+		k.lastUsedAt = now
+	}
 	message, ok := req["message"].(string)
 	if !ok {
 		return nil, chatError500{fmt.Sprintf("ArgumentValidationError: Value does not match validator.\nPath: .message\nValue: %s\nValidator: v.string()", render(req["message"]))}

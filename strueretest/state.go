@@ -10,6 +10,7 @@ type orgRow struct {
 	id, name, slug, clerkID string
 	deleted                 bool
 	createdAt               int64
+	plan                    Plan // "": the server's default plan
 }
 
 type userRow struct {
@@ -35,6 +36,8 @@ type configRow struct {
 	tools                       any // []any, as validated
 	createdAt                   int64
 	deployedBy                  string
+	// HEAD: nil means the key is absent.
+	firstMessageSuggestions, threadContextParams any
 }
 
 type entityTypeRow struct {
@@ -50,6 +53,7 @@ type roleRow struct {
 	id, orgID, env, name, description string
 	isSystem                          bool
 	createdAt                         int64
+	agentAccess                       []string // HEAD; nil means the key is absent
 }
 
 type policyRow struct {
@@ -66,11 +70,51 @@ type triggerRow struct {
 	createdAt            int64
 }
 
+// evalSuiteRow's def is the payload without "cases"; the cases are rows of
+// evalCases.
 type evalSuiteRow struct {
 	id, orgID, env, slug, agentID string
 	def                           map[string]any
 	status                        string
-	createdAt                     int64
+	createdAt, updatedAt          int64
+}
+
+type evalCaseRow struct {
+	id, orgID, suiteID   string
+	def                  map[string]any // the payload case
+	order                int
+	createdAt, updatedAt int64
+}
+
+type eventRow struct {
+	id, orgID, env, eventType, actorType, actorID string
+	payload                                       any
+	timestamp                                     int64
+}
+
+type userRoleRow struct {
+	id, userID, roleID string
+	createdAt          int64
+}
+
+type entityRow struct {
+	id, orgID, env, typeID, status string
+	data                           any
+	deleted                        bool // deletedAt set
+	createdAt                      int64
+}
+
+type relationRow struct {
+	id, orgID, env, fromID, toID, relType string
+	metadata                              any
+	createdAt                             int64
+}
+
+type fixtureRow struct {
+	id, orgID, env, name, slug string
+	entityCount, relationCount int
+	entityTypeCounts           map[string]int
+	syncedAt                   int64
 }
 
 type packRow struct {
@@ -82,6 +126,8 @@ type apiKeyRow struct {
 	id, orgID, env, name, hash, prefix string
 	permissions                        []string
 	expiresAt, lastUsedAt, createdAt   int64
+	studio                             bool   // type "studio"
+	rawKey                             string // studio keys only, as the backend stores it
 }
 
 type threadRow struct {
@@ -101,9 +147,15 @@ type state struct {
 	policies    []policyRow
 	triggers    []triggerRow
 	evalSuites  []evalSuiteRow
+	evalCases   []evalCaseRow
 	packs       []packRow
 	apiKeys     []apiKeyRow
 	threads     []threadRow
+	events      []eventRow
+	userRoles   []userRoleRow
+	entities    []entityRow
+	relations   []relationRow
+	fixtures    []fixtureRow
 }
 
 func (st *state) clone() *state {
@@ -118,9 +170,15 @@ func (st *state) clone() *state {
 	c.policies = slices.Clone(st.policies)
 	c.triggers = slices.Clone(st.triggers)
 	c.evalSuites = slices.Clone(st.evalSuites)
+	c.evalCases = slices.Clone(st.evalCases)
 	c.packs = slices.Clone(st.packs)
 	c.apiKeys = slices.Clone(st.apiKeys)
 	c.threads = slices.Clone(st.threads)
+	c.events = slices.Clone(st.events)
+	c.userRoles = slices.Clone(st.userRoles)
+	c.entities = slices.Clone(st.entities)
+	c.relations = slices.Clone(st.relations)
+	c.fixtures = slices.Clone(st.fixtures)
 	return &c
 }
 
@@ -236,22 +294,6 @@ func (st *state) configAt(idx map[string]int, agentID string) *configRow {
 	return nil
 }
 
-// liveAgentIndex maps each slug of orgID to the index in st.agents of the
-// agent liveAgentBySlug returns for it.
-func (st *state) liveAgentIndex(orgID string) map[string]int {
-	idx := make(map[string]int)
-	for i := range st.agents {
-		a := &st.agents[i]
-		if a.orgID != orgID || a.status == "deleted" {
-			continue
-		}
-		if _, dup := idx[a.slug]; !dup {
-			idx[a.slug] = i
-		}
-	}
-	return idx
-}
-
 func (st *state) policiesOf(roleID string) []policyRow {
 	var out []policyRow
 	for _, p := range st.policies {
@@ -273,9 +315,41 @@ func (st *state) policyCount(roleID string) int {
 	return n
 }
 
+// deleteRole deletes a role with its policies (and through them its scope
+// rules and masks) and its user assignments.
 func (st *state) deleteRole(id string) {
 	st.roles = slices.DeleteFunc(st.roles, func(r roleRow) bool { return r.id == id })
 	st.policies = slices.DeleteFunc(st.policies, func(p policyRow) bool { return p.roleID == id })
+	st.userRoles = slices.DeleteFunc(st.userRoles, func(u userRoleRow) bool { return u.roleID == id })
+}
+
+func (st *state) role(id string) *roleRow {
+	for i := range st.roles {
+		if st.roles[i].id == id {
+			return &st.roles[i]
+		}
+	}
+	return nil
+}
+
+func (st *state) entityType(id string) *entityTypeRow {
+	for i := range st.entityTypes {
+		if st.entityTypes[i].id == id {
+			return &st.entityTypes[i]
+		}
+	}
+	return nil
+}
+
+// casesOf returns the suite's case rows in index order.
+func (st *state) casesOf(suiteID string) []evalCaseRow {
+	var out []evalCaseRow
+	for _, c := range st.evalCases {
+		if c.suiteID == suiteID {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (st *state) packManaged(id string) bool {

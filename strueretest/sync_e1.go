@@ -141,6 +141,7 @@ func (s *Server) syncOrganizationE1(st *state, c *callCtx) (any, *fnError) {
 func fillConfig(row *configRow, p map[string]any, userID string) {
 	row.version, row.name, row.systemPrompt = str(p, "version"), str(p, "name"), str(p, "systemPrompt")
 	row.model, row.tools = p["model"], p["tools"]
+	row.firstMessageSuggestions, row.threadContextParams = p["firstMessageSuggestions"], p["threadContextParams"] // nil (removed) when omitted
 	row.deployedBy = userID
 }
 

@@ -8,10 +8,11 @@ import (
 
 // Environment names accepted by the seeding and inspection helpers. E1 keeps
 // entity types and roles organization-wide and ignores the environment given
-// for them.
+// for them; Eval exists on struere.GenerationHead only.
 const (
 	Development = "development"
 	Production  = "production"
+	Eval        = "eval"
 )
 
 // Agent statuses.
@@ -70,28 +71,61 @@ type Tool struct {
 	Description string          `json:"description"`           // the tool's description
 	Parameters  json.RawMessage `json:"parameters"`            // the v.any() parameters schema, raw JSON; SeedConfig stores {} when empty
 	HandlerCode string          `json:"handlerCode,omitempty"` // handler source; omitted when ""
-	IsBuiltin   bool            `json:"isBuiltin"`             // a platform built-in tool
+	// IsBuiltin marks a platform built-in tool. E1 and E2 store it on
+	// every tool; HEAD stores no isBuiltin (seed AgentConfig.RawTools for
+	// a legacy HEAD row that still has one).
+	IsBuiltin bool `json:"isBuiltin"`
+	// TemplateOnly is HEAD's templateOnly flag, stored only when true and
+	// only on HEAD.
+	TemplateOnly bool `json:"templateOnly,omitempty"`
 }
 
 // AgentConfig is the content of an agent configuration.
+//
+// SeedConfig stores Model and Tools in the shape the server's generation
+// writes: {provider,name,temperature?,maxTokens?} and tools with isBuiltin
+// on E1 and E2; {model:"<provider>/<name>",temperature?,maxTokens?} and
+// tools without isBuiltin (templateOnly when set) on HEAD. RawModel and
+// RawTools, when set, are stored verbatim instead, whatever their shape:
+// they seed legacy HEAD rows (a {provider,name} model, tools with
+// isBuiltin, a model.reasoning object) that only old data can hold.
 type AgentConfig struct {
 	Version      string // the agent's version, e.g. "1.0.0"
 	Name         string // the agent's display name in this config
 	SystemPrompt string // the system prompt
 	Model        Model  // the model settings
 	Tools        []Tool // the tools, in payload order
+
+	// FirstMessageSuggestions is HEAD's firstMessageSuggestions; nil means
+	// the key is absent (an empty non-nil slice stores []).
+	FirstMessageSuggestions []string
+	// ThreadContextParams is HEAD's threadContextParams array as raw JSON
+	// ([{name,type,required?,description?}]); nil means absent.
+	ThreadContextParams json.RawMessage
+	// RawModel, when not nil, is stored as the model verbatim.
+	RawModel json.RawMessage
+	// RawTools, when not nil, is stored as the tools array verbatim.
+	RawTools json.RawMessage
 }
 
 // ConfigRecord is one row of the agentConfigs table, as returned by
 // Server.Configs.
 type ConfigRecord struct {
-	ID          string    // the agentConfigs row id
-	AgentID     string    // the agents row id it belongs to
-	AgentSlug   string    // that agent's slug; "" if the agent row is gone
-	Environment string    // Development or Production
-	AgentConfig           // the stored content: version, name, system prompt, model, tools
-	CreatedAt   time.Time // server clock at insertion
-	DeployedBy  string    // users-table id, or "" when seeded
+	ID          string // the agentConfigs row id
+	AgentID     string // the agents row id it belongs to
+	AgentSlug   string // that agent's slug; "" if the agent row is gone
+	Environment string // Development, Production or Eval
+	// AgentConfig is the stored content. Model is decoded from either
+	// stored shape ("provider/id" is split at its first "/");
+	// FirstMessageSuggestions and ThreadContextParams are nil when the row
+	// has no such key; RawModel and RawTools are left nil (see
+	// StoredModel and StoredTools).
+	AgentConfig
+	// StoredModel and StoredTools are the stored model and tools
+	// verbatim, in whatever shape the row has.
+	StoredModel, StoredTools json.RawMessage
+	CreatedAt                time.Time // server clock at insertion
+	DeployedBy               string    // users-table id, or "" when seeded
 	// Current reports whether this row is the one its environment serves:
 	// the newest row of (agent, environment) on environment-isolated
 	// generations, the agent's pointer on E1.
@@ -141,6 +175,7 @@ type Role struct {
 	Environment    string      // "" on E1
 	Name           string      // required; sync matches roles by name
 	Description    string      // optional
+	AgentAccess    []string    // HEAD's agentAccess (agent slugs); nil means the key is absent
 	IsSystem       bool        // system roles are never listed, synced or deleted
 	Policies       []Policy    // seeding expands each per action; inspection gives one per stored row
 	ScopeRules     []ScopeRule // attached to policies of the same resource; de-duplicated on inspection
@@ -153,7 +188,7 @@ type Role struct {
 type Trigger struct {
 	ID             string          // assigned by SeedTrigger
 	OrganizationID string          // defaults to the seeded organization
-	Environment    string          // Development or Production
+	Environment    string          // Development, Production or Eval
 	Name, Slug     string          // display name and slug
 	Description    string          // optional
 	EntityType     string          // slug of the entity type it watches
@@ -170,7 +205,7 @@ type Trigger struct {
 type EvalSuite struct {
 	ID             string          // assigned by SeedEvalSuite
 	OrganizationID string          // defaults to the seeded organization
-	Environment    string          // Development or Production
+	Environment    string          // Development, Production or Eval
 	Name, Slug     string          // display name and slug
 	AgentSlug      string          // slug of the live agent it tests; required to exist
 	AgentID        string          // that agent's id, filled by SeedEvalSuite
@@ -198,10 +233,13 @@ type APIKey struct {
 	Name           string    // the key's label
 	KeyPrefix      string    // the first 16 characters
 	KeyHash        string    // lowercase hex SHA-256 of the key
-	Permissions    []string  // ["*"] for CreateAPIKey; as given to apiKeys:create
+	Permissions    []string  // ["*"] for CreateAPIKey; as given to apiKeys:create or CreateKey
 	ExpiresAt      time.Time // zero: never expires
-	LastUsedAt     time.Time // set by a successful chat; zero: never used
-	CreatedAt      time.Time // server clock
+	// LastUsedAt is set by a successful chat on E1 and E2, and by every
+	// authenticated site-route request on HEAD; zero: never used.
+	LastUsedAt time.Time
+	CreatedAt  time.Time // server clock
+	Studio     bool      // a studio key (apiKeys.type "studio", HEAD)
 }
 
 // Request is one entry of the request log. It never holds a credential.

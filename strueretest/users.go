@@ -78,7 +78,7 @@ func (c *callCtx) defaultOrgOf(st *state) (string, *fnError) {
 	if u == nil {
 		return "", throw(frameAuth, msgUserNotFound)
 	}
-	return defaultOrg(st, u.id, c.ident.orgID)
+	return c.s.defaultOrg(st, u.id, c.ident.orgID)
 }
 
 func (s *Server) listAPIKeys(st *state, c *callCtx) (any, *fnError) {
@@ -88,7 +88,7 @@ func (s *Server) listAPIKeys(st *state, c *callCtx) (any, *fnError) {
 	}
 	out := []any{}
 	for _, k := range st.apiKeys {
-		if k.orgID != orgID {
+		if k.orgID != orgID || k.studio {
 			continue
 		}
 		m := map[string]any{"id": k.id, "name": k.name, "keyPrefix": k.prefix, "permissions": anys(k.permissions),
@@ -109,6 +109,11 @@ func (s *Server) createAPIKey(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
+	if s.isHead() {
+		if err := c.requireAdmin(st, orgID); err != nil {
+			return nil, err
+		}
+	}
 	env := str(c.args, "environment")
 	if env == "" {
 		env = Production // E1 keys without an environment serve production (protocol §5.4)
@@ -125,4 +130,111 @@ func (s *Server) createAPIKey(st *state, c *callCtx) (any, *fnError) {
 		out["expiresAt"] = float64(row.expiresAt)
 	}
 	return out, nil
+}
+
+// requireAdmin is HEAD's requireOrgAdmin: the caller's membership role in
+// orgID must be admin (an owner counts as admin).
+func (c *callCtx) requireAdmin(st *state, orgID string) *fnError {
+	u := st.userBySubject(c.ident.subject)
+	if m := st.membership(u.id, orgID); m == nil || (m.role != "admin" && m.role != "owner") {
+		return throw("requireOrgAdmin (../convex/lib/auth.ts:230:11)", "Admin access required")
+	}
+	return nil
+}
+
+// apiKeyOf returns the key row id names when it belongs to orgID.
+func apiKeyOf(st *state, id, orgID string) *apiKeyRow {
+	for i := range st.apiKeys {
+		if st.apiKeys[i].id == id && st.apiKeys[i].orgID == orgID {
+			return &st.apiKeys[i]
+		}
+	}
+	return nil
+}
+
+// updateAPIKey is HEAD's apiKeys:update (admin, default organization).
+func (s *Server) updateAPIKey(st *state, c *callCtx) (any, *fnError) {
+	orgID, err := c.defaultOrgOf(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireAdmin(st, orgID); err != nil {
+		return nil, err
+	}
+	k := apiKeyOf(st, str(c.args, "id"), orgID)
+	if k == nil {
+		return nil, throw("update (../convex/apiKeys.ts:105:13)", "API key not found")
+	}
+	if k.studio {
+		return nil, throw("update (../convex/apiKeys.ts:109:13)", "Studio keys cannot be modified")
+	}
+	if v, ok := c.args["name"].(string); ok {
+		k.name = v
+	}
+	if _, ok := c.args["permissions"]; ok {
+		k.permissions = strs(c.args["permissions"])
+	}
+	if v, ok := c.args["expiresAt"].(float64); ok {
+		k.expiresAt = int64(v)
+	}
+	return apiKeyDoc(*k), nil
+}
+
+// removeAPIKey is HEAD's apiKeys:remove (admin, default organization).
+func (s *Server) removeAPIKey(st *state, c *callCtx) (any, *fnError) {
+	orgID, err := c.defaultOrgOf(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireAdmin(st, orgID); err != nil {
+		return nil, err
+	}
+	k := apiKeyOf(st, str(c.args, "id"), orgID)
+	if k == nil {
+		return nil, throw("remove (../convex/apiKeys.ts:129:13)", "API key not found")
+	}
+	if k.studio {
+		return nil, throw("remove (../convex/apiKeys.ts:134:13)", "Studio keys cannot be deleted")
+	}
+	id := k.id
+	for i := range st.apiKeys {
+		if st.apiKeys[i].id == id {
+			st.apiKeys = append(st.apiKeys[:i:i], st.apiKeys[i+1:]...)
+			break
+		}
+	}
+	return map[string]any{"success": true}, nil
+}
+
+// getStudioKeyStatus is HEAD's apiKeys:getStudioKeyStatus (default
+// organization): the first studio key of the environment, or null.
+func (s *Server) getStudioKeyStatus(st *state, c *callCtx) (any, *fnError) {
+	orgID, err := c.defaultOrgOf(st)
+	if err != nil {
+		return nil, err
+	}
+	env := str(c.args, "environment")
+	for _, k := range st.apiKeys {
+		if k.orgID == orgID && k.env == env && k.studio {
+			out := map[string]any{"active": true, "keyPrefix": k.prefix, "createdAt": float64(k.createdAt)}
+			if k.lastUsedAt != 0 {
+				out["lastUsedAt"] = float64(k.lastUsedAt)
+			}
+			return out, nil
+		}
+	}
+	return nil, nil
+}
+
+// apiKeyDoc is the raw apiKeys document (what apiKeys:update returns).
+func apiKeyDoc(k apiKeyRow) map[string]any {
+	m := map[string]any{"_id": k.id, "_creationTime": float64(k.createdAt), "organizationId": k.orgID, "environment": k.env,
+		"name": k.name, "keyHash": k.hash, "keyPrefix": k.prefix, "permissions": anys(k.permissions), "createdAt": float64(k.createdAt)}
+	if k.expiresAt != 0 {
+		m["expiresAt"] = float64(k.expiresAt)
+	}
+	if k.lastUsedAt != 0 {
+		m["lastUsedAt"] = float64(k.lastUsedAt)
+	}
+	return m
 }

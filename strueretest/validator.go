@@ -186,6 +186,20 @@ func (o vObject) check(v any, path string) *fnError {
 	if !ok {
 		return mismatch(v, o, path)
 	}
+	// Extra fields are reported before missing ones (the HEAD spec's case
+	// 39 names the extra field of a {provider,name} model, which also
+	// lacks "model"); the first extra field in name order is named.
+	var extras []string
+	for k := range m {
+		if !o.has(k) {
+			extras = append(extras, k)
+		}
+	}
+	if len(extras) > 0 {
+		sort.Strings(extras)
+		return validationError(fmt.Sprintf("Object contains extra field `%s` that is not in the validator.", extras[0]),
+			path, "Object: "+render(m), "Validator: "+o.String())
+	}
 	for _, f := range o.fields {
 		fv, present := m[f.name]
 		if !present {
@@ -202,17 +216,6 @@ func (o vObject) check(v any, path string) *fnError {
 			return err
 		}
 	}
-	var extras []string
-	for k := range m {
-		if !o.has(k) {
-			extras = append(extras, k)
-		}
-	}
-	if len(extras) > 0 {
-		sort.Strings(extras)
-		return validationError(fmt.Sprintf("Object contains extra field `%s` that is not in the validator.", extras[0]),
-			path, "Object: "+render(m), "Validator: "+o.String())
-	}
 	return nil
 }
 
@@ -226,14 +229,4 @@ func (o vObject) has(name string) bool {
 	return false
 }
 
-func tableLetter(table string) byte {
-	switch table {
-	case "agents":
-		return tableAgents
-	case "threads":
-		return tableThreads
-	case "organizations":
-		return tableOrganizations
-	}
-	return 0
-}
+func tableLetter(table string) byte { return tableLetters[table] }
