@@ -195,10 +195,10 @@ func diffItem(kind ResourceKind, name string, before, after json.RawMessage) (*D
 	delete(am, identity)
 	w := &differ{kind: kind}
 	w.object("", bm, am)
-	if len(w.out) == 0 {
+	if len(w.out) == 0 && d.Change == ChangeModified {
 		return nil, nil
 	}
-	d.Fields = w.out
+	d.Fields = nonNil(w.out)
 	return d, nil
 }
 

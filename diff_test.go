@@ -282,6 +282,15 @@ func TestDiffOfAddedAndRemovedItemsListsTheirFields(t *testing.T) {
 	require.Equal(t, "notify", ds[1].Name)
 }
 
+func TestDiffReportsAnAddedItemWithNoFieldsButItsName(t *testing.T) {
+	ds := diffOf(t, &struere.Definitions{}, &struere.Definitions{Roles: []struere.Role{{Name: "viewer"}}})
+
+	require.Len(t, ds, 1)
+	require.Equal(t, struere.ChangeAdded, ds[0].Change)
+	require.Equal(t, "viewer", ds[0].Name)
+	require.NotNil(t, ds[0].Fields, "encodes as []")
+}
+
 func TestDiffComparesListsWithDuplicateKeysWhole(t *testing.T) {
 	after := baseAgent()
 	after.Tools = append(after.Tools, after.Tools[1]) // "lookup" twice
