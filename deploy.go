@@ -3,6 +3,7 @@ package struere
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/struere/struere-go/internal/convex"
@@ -38,6 +39,10 @@ type DeployResult struct {
 	Plan        *Plan           `json:"plan"`        // the plan the deploy carried out (or would, for a dry run)
 	// Deployed lists the promoted agents' slugs.
 	Deployed []string `json:"deployed"`
+	// Unchanged lists agents whose production configuration already
+	// equalled development's: nothing was promoted for them (and when no
+	// agent needed promoting, nothing was written at all).
+	Unchanged []string `json:"unchanged"`
 	// Skipped lists agents left alone, with the reason.
 	Skipped []SkippedAgent `json:"skipped"`
 	// Verified reports that production was read back and matched.
@@ -50,6 +55,7 @@ type DeployResult struct {
 type DeployOption interface{ applyDeploy(*deployOptions) }
 
 type deployOptions struct {
+	accept   map[Loss]bool
 	dryRun   bool
 	plan     *Plan
 	local    *Definitions
@@ -77,16 +83,31 @@ func SkipVerification() DeployOption {
 func (o LocalOption) applyDeploy(d *deployOptions) { d.local = o.defs }
 
 // Deploy promotes every active agent's development configuration to
-// production. Agents without one are skipped, with the reason. Production
-// entity types, roles and triggers are left as they are.
+// production. Agents without one are skipped, with the reason; agents
+// whose production configuration already equals development's are
+// reported as Unchanged, and when no agent needs promoting nothing is
+// written. Production entity types, roles and triggers are left as they
+// are.
 //
 // Where the backend serves sync:deployAllAgents, Deploy calls it. Where it
-// does not, Deploy performs the same promotion itself. Deploy never deletes
-// and never invents: when the promotion cannot be expressed exactly, it
-// refuses before writing anything, with an error matching ErrRefused that
-// names the agents and reasons. After writing it reads production back and
-// fails with ErrVerificationFailed if production does not serve the
-// development versions.
+// does not, Deploy performs the same promotion itself by re-sending
+// production's own entity types and roles with the promoted agents. Deploy
+// never deletes and never invents: when the promotion cannot be expressed
+// exactly (an agent would be deleted or given a default configuration, a
+// value production holds would be cleared or cannot be shown to survive),
+// it refuses before writing anything, with an error matching ErrRefused
+// that names the agents, roles and fields; AcceptLoss overrides the
+// refusals that concern such values. Immediately before writing it reads
+// both environments' sync state again and refuses with ErrStalePlan if
+// they changed. After writing it compares what the backend reports created,
+// updated and deleted with what was meant, then reads production back; any
+// difference is a VerificationError (matching ErrVerificationFailed) that
+// names it.
+//
+// Deploys and Syncs of one Client never overlap: each waits for the one
+// running. Separate processes are not coordinated; run at most one deploy
+// or sync per organization at a time (for example one CI concurrency group
+// per organization).
 func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResult, error) {
 	const op = "deploy"
 	if ctx == nil {
@@ -109,20 +130,31 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 			return nil, err
 		}
 	}
+	release, err := c.exclusive(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	gen, err := c.Generation(ctx)
 	if err != nil {
 		return nil, err
 	}
 	clientSide := gen.EnvironmentIsolated() && !gen.HasDeployAllAgents()
-	// Development's full configurations are read when the promotion sends
-	// them, or when the plan's fingerprint or the local comparison needs
-	// them; a plain server-side deploy does without the largest read.
-	needDevPull := gen.EnvironmentIsolated() && (clientSide || o.dryRun || o.plan != nil || o.local != nil)
-	r, err := c.readRemoteAs(ctx, op, gen, reads{devPull: needDevPull, prodPull: clientSide})
+	// Both environments' full configurations are read on isolated
+	// backends: the promotion sends them, and they tell agents already
+	// up to date apart.
+	isolated := gen.EnvironmentIsolated()
+	r, err := c.readRemoteAs(ctx, op, gen, reads{devPull: isolated, prodPull: isolated})
 	if err != nil {
 		return nil, err
 	}
-	plan, err := c.makePlan(op, r)
+	var rec *recovery
+	if clientSide {
+		if rec, err = c.recover(ctx, op, r); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := c.makePlan(op, r, rec, o.accept)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +167,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		var why []Refusal
 		for _, a := range st.Agents {
 			if a.State.DiffersLocally() {
-				why = append(why, Refusal{Slug: a.Slug, Reason: "local definition differs from development (" + string(a.State) + "): run Sync first"})
+				why = append(why, Refusal{Slug: a.Slug, Kind: "agent", Reason: "local definition differs from development (" + string(a.State) + "): run Sync first"})
 			}
 		}
 		if len(why) > 0 {
@@ -146,30 +178,42 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		return nil, &StalePlanError{Op: op, Planned: o.plan.Fingerprint, Current: plan.Fingerprint}
 	}
 	res := &DeployResult{DryRun: o.dryRun, Environment: Production, Generation: gen, Method: plan.Method, Plan: plan,
-		Deployed: []string{}, Skipped: []SkippedAgent{}}
+		Deployed: []string{}, Unchanged: []string{}, Skipped: []SkippedAgent{}}
+	for _, a := range plan.Unchanged {
+		res.Unchanged = append(res.Unchanged, a.Slug)
+	}
 	if o.dryRun {
 		return res, nil
 	}
 	if len(plan.Refusals) > 0 {
 		return nil, &RefusedError{Op: op, Refusals: plan.Refusals, kind: ErrRefused}
 	}
-	switch plan.Method {
-	case PromoteServer:
-		err = c.deployServer(ctx, op, r, res)
-	default:
-		err = c.deployClient(ctx, op, plan, res)
-	}
-	var verr *VerificationError
-	if errors.As(err, &verr) {
-		return res, err // written, but not as intended
-	}
-	if err != nil {
-		return nil, err
+	if len(plan.Deploy) == 0 {
+		// Nothing to promote: nothing is written.
+		res.Skipped = append(res.Skipped, plan.Skip...)
+	} else {
+		if err := c.recheck(ctx, op, r, plan); err != nil {
+			return nil, err
+		}
+		switch plan.Method {
+		case PromoteServer:
+			err = c.deployServer(ctx, op, r, plan, res)
+		default:
+			err = c.deployClient(ctx, op, plan, res)
+		}
+		var verr *VerificationError
+		if errors.As(err, &verr) {
+			return res, err // written, but not as intended
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	sort.Strings(res.Deployed)
+	sort.Strings(res.Unchanged)
 	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].Slug < res.Skipped[j].Slug })
 	if !o.noVerify {
-		if err := c.verify(ctx, op, r, res); err != nil {
+		if err := c.verify(ctx, op, r, rec, o.accept, res); err != nil {
 			return res, err
 		}
 	}
@@ -181,34 +225,56 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	return res, nil
 }
 
+// deployAllResult is deployAllAgents' value; the lists must be present.
 type deployAllResult struct {
-	Success  bool     `json:"success"`
-	Deployed []string `json:"deployed"`
-	Skipped  []string `json:"skipped"`
+	Success  bool      `json:"success"`
+	Deployed *[]string `json:"deployed"`
+	Skipped  *[]string `json:"skipped"`
 }
 
-func (c *Client) deployServer(ctx context.Context, op string, r *remote, res *DeployResult) error {
+func (c *Client) deployServer(ctx context.Context, op string, r *remote, p *Plan, res *DeployResult) error {
 	var out deployAllResult
 	if err := c.call(ctx, op, convex.Mutation, fnDeployAllAgents, orgArgs{OrganizationID: c.s.org}, &out); err != nil {
 		return err
 	}
-	if !out.Success {
-		return &APIError{Op: op, Path: fnDeployAllAgents, HTTPStatus: 200, Message: "backend answered success:false", kinds: []error{ErrMalformedResponse}}
+	if !out.Success || out.Deployed == nil || out.Skipped == nil {
+		return &VerificationError{Op: op, Result: res, Mismatches: []Refusal{{Reason: "the backend's answer to sync:deployAllAgents lacks success or its deployed and skipped lists, so what it wrote is unknown: check production (Status) before deploying again"}},
+			Err: &APIError{Op: op, Path: fnDeployAllAgents, HTTPStatus: 200, Message: "deployAllAgents result without success or its lists", kinds: []error{ErrMalformedResponse}}}
 	}
+	unchanged := map[string]bool{}
+	for _, a := range p.Unchanged {
+		unchanged[a.Slug] = true
+	}
+	var bad []Refusal
 	listed := map[string]bool{}
-	res.Deployed = append(res.Deployed, out.Deployed...)
-	for _, s := range out.Deployed {
+	for _, s := range *out.Deployed {
 		listed[s] = true
+		switch {
+		case !r.hasAgent(s):
+			bad = append(bad, Refusal{Slug: s, Kind: "agent", Reason: "the backend deployed an agent the deploy did not read (created concurrently): check its production configuration"})
+			res.Deployed = append(res.Deployed, s)
+		case unchanged[s]:
+			// Copied again, identical: reported as unchanged.
+		default:
+			res.Deployed = append(res.Deployed, s)
+		}
 	}
-	for _, s := range out.Skipped {
+	for _, s := range *out.Skipped {
 		listed[s] = true
 		res.Skipped = append(res.Skipped, SkippedAgent{Slug: s, Reason: ReasonNoDevelopmentConfig})
 	}
 	// The backend ignores paused agents: they appear in neither list.
+	res.Unchanged = res.Unchanged[:0]
 	for _, a := range r.dev.Agents {
-		if !listed[a.Slug] {
+		switch {
+		case !listed[a.Slug]:
 			res.Skipped = append(res.Skipped, SkippedAgent{Slug: a.Slug, Reason: ReasonNotActive})
+		case unchanged[a.Slug] && !slices.Contains(*out.Skipped, a.Slug):
+			res.Unchanged = append(res.Unchanged, a.Slug)
 		}
+	}
+	if len(bad) > 0 {
+		return &VerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	return nil
 }

@@ -19,7 +19,8 @@ var (
 	// AllowDeletions was not given. It also matches ErrRefused.
 	ErrWouldDelete = errors.New("struere: sync would delete remote resources")
 	// ErrStalePlan: a plan passed with WithPlan no longer matches the
-	// backend. Nothing was written; compute a new plan.
+	// backend, or the backend changed between a deploy's or sync's read
+	// and its write. Nothing was written; compute a new plan or retry.
 	ErrStalePlan = errors.New("struere: stale plan")
 	// ErrVerificationFailed: after a deploy, production did not read back
 	// as expected. The deploy was written; inspect the mismatches.
@@ -44,14 +45,22 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused || target == e.kind }
 
 // StalePlanError reports that the backend changed since the plan was made.
+// It is also returned when the backend changed between an operation's
+// read and its write (Changed then says what changed).
 type StalePlanError struct {
-	Op      string // the operation, "deploy"
+	Op      string // the operation, "deploy" or "sync"
 	Planned string // the plan's fingerprint
-	Current string // the backend's fingerprint now
+	Current string // the backend's fingerprint now, or "changed"
+	// Changed, when not empty, names what changed between the read and
+	// the re-read just before writing.
+	Changed string
 }
 
-// Error names both fingerprints.
+// Error names both fingerprints, or what changed.
 func (e *StalePlanError) Error() string {
+	if e.Changed != "" {
+		return fmt.Sprintf("struere: %s: the backend changed while this %s was being prepared (%s); nothing was written: another deploy, sync or dashboard edit ran at the same time; retry when it is done", e.Op, e.Op, e.Changed)
+	}
 	return fmt.Sprintf("struere: %s: plan %s is stale (the backend is now at %s); nothing was written: make a new plan", e.Op, e.Planned, e.Current)
 }
 

@@ -26,9 +26,27 @@ type SkippedAgent struct {
 
 // Refusal is a reason a deploy or sync cannot be carried out exactly.
 type Refusal struct {
-	// Slug names the agent or resource concerned ("" for the whole call).
-	Slug   string `json:"slug,omitempty"`
+	// Slug names the agent or resource concerned ("" for the whole call):
+	// the slug of an agent or entity type, the name of a role.
+	Slug string `json:"slug,omitempty"`
+	// Kind is "agent", "role" or "entity type" when known.
+	Kind string `json:"kind,omitempty"`
+	// Fields names the fields concerned, e.g. "threadContextParams".
+	Fields []string `json:"fields,omitempty"`
+	// Losses, when not empty, are the kinds of loss AcceptLoss must name
+	// for the deploy to go ahead anyway; a refusal without them cannot be
+	// overridden.
+	Losses []Loss `json:"losses,omitempty"`
 	Reason string `json:"reason"` // what cannot be done exactly, and what to do
+}
+
+// Adjustment is a change the promotion makes to a pulled value so that the
+// backend accepts it back, without changing its meaning (for example a
+// legacy model written as provider and name, sent as "provider/name").
+type Adjustment struct {
+	Slug   string `json:"slug"`   // the agent
+	Field  string `json:"field"`  // the field changed, e.g. "tools[entity.query].isBuiltin"
+	Change string `json:"change"` // what was done
 }
 
 // Plan is what a deploy would do, computed from one consistent read of
@@ -39,12 +57,26 @@ type Plan struct {
 	Method         PromotionMethod `json:"method"`                   // how the deploy promotes
 	OrganizationID string          `json:"organizationId,omitempty"` // "" for the backend's default organization
 	Deploy         []PlannedAgent  `json:"deploy"`                   // agents to promote, by slug
-	Skip           []SkippedAgent  `json:"skip"`                     // agents left alone, by slug
+	// Unchanged are agents whose production configuration already equals
+	// development's: nothing is promoted for them, and when every agent
+	// is unchanged nothing is written at all.
+	Unchanged []PlannedAgent `json:"unchanged"`
+	Skip      []SkippedAgent `json:"skip"` // agents left alone, by slug
 	// Refusals, when not empty, stop the deploy before anything is written.
 	Refusals []Refusal `json:"refusals,omitempty"`
-	// Notes say what the plan cannot know or what the backend will do
-	// besides promoting (for example, whether paused agents are skipped).
+	// Notes say what the plan cannot know (for example, whether paused
+	// agents are skipped).
 	Notes []string `json:"notes,omitempty"`
+	// SideEffects are what the backend does besides promoting, which no
+	// client can avoid (for example, rewriting production user-role
+	// assignments, writing a deploy event, re-checking plan limits).
+	SideEffects []string `json:"sideEffects,omitempty"`
+	// Adjustments are changes made to pulled values so that the backend
+	// accepts them back with the same meaning.
+	Adjustments []Adjustment `json:"adjustments,omitempty"`
+	// Accepted are losses the caller accepted with AcceptLoss: without it
+	// they would be refusals.
+	Accepted []Refusal `json:"accepted,omitempty"`
 	// Fingerprint identifies the development and production state the
 	// plan was computed from.
 	Fingerprint string `json:"fingerprint"`
@@ -64,16 +96,31 @@ func (p *Plan) String() string {
 		}
 		fmt.Fprintf(&b, "  deploy  %-24s %s -> %s\n", a.Slug, before, a.Version)
 	}
+	for _, a := range p.Unchanged {
+		fmt.Fprintf(&b, "  same    %-24s %s (production already serves it)\n", a.Slug, orUnknown(a.Version))
+	}
 	for _, s := range p.Skip {
 		fmt.Fprintf(&b, "  skip    %-24s %s\n", s.Slug, s.Reason)
 	}
 	for _, r := range p.Refusals {
 		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
 	}
+	for _, a := range p.Adjustments {
+		fmt.Fprintf(&b, "  adjust  %-24s %s: %s\n", a.Slug, a.Field, a.Change)
+	}
+	for _, r := range p.Accepted {
+		fmt.Fprintf(&b, "  LOSS    %-24s %s (accepted)\n", r.Slug, r.Reason)
+	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
-	if len(p.Deploy)+len(p.Skip)+len(p.Refusals) == 0 {
+	for _, n := range p.SideEffects {
+		fmt.Fprintf(&b, "  side effect: %s\n", n)
+	}
+	if len(p.Deploy) == 0 && len(p.Refusals) == 0 && len(p.Unchanged)+len(p.Skip) > 0 {
+		b.WriteString("  nothing to promote: nothing will be written\n")
+	}
+	if len(p.Deploy)+len(p.Unchanged)+len(p.Skip)+len(p.Refusals) == 0 {
 		b.WriteString("  (no agents)\n")
 	}
 	return b.String()
@@ -86,40 +133,63 @@ func orUnknown(v string) string {
 	return v
 }
 
-// makePlan computes what a deploy would do from one read of the backend.
-func (c *Client) makePlan(op string, r *remote) (*Plan, error) {
-	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Skip: []SkippedAgent{}}
+// makePlan computes what a deploy would do from one read of the backend
+// (and, for a client-side promotion, what the extra queries recovered).
+func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool) (*Plan, error) {
+	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
 	if r.gen.HasDeployAllAgents() {
 		p.Method = PromoteServer
 	} else {
 		p.Method = PromoteClient
 	}
+	devAgents, err := r.pulledAgents(op, r.devPull)
+	if err != nil {
+		return nil, err
+	}
+	prodAgents, err := r.pulledAgents(op, r.prodPull)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range r.dev.Agents {
 		dev, prod := r.devView(a), r.prodView(a.Slug)
 		switch {
 		case dev.configured:
-			p.Deploy = append(p.Deploy, PlannedAgent{Slug: a.Slug, Version: dev.version, Before: Presence{Present: prod.configured, Version: prod.version}})
+			pa := PlannedAgent{Slug: a.Slug, Version: dev.version, Before: Presence{Present: prod.configured, Version: prod.version}}
+			if prod.configured && sameConfig(r.gen, a.Slug, devAgents[a.Slug], prodAgents[a.Slug], rec) {
+				p.Unchanged = append(p.Unchanged, pa)
+			} else {
+				p.Deploy = append(p.Deploy, pa)
+			}
 		case p.Method == PromoteClient && !prod.configured:
-			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Reason: "no configuration in development or production: promoting on this backend would delete the agent or give it a default configuration; configure it in development (Sync) first"})
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Reason: "no configuration in development or production: promoting on this backend would delete the agent or give it a default configuration; configure it in development (Sync) first"})
 		default:
 			p.Skip = append(p.Skip, SkippedAgent{Slug: a.Slug, Reason: ReasonNoDevelopmentConfig})
 		}
 	}
 	sortPlan(p)
-	if p.Method == PromoteServer {
+	switch {
+	case r.gen == GenerationE1:
+		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart",
+			"this backend does not report production configurations, so agents already up to date cannot be told apart: every active agent is promoted (a new production row each)")
+	case p.Method == PromoteServer:
 		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart")
-	} else {
+		if len(p.Deploy) > 0 && len(p.Unchanged) > 0 {
+			p.SideEffects = append(p.SideEffects, "sync:deployAllAgents copies every active agent: the unchanged ones get a new, identical production row")
+		}
+	default:
 		p.Notes = append(p.Notes,
-			"this backend has no sync:deployAllAgents and does not report agent status: every agent with a development configuration is promoted, paused ones included",
-			"production's entity types and roles are sent back as read; the backend rebuilds role policies and copies users' assignments of same-named development roles onto production roles (protocol §6.1); Deploy verifies their content afterwards")
+			"this backend has no sync:deployAllAgents and does not report agent status: every agent with a development configuration is promoted, paused ones included")
+		if rec != nil && rec.agentsWhy != "" && r.gen == GenerationHead {
+			p.Notes = append(p.Notes, "firstMessageSuggestions and threadContextParams could not be read ("+rec.agentsWhy+"), so agents are compared without them")
+		}
 	}
-	if p.Method == PromoteClient {
-		args, refusals, err := c.promotionPayload(op, r, p)
+	if p.Method == PromoteClient && len(p.Deploy) > 0 {
+		args, err := c.promotionPayload(op, r, rec, accept, p)
 		if err != nil {
 			return nil, err
 		}
-		p.Refusals = append(p.Refusals, refusals...)
 		p.promotion = args
+		p.SideEffects = append(p.SideEffects, clientSideEffects(r)...)
 	}
 	fp, err := fingerprint(r)
 	if err != nil {
@@ -129,10 +199,63 @@ func (c *Client) makePlan(op string, r *remote) (*Plan, error) {
 	return p, nil
 }
 
+// sameConfig reports whether production already serves development's
+// configuration of the agent, as far as the backend lets a client see.
+func sameConfig(gen Generation, slug string, dev, prod json.RawMessage, rec *recovery) bool {
+	if dev == nil || prod == nil {
+		return false
+	}
+	if gen != GenerationHead {
+		return sameJSON(dev, prod)
+	}
+	var de, pe *agentExtras
+	if rec != nil && rec.agentsWhy == "" {
+		de, pe = rec.dev[slug], rec.prod[slug]
+	}
+	a, b := headAgent(slug, dev, de, nil), headAgent(slug, prod, pe, nil)
+	if a.payload == nil || b.payload == nil {
+		return false
+	}
+	if rec != nil && rec.agentsWhy == "" && (de == nil) != (pe == nil) {
+		return false
+	}
+	return sameJSON(a.payload, b.payload)
+}
+
+// clientSideEffects lists what a client-side promotion makes the backend do
+// besides promoting, which no client can avoid.
+func clientSideEffects(r *remote) []string {
+	var out []string
+	devRoles := map[string]bool{}
+	for _, x := range r.dev.Roles {
+		devRoles[x.Name] = true
+	}
+	var both []string
+	for _, x := range r.prod.Roles {
+		if devRoles[x.Name] {
+			both = append(both, x.Name)
+		}
+	}
+	sort.Strings(both)
+	if len(both) > 0 {
+		out = append(out, fmt.Sprintf("production user-role assignments of %s (roles present in both environments) are replaced by development's; the backend also deletes those users' production role assignments in other organizations, and a user with several such development roles keeps only the last one", strings.Join(both, ", ")))
+	}
+	if len(r.prod.Roles) > 0 {
+		out = append(out, "production role policies, scope rules and masks are rebuilt with new ids")
+	}
+	out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy becomes the caller")
+	if r.gen == GenerationHead {
+		out = append(out, "a deploy.completed event is written",
+			"plan limits are checked again: an organization over its plan's agent limit fails with \"Agent limit reached\" and nothing is written")
+	}
+	return out
+}
+
 // sortPlan orders the plan by slug: the backend's list order is not
 // guaranteed (protocol §12).
 func sortPlan(p *Plan) {
 	sort.Slice(p.Deploy, func(i, j int) bool { return p.Deploy[i].Slug < p.Deploy[j].Slug })
+	sort.Slice(p.Unchanged, func(i, j int) bool { return p.Unchanged[i].Slug < p.Unchanged[j].Slug })
 	sort.Slice(p.Skip, func(i, j int) bool { return p.Skip[i].Slug < p.Skip[j].Slug })
 	sort.Slice(p.Refusals, func(i, j int) bool { return p.Refusals[i].Slug < p.Refusals[j].Slug })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -26,49 +27,67 @@ type promotionArgs struct {
 }
 
 // promotionPayload builds the client-side promotion from development and
-// production pull states. Every agent of the organization must be in the
-// payload, or the backend deletes it; an agent configured in neither
-// environment would get a default configuration. Both are refused.
-func (c *Client) promotionPayload(op string, r *remote, p *Plan) (*promotionArgs, []Refusal, error) {
+// production pull states (and what the extra queries recovered), adding to
+// p the refusals, adjustments and accepted losses it finds. Every agent of
+// the organization must be in the payload, or the backend deletes it; an
+// agent configured in neither environment would get a default
+// configuration. Both are refused, as is every value the round trip would
+// lose unless the caller accepted that loss.
+func (c *Client) promotionPayload(op string, r *remote, rec *recovery, accept map[Loss]bool, p *Plan) (*promotionArgs, error) {
 	if r.devPull == nil || r.prodPull == nil {
-		return nil, nil, fmt.Errorf("struere: %s: internal error: client-side promotion without pull states", op)
+		return nil, fmt.Errorf("struere: %s: internal error: client-side promotion without pull states", op)
 	}
 	devAgents, err := r.pulledAgents(op, r.devPull)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prodAgents, err := r.pulledAgents(op, r.prodPull)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	args := &promotionArgs{
 		OrganizationID: c.s.org,
 		Environment:    Production,
 		Agents:         make([]json.RawMessage, 0, len(r.dev.Agents)),
 		EntityTypes:    r.prodPull.EntityTypes,
-		Roles:          r.prodPull.Roles,
+		Roles:          make([]json.RawMessage, 0, len(r.prodPull.Roles)),
 	}
 	// The payload replaces production's entity types, roles and agents
 	// wholesale: anything missing from it is deleted. Refuse unless the
 	// pull states hold exactly what the sync states list.
 	if problem := partialRead(r, devAgents, prodAgents); problem != "" {
-		return args, []Refusal{{Reason: problem + ": the promotion would delete what the read missed; nothing was written, retry"}}, nil
+		p.Refusals = append(p.Refusals, Refusal{Reason: problem + ": the promotion would delete what the read missed; nothing was written, retry"})
+		return args, nil
 	}
-	var refusals []Refusal
+	head := r.gen == GenerationHead
+	refuse := func(rf Refusal) {
+		if acceptable(rf, accept) {
+			p.Accepted = append(p.Accepted, rf)
+		} else {
+			p.Refusals = append(p.Refusals, rf)
+		}
+	}
 	for _, a := range r.dev.Agents {
 		dev, prod := r.devView(a), r.prodView(a.Slug)
 		var cfg json.RawMessage
 		var wantVersion string
+		var extras map[string]*agentExtras
 		switch {
 		case dev.configured:
 			cfg, wantVersion = devAgents[a.Slug], dev.version
+			if rec != nil {
+				extras = rec.dev
+			}
 		case prod.configured:
 			cfg, wantVersion = prodAgents[a.Slug], prod.version
+			if rec != nil {
+				extras = rec.prod
+			}
 		default:
 			continue // already refused by makePlan
 		}
 		if cfg == nil {
-			refusals = append(refusals, Refusal{Slug: a.Slug, Reason: "missing from the pull state (partial read): nothing would be sent for it and the backend would delete it; retry"})
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Reason: "missing from the pull state (partial read): nothing would be sent for it and the backend would delete it; retry"})
 			continue
 		}
 		var v struct {
@@ -76,18 +95,90 @@ func (c *Client) promotionPayload(op string, r *remote, p *Plan) (*promotionArgs
 			Name    string `json:"name"`
 		}
 		if json.Unmarshal(cfg, &v) != nil || v.Version != wantVersion {
-			refusals = append(refusals, Refusal{Slug: a.Slug, Reason: fmt.Sprintf("pull state has version %q but sync state has %q (the backend changed while reading); retry", v.Version, wantVersion)})
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Reason: fmt.Sprintf("pull state has version %q but sync state has %q (the backend changed while reading); retry", v.Version, wantVersion)})
 			continue
 		}
 		// One "name" sets both the configuration's name and the shared
 		// agent's: sending it would rename the agent in every environment.
 		if v.Name != a.Name {
-			refusals = append(refusals, Refusal{Slug: a.Slug, Reason: fmt.Sprintf("its configuration is named %q but the agent %q; promoting it here would rename the agent in every environment: make the names agree (Sync sets both)", v.Name, a.Name)})
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Fields: []string{"name"}, Reason: fmt.Sprintf("its configuration is named %q but the agent %q; promoting it here would rename the agent in every environment: make the names agree (Sync sets both)", v.Name, a.Name)})
 			continue
+		}
+		if head {
+			var ex *agentExtras
+			if rec != nil && rec.agentsWhy == "" {
+				ex = extras[a.Slug]
+			} else {
+				why := "not returned by the pull state, and " + recoveryAgentsReason + " cannot be used"
+				if rec != nil {
+					why = "not returned by the pull state, and " + rec.agentsWhy
+				}
+				refuse(lossRefusal("agent", a.Slug, []Loss{LossFirstMessageSuggestions, LossThreadContextParams},
+					why+"; re-sending the configuration would clear them in production if it has them"))
+			}
+			out := headAgent(a.Slug, cfg, ex, accept)
+			p.Adjustments = append(p.Adjustments, out.adjustments...)
+			p.Accepted = append(p.Accepted, out.accepted...)
+			p.Refusals = append(p.Refusals, out.refusals...)
+			if out.payload == nil {
+				continue
+			}
+			cfg = out.payload
 		}
 		args.Agents = append(args.Agents, cfg)
 	}
-	return args, refusals, nil
+	// Roles: duplicates are collapsed by the backend (all but the first
+	// deleted, with their policies and user assignments); stored values
+	// the pull state cannot express would be lost.
+	names := make([]string, 0, len(r.prod.Roles))
+	for _, x := range r.prod.Roles {
+		names = append(names, x.Name)
+	}
+	dups := duplicateNames(append(names, duplicateNames(fields(r.prodPull.Roles, "name"))...))
+	for _, d := range dups {
+		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "role", Reason: "production has several roles of this name; the promotion re-sends one and the backend deletes the others with their policies, scope rules, masks and user assignments: delete or rename the duplicates in production first"})
+	}
+	for _, raw := range r.prodPull.Roles {
+		var role pulledRole
+		if err := json.Unmarshal(raw, &role); err != nil {
+			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a role that is not an object", kinds: []error{ErrMalformedResponse}}
+		}
+		var hasPolicies struct {
+			Policies []json.RawMessage `json:"policies"`
+		}
+		_ = json.Unmarshal(raw, &hasPolicies)
+		switch {
+		case rec == nil || rec.rolesWhy != "":
+			why := recoveryRolesReason + " cannot be used"
+			if rec != nil {
+				why = rec.rolesWhy
+			}
+			var ls []Loss
+			if head {
+				ls = append(ls, LossAgentAccess)
+			}
+			if len(hasPolicies.Policies) > 0 {
+				ls = append(ls, LossScopeRules, LossFieldMasks)
+			}
+			if len(ls) > 0 {
+				refuse(lossRefusal("role", role.Name, ls, "not fully returned by the pull state, and "+why+"; Deploy cannot show the promotion keeps them"))
+			}
+		default:
+			if ls, why := roleLosses(raw, rec.roleRows[role.Name]); len(ls) > 0 {
+				refuse(lossRefusal("role", role.Name, ls, why))
+			}
+			if head {
+				withAccess, err := withAgentAccess(raw, rec.roleAccess[role.Name])
+				if err != nil {
+					return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a role that is not an object", kinds: []error{ErrMalformedResponse}}
+				}
+				raw = withAccess
+			}
+		}
+		args.Roles = append(args.Roles, raw)
+	}
+	sort.SliceStable(p.Refusals, func(i, j int) bool { return p.Refusals[i].Slug < p.Refusals[j].Slug })
+	return args, nil
 }
 
 // partialRead compares the pull states with the sync states read at the
@@ -180,28 +271,77 @@ type wireSyncResult struct {
 	PackResourcesPreserved bool         `json:"packResourcesPreserved"`
 }
 
+// promotionResult is syncOrganization's value as a deploy checks it: the
+// lists must be there, or the outcome of the write is unknown.
+type promotionResult struct {
+	Success     bool             `json:"success"`
+	Agents      *promotedChanges `json:"agents"`
+	EntityTypes *promotedChanges `json:"entityTypes"`
+	Roles       *promotedChanges `json:"roles"`
+}
+
+type promotedChanges struct {
+	Created *[]string `json:"created"`
+	Updated *[]string `json:"updated"`
+	Deleted *[]string `json:"deleted"`
+}
+
 func (c *Client) deployClient(ctx context.Context, op string, p *Plan, res *DeployResult) error {
-	var out wireSyncResult
+	var out promotionResult
 	if err := c.call(ctx, op, convex.Mutation, fnSyncOrganization, p.promotion, &out); err != nil {
 		return err
-	}
-	if !out.Success {
-		return &APIError{Op: op, Path: fnSyncOrganization, HTTPStatus: 200, Message: "backend answered success:false", kinds: []error{ErrMalformedResponse}}
 	}
 	for _, a := range p.Deploy {
 		res.Deployed = append(res.Deployed, a.Slug)
 	}
 	res.Skipped = append(res.Skipped, p.Skip...)
-	var deleted []string
-	deleted = append(deleted, out.Agents.Deleted...)
-	deleted = append(deleted, out.EntityTypes.Deleted...)
-	deleted = append(deleted, out.Roles.Deleted...)
-	if len(deleted) > 0 {
-		var bad []Refusal
-		for _, d := range deleted {
-			bad = append(bad, Refusal{Slug: d, Reason: "the backend reported it deleted during the promotion"})
+	if !out.Success || out.Agents == nil || out.EntityTypes == nil || out.Roles == nil {
+		return &VerificationError{Op: op, Result: res, Mismatches: []Refusal{{Reason: "the backend's answer to the promotion lacks success or its agents, entityTypes or roles lists, so what it wrote is unknown: check production (Status) before deploying again"}},
+			Err: &APIError{Op: op, Path: fnSyncOrganization, HTTPStatus: 200, Message: "syncOrganization result without success or its lists", kinds: []error{ErrMalformedResponse}}}
+	}
+	sent := func(list []json.RawMessage, key string) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range fields(list, key) {
+			m[s] = true
 		}
+		return m
+	}
+	bad := unintended("agent", out.Agents, sent(p.promotion.Agents, "slug"),
+		"it was created after the deploy read the backend (a concurrent change), and the backend deleted it with its configurations in every environment: re-create it (Sync) and deploy again",
+		"it was deleted after the deploy read the backend (a concurrent change), and the promotion re-created it: delete it again if that was intended")
+	bad = append(bad, unintended("entity type", out.EntityTypes, sent(p.promotion.EntityTypes, "slug"),
+		"it was created in production after the deploy read it, and the backend deleted it (its entities are kept): re-create it",
+		"it was deleted from production after the deploy read it, and the promotion re-created it: delete it again if that was intended")...)
+	bad = append(bad, unintended("role", out.Roles, sent(p.promotion.Roles, "name"),
+		"it was created in production after the deploy read it, and the backend deleted it with its policies and user assignments: re-create it",
+		"it was deleted from production after the deploy read it, and the promotion re-created it: delete it again if that was intended")...)
+	if len(bad) > 0 {
 		return &VerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	return nil
+}
+
+// unintended compares what the backend reports with what the promotion
+// meant: every item sent is updated, none is created, none deleted.
+func unintended(kind string, ch *promotedChanges, sent map[string]bool, ifDeleted, ifCreated string) []Refusal {
+	var bad []Refusal
+	for _, s := range deref(ch.Deleted) {
+		bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q deleted: %s", kind, s, ifDeleted)})
+	}
+	for _, s := range deref(ch.Created) {
+		bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q created: %s", kind, s, ifCreated)})
+	}
+	for _, s := range deref(ch.Updated) {
+		if !sent[s] {
+			bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q updated, which the promotion did not send: check it in production", kind, s)})
+		}
+	}
+	return bad
+}
+
+func deref(p *[]string) []string {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -156,7 +156,7 @@ func matrixOps() []matrixOp {
 			_, err := e.c.Status(ctx)
 			return err
 		}},
-		{name: "DryRun", target: "sync:getPullState", usual: 1, kind: "read", run: func(ctx context.Context, e *matrixEnv) error {
+		{name: "DryRun", target: "sync:getPullState", usual: 2, kind: "read", run: func(ctx context.Context, e *matrixEnv) error {
 			res, err := e.c.Deploy(ctx, struere.DryRun())
 			if err == nil && len(res.Plan.Deploy) != 1 {
 				return fmt.Errorf("dry run planned %d agents, want 1", len(res.Plan.Deploy))

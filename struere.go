@@ -31,7 +31,8 @@ type settings struct {
 	org     string
 	rpc     *convex.Client
 	gen     generationCache
-	apiKey  APIKey // Config.APIKey, the default key of Chat and VerifyKey
+	apiKey  APIKey        // Config.APIKey, the default key of Chat and VerifyKey
+	writes  chan struct{} // held by the running Deploy or Sync (see exclusive)
 }
 
 // New returns a Client for cfg. It validates cfg (the URL parses and is https
@@ -83,7 +84,7 @@ func New(cfg Config) (*Client, error) {
 	if !cfg.APIKey.IsZero() {
 		secrets = append(secrets, cfg.APIKey.Reveal())
 	}
-	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, apiKey: cfg.APIKey}
+	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, apiKey: cfg.APIKey, writes: make(chan struct{}, 1)}
 	s.gen.fixed = cfg.Generation
 	s.rpc = convex.New(convex.Options{
 		BaseURL:          base,

@@ -112,6 +112,11 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	if err := defs.Validate(); err != nil {
 		return nil, wrapOp(op, err)
 	}
+	release, err := c.exclusive(ctx, op) // never overlaps a Deploy or Sync of this client
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	gen, err := c.isolation(ctx)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package struere_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -202,26 +204,62 @@ func TestDeployReportsPausedAgentsAsSkipped(t *testing.T) { // case 15
 	}
 }
 
-func TestRepeatedDeploysReportTheSameAgentsAndKeepHistory(t *testing.T) { // case 16
+func TestARepeatedDeployWritesNothingAndReportsAgentsUnchanged(t *testing.T) { // case 16; issue 12.5
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
 		srv, c, ctx, _ := synced(t, gen)
 		first, err := c.Deploy(ctx)
 		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"support", "scheduler"}, first.Deployed)
+		require.Empty(t, first.Unchanged)
+		prodRows := func() int {
+			n := 0
+			for _, cfg := range srv.Configs("support") {
+				if cfg.Environment == "production" {
+					n++
+					require.Equal(t, srv.UserID(), cfg.DeployedBy)
+				}
+			}
+			return n
+		}
+		require.Equal(t, 1, prodRows())
+
+		dry, err := c.Deploy(ctx, struere.DryRun())
+		require.NoError(t, err)
+		srv.ResetRequests()
 		second, err := c.Deploy(ctx)
 		require.NoError(t, err)
-		require.ElementsMatch(t, first.Deployed, second.Deployed)
-		prodRows := 0
-		for _, cfg := range srv.Configs("support") {
-			if cfg.Environment == "production" {
-				prodRows++
-				require.Equal(t, srv.UserID(), cfg.DeployedBy)
+		mutations := 0
+		for _, r := range srv.Requests() {
+			if r.Kind == "mutation" {
+				mutations++
 			}
 		}
-		if gen.HasDeployAllAgents() {
-			require.Equal(t, 2, prodRows, "deployAllAgents inserts a new production row per deploy")
-		} else {
-			require.Equal(t, 1, prodRows, "client-side promotion patches production's row")
+		if gen == struere.GenerationE1 {
+			// E1 reports no production configurations: a deploy cannot
+			// tell that nothing changed, and deployAllAgents adds a row.
+			require.ElementsMatch(t, []string{"support", "scheduler"}, second.Deployed)
+			require.Equal(t, 1, mutations)
+			require.Equal(t, 2, prodRows())
+			return
 		}
+		require.Empty(t, second.Deployed, "nothing changed, so nothing is reported deployed")
+		require.Equal(t, []string{"scheduler", "support"}, second.Unchanged)
+		require.Zero(t, mutations, "nothing to promote, nothing written")
+		require.Equal(t, 1, prodRows())
+		require.True(t, second.Verified)
+		require.Empty(t, dry.Plan.Deploy, "a dry run shows the same")
+		require.Len(t, dry.Plan.Unchanged, 2)
+		require.Contains(t, dry.Plan.String(), "nothing to promote")
+
+		// One agent changes: only it is reported deployed.
+		_, err = srv.SeedConfig("support", strueretest.Development, strueretest.AgentConfig{Version: "1.0.1", Name: "Support", SystemPrompt: "New prompt.",
+			Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		require.NoError(t, err)
+		third, err := c.Deploy(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"support"}, third.Deployed)
+		require.Equal(t, []string{"scheduler"}, third.Unchanged)
+		require.Equal(t, "1.0.1", currentConfig(t, srv, "support", "production").Version)
 	})
 }
 
@@ -425,27 +463,46 @@ func TestStatusAndDeployWorkWithNoOptionsOnRedactingDeployments(t *testing.T) {
 	}
 }
 
-func TestClientSidePromotionRefusesAPartialRead(t *testing.T) {
-	cases := []struct {
-		name, pull string
-	}{
-		{"pull lists no agents", `{"agents":[],"entityTypes":[],"roles":[],"triggers":[]}`},
-		{"pull lacks the entity types and roles lists", `{"agents":[]}`},
+// queryValue calls a query on srv directly and returns its value.
+func queryValue(t *testing.T, srv *strueretest.Server, path string, args any) json.RawMessage {
+	t.Helper()
+	cfg := srv.Config()
+	body, err := json.Marshal(map[string]any{"path": path, "args": args, "format": "json"})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, cfg.URL+"/api/query", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cfg.Token.Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		Status string          `json:"status"`
+		Value  json.RawMessage `json:"value"`
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, "success", out.Status)
+	return out.Value
+}
+
+func TestClientSidePromotionRefusesAPartialRead(t *testing.T) {
+	for _, name := range []string{"pull lists no agents", "pull lacks the entity types and roles lists"} {
+		t.Run(name, func(t *testing.T) {
 			srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
 			ctx := ctxT(t)
 			c := newClient(t, srv)
-			defs := sampleDefs(t)
-			if tc.name == "pull lacks the entity types and roles lists" {
-				defs.Agents = nil // so that only the missing lists are wrong
-			}
-			_, err := c.Sync(ctx, defs)
+			_, err := c.Sync(ctx, sampleDefs(t))
 			require.NoError(t, err)
 			_, err = srv.SeedEntityType("production", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object"}`)})
 			require.NoError(t, err)
-			srv.Inject(strueretest.Fault{Path: "sync:getPullState", Status: 200, Body: `{"status":"success","value":` + tc.pull + `}`})
+			pull := `{"agents":[],"entityTypes":[],"roles":[],"triggers":[]}`
+			if name == "pull lacks the entity types and roles lists" {
+				// The real agents, so that only the missing lists are wrong.
+				var full map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal(queryValue(t, srv, "sync:getPullState", map[string]string{"environment": "development"}), &full))
+				pull = `{"agents":` + string(full["agents"]) + `}`
+			}
+			srv.Inject(strueretest.Fault{Path: "sync:getPullState", Status: 200, Body: `{"status":"success","value":` + pull + `}`})
 			srv.ResetRequests()
 
 			_, err = c.Deploy(ctx)
@@ -461,7 +518,7 @@ func TestClientSidePromotionRefusesAPartialRead(t *testing.T) {
 func TestAFixedGenerationIsHonouredByEveryOperation(t *testing.T) {
 	// The default backend serves deployAllAgents; a client fixed to a
 	// generation without it must not probe for it and must promote itself.
-	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationHead} {
+	for _, gen := range []struere.Generation{struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv := strueretest.NewServer(t)
 			cfg := srv.Config()

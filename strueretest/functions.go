@@ -69,6 +69,7 @@ func (s *Server) functions() map[string]function {
 	fns["sync:syncOrganization"] = function{"mutation", syncArgs, s.syncOrganization}
 	fns["apiKeys:create"] = function{"mutation", obj(req("name", vString{}), req("permissions", arr(vString{})),
 		opt("expiresAt", vNumber{}), req("environment", envV)), s.createAPIKey}
+	s.adminFunctions(fns, envV)
 	if g == struere.GenerationE2Deploy {
 		fns["sync:deployAllAgents"] = function{"mutation", orgOnly, s.deployAllAgentsE2}
 	}
