@@ -154,12 +154,23 @@ func (c *Client) verifyRecovered(ctx context.Context, op string, before, after *
 			bad = append(bad, Refusal{Kind: "role", Reason: "production roles could not be read back as stored: " + now.rolesWhy})
 			return bad, nil
 		}
+		accepted := map[string]bool{}
+		if res.Plan != nil {
+			for _, a := range res.Plan.Accepted {
+				if a.Kind == "role" {
+					accepted[a.Slug] = true
+				}
+			}
+		}
 		for _, name := range sortedKeys(rec.roleRows) {
 			if before.gen == GenerationHead {
 				w, g := rec.roleAccess[name], now.roleAccess[name]
 				if (w == nil) != (g == nil) || w != nil && !sameJSON(w, g) {
 					bad = append(bad, Refusal{Slug: name, Kind: "role", Fields: []string{"agentAccess"}, Reason: fmt.Sprintf("production role's agentAccess is %s after the deploy, expected %s", orAbsent(g), orAbsent(w))})
 				}
+			}
+			if accepted[name] {
+				continue // the caller accepted that these rows change
 			}
 			if !sameStringSet(policyRowKeys(rec.roleRows[name]), policyRowKeys(now.roleRows[name])) || len(rec.roleRows[name]) != len(now.roleRows[name]) {
 				bad = append(bad, Refusal{Slug: name, Kind: "role", Fields: []string{"policies", "scopeRules", "fieldMasks"}, Reason: "production role's stored policies, scope rules or field masks differ after the deploy"})
