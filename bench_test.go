@@ -45,7 +45,7 @@ func benchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *str
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	srv := strueretest.NewServer(b)
+	srv := strueretest.NewServer(b, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	c, err := struere.New(srv.Config())
 	if err != nil {
 		b.Fatal(err)

@@ -390,7 +390,7 @@ func TestChatEscapesTheSlugAndStaysOnTheSiteHost(t *testing.T) {
 		_, _ = w.Write([]byte(`{"message":"hi","threadId":"t1","usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}}`))
 	}))
 	defer site.Close()
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	key := chatKey(t, srv, struere.Production, time.Time{})
 	cfg := srv.Config()
 	cfg.SiteURL = site.URL
@@ -418,7 +418,7 @@ func TestChatMalformedReply(t *testing.T) {
 }
 
 func TestAPIKeyNeverAppearsInErrorsOrLogs(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithClock(time.Now()))
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy), strueretest.WithClock(time.Now()))
 	var logs bytes.Buffer
 	cfg := srv.Config()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -34,7 +34,7 @@ const exampleDefinitions = `{
 // closes the server. Examples cannot take a *testing.T, so they use
 // strueretest.Start rather than strueretest.NewServer.
 func exampleBackend() (*strueretest.Server, *struere.Client) {
-	srv, err := strueretest.Start()
+	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func ExampleParseDefinitions() {
 }
 
 func ExampleClient_Sync() {
-	srv, err := strueretest.Start()
+	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
 	if err != nil {
 		log.Fatal(err)
 	}

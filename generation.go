@@ -26,7 +26,8 @@ const (
 	// sync:deployAllAgents; the SDK promotes client-side.
 	GenerationE2
 	// GenerationE2Deploy is environment-isolated like GenerationE2 and also
-	// serves sync:deployAllAgents, as the product documentation describes.
+	// serves sync:deployAllAgents: the deploy the product documentation
+	// describes. No backend commit has it; strueretest emulates it.
 	GenerationE2Deploy
 	// GenerationHead is the newest backend (protocol's HEAD): like
 	// GenerationE2, plus the eval environment, and agent models written as

@@ -47,7 +47,7 @@ func loadClient(t *testing.T, srv *strueretest.Server, gen struere.Generation) (
 
 func TestThousandConcurrentStatusCallsFromOneClient(t *testing.T) {
 	leaks := goleak.IgnoreCurrent()
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	c, shutdown := loadClient(t, srv, struere.GenerationAuto)
 	ctx := ctxT(t)
 	_, err := c.Sync(ctx, sampleDefs(t))

@@ -18,7 +18,7 @@ import (
 // would be refused before the context is used): each returns an error, none
 // panics, and nothing reaches the backend.
 func TestANilContextIsAnErrorOnEveryMethod(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	key := chatKey(t, srv, struere.Production, time.Time{})
 	for _, gen := range []struere.Generation{struere.GenerationAuto, struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead} {
 		cfg := srv.Config()

@@ -189,7 +189,7 @@ func matrixOps() []matrixOp {
 // development API key.
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	t.Helper()
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("support", strueretest.Development, strueretest.AgentConfig{Version: "1.0.0", Name: "Support",

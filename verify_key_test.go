@@ -61,7 +61,7 @@ func TestVerifyKeyReportsAMismatch(t *testing.T) {
 
 func TestVerifyKeyUnknownOrExpired(t *testing.T) {
 	now := time.Now().UTC()
-	srv := strueretest.NewServer(t, strueretest.WithClock(now))
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy), strueretest.WithClock(now))
 	c := newClient(t, srv)
 	expired := chatKey(t, srv, struere.Production, now.Add(-time.Minute))
 	unknown, err := struere.ParseAPIKey("af_live_unknown0_00000000000000000000000000000000", struere.Production)
@@ -84,7 +84,7 @@ func TestVerifyKeyUnknownOrExpired(t *testing.T) {
 }
 
 func TestVerifyKeyWithoutAKeyFailsWithoutSending(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	_, err := newClient(t, srv).VerifyKey(ctxT(t), struere.APIKey{})
 	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Empty(t, srv.Requests())

@@ -520,7 +520,7 @@ func TestAFixedGenerationIsHonouredByEveryOperation(t *testing.T) {
 	// generation without it must not probe for it and must promote itself.
 	for _, gen := range []struere.Generation{struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
-			srv := strueretest.NewServer(t)
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 			cfg := srv.Config()
 			cfg.Generation = gen
 			c, err := struere.New(cfg)

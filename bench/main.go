@@ -70,7 +70,7 @@ func (r result) percentile(p float64) float64 {
 }
 
 func run(agents, n, conc int, delay time.Duration) error {
-	srv, err := strueretest.Start()
+	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
 	if err != nil {
 		return err
 	}

@@ -18,15 +18,19 @@
 //		require.NoError(t, err)
 //		_, err = c.Deploy(context.Background())
 //		require.NoError(t, err)
-//		require.Len(t, srv.Configs("support"), 2) // dev row + new production row
+//		require.Len(t, srv.Configs("support"), 2) // the development and the production row
 //	}
 //
 // Pick the emulated backend with WithGeneration: the default,
-// struere.GenerationE2Deploy, is the documented model (every resource
-// environment-isolated, plus sync:deployAllAgents); struere.GenerationE1 and
-// struere.GenerationE2 reproduce protocol.md §5 and §6 exactly. WithRedaction
-// makes function errors carry only "[Request ID: …] Server Error", as
-// production deployments do. WithClock and Server.Advance control time.
+// struere.GenerationHead, is what the hosted service runs (protocol-head.md:
+// the eval environment, the /v1/sync* routes, plan limits, redacted errors);
+// struere.GenerationE1 and struere.GenerationE2 reproduce protocol.md §5 and
+// §6 exactly; struere.GenerationE2Deploy is E2 plus sync:deployAllAgents,
+// the deploy the product docs describe; no backend commit has it.
+// WithRedaction sets whether function errors carry only "[Request ID: …]
+// Server Error", as production deployments do (on by default for HEAD only).
+// WithPlan picks the billing plan whose limits HEAD enforces (free by
+// default). WithClock and Server.Advance control time.
 // Server.Inject scripts failures (status, Retry-After, delay, hang, connection
 // dropped mid-body, truncated, malformed or oversized bodies, ConvexErrors),
 // and Server.Requests records every request without its credentials.

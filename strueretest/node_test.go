@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	struere "github.com/struere/struere-go"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -82,7 +83,7 @@ console.log(JSON.stringify(out));
 
 func TestOfficialConvexClient(t *testing.T) {
 	dir := convexClientDir(t)
-	s := strueretest.NewServer(t) // default generation: E2 + deployAllAgents
+	s := newServer(t, struere.GenerationE2Deploy) // the script calls deployAllAgents
 	must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "empty"}))
 
 	script, err := os.CreateTemp(dir, "run-*.mjs")

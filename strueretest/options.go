@@ -21,7 +21,7 @@ type options struct {
 var DefaultClock = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func defaultOptions() options {
-	return options{gen: struere.GenerationE2Deploy, clock: DefaultClock, plan: PlanFree}
+	return options{gen: struere.GenerationHead, clock: DefaultClock, plan: PlanFree}
 }
 
 // redacts reports whether function errors are redacted.
@@ -33,7 +33,8 @@ func (o *options) redacts() bool {
 }
 
 // WithGeneration selects the backend generation the server emulates:
-// struere.GenerationHead (what the hosted service runs: protocol-head.md),
+// struere.GenerationHead (the default: what the hosted service runs,
+// protocol-head.md),
 // struere.GenerationE1 (protocol §5), struere.GenerationE2 (protocol §6) or
 // struere.GenerationE2Deploy (E2 plus sync:deployAllAgents: the deploy the
 // product docs describe; no backend commit has it). Any other value makes

@@ -17,7 +17,7 @@ func TestConfigPointsAtTheSeededIdentity(t *testing.T) {
 	if c.Token.Reveal() != s.Token().Reveal() || c.OrganizationID != s.OrganizationID() || c.Generation != struere.GenerationAuto {
 		t.Errorf("config: org %q, generation %v", c.OrganizationID, c.Generation)
 	}
-	if s.Generation() != struere.GenerationE2Deploy {
+	if s.Generation() != struere.GenerationHead {
 		t.Errorf("default generation %v", s.Generation())
 	}
 	cur := value[map[string]any](t, query(t, s, "users:getCurrent", map[string]any{}))

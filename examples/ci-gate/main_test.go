@@ -34,7 +34,7 @@ func loadSample(t *testing.T) *struere.Definitions {
 // deployed syncs and deploys the sample, so production matches development.
 func deployed(t *testing.T, opts ...strueretest.Option) (*strueretest.Server, *struere.Client) {
 	t.Helper()
-	srv := strueretest.NewServer(t, opts...)
+	srv := strueretest.NewServer(t, append([]strueretest.Option{strueretest.WithGeneration(struere.GenerationE2Deploy)}, opts...)...)
 	c, err := struere.New(srv.Config())
 	require.NoError(t, err)
 	_, err = c.Sync(t.Context(), loadSample(t))
@@ -203,7 +203,7 @@ func TestExpiredLoginCannotDecideInsteadOfRunningEmbedded(t *testing.T) {
 }
 
 func TestCannotDecideExitsTwo(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	summaryPath := credentialsFor(t, srv)
 	t.Setenv(struere.EnvToken, "not-a-token")
 	res := exampleenv.Run(t, run)

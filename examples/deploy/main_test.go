@@ -104,7 +104,7 @@ func TestDeploysTheSyncedDefinitionsOnEveryGeneration(t *testing.T) {
 }
 
 func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	credentialsFor(t, srv)
 	res := exampleenv.Run(t, run, "-json", "-defs", "sample.defs.json")
 	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
@@ -215,7 +215,7 @@ func TestForceDeploysDespiteDrift(t *testing.T) {
 
 func TestSyncThatWouldDeleteIsRefusedUnlessAllowed(t *testing.T) {
 	// On environment-isolated backends a sync deletes unlisted agents.
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	seedLegacy(t, srv)
 	summaryPath := credentialsFor(t, srv)
 
@@ -255,7 +255,7 @@ func TestExpiredLoginFailsInsteadOfRunningEmbedded(t *testing.T) {
 }
 
 func TestSummaryIsAppended(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	summaryPath := credentialsFor(t, srv)
 	require.NoError(t, os.WriteFile(summaryPath, []byte("earlier step\n"), 0o644))
 	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")

@@ -102,7 +102,7 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 	var srv *strueretest.Server
 	switch {
 	case errors.Is(err, struere.ErrNoCredentials):
-		if srv, err = strueretest.Start(); err != nil {
+		if srv, err = strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy)); err != nil {
 			return err
 		}
 		defer srv.Close()

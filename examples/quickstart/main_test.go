@@ -82,7 +82,7 @@ func TestWithoutCredentialsRunsTheWholeWorkflowOnAnEmbeddedBackend(t *testing.T)
 }
 
 func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("support", "development", strueretest.AgentConfig{Version: "1.2.0", Name: "Support", SystemPrompt: "Help.",
@@ -105,7 +105,7 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 }
 
 func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	credentialsFor(t, srv)
 	res := exampleenv.Run(t, run, "-deploy", "-defs", "sample.defs.json")
 	require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
@@ -117,7 +117,7 @@ func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
 }
 
 func TestSyncThatWouldDeleteFailsAndWritesNothing(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	_, err := srv.SeedEntityType("development", strueretest.EntityType{Name: "Invoice", Slug: "invoice", Schema: json.RawMessage(`{"type":"object"}`)})
 	require.NoError(t, err)
 	credentialsFor(t, srv)
@@ -129,7 +129,7 @@ func TestSyncThatWouldDeleteFailsAndWritesNothing(t *testing.T) {
 }
 
 func TestReadsALoginFromTheCredentialsFile(t *testing.T) {
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	home := exampleenv.Isolate(t)
 	exampleenv.WriteLogin(t, home, srv.Token().Reveal(), time.Now().Add(time.Hour))
 	t.Setenv(struere.EnvConvexURL, srv.URL())

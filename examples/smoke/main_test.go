@@ -80,7 +80,7 @@ func useBackend(t *testing.T, srv *strueretest.Server, keyEnv struere.Environmen
 
 func syncedBackend(t *testing.T) *strueretest.Server {
 	t.Helper()
-	srv := strueretest.NewServer(t)
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	c, err := struere.New(srv.Config())
 	require.NoError(t, err)
 	defs, err := struere.ParseDefinitions(bytes.NewReader(sampleDefs))
