@@ -185,10 +185,58 @@ func (c *Client) verifySmokeKey(ctx context.Context, op string, s *smokeTest) er
 		if same {
 			return err
 		}
-		s.how = "not verified: the backend lists the keys of the token's default organization only, which is not the configured organization and does not list " + prefix
-		return nil
+		return c.verifySmokeKeyByState(ctx, op, s)
 	}
 	return err
+}
+
+// verifySmokeKeyByState is the smoke key check for a key the listing
+// cannot cover: on the newest backends the key's own sync state is
+// compared with each environment's (environmentByState); elsewhere the
+// key stays unverified.
+func (c *Client) verifySmokeKeyByState(ctx context.Context, op string, s *smokeTest) error {
+	prefix := s.key.Prefix()
+	unlisted := "the backend lists the keys of the token's default organization only, which is not the configured organization and does not list " + prefix
+	denied := func(err error) bool {
+		if errors.Is(err, ErrAccessDenied) {
+			s.how = "not verified: " + unlisted + ", and the token cannot read the configured organization"
+			return true
+		}
+		return false
+	}
+	gen, err := c.isolation(ctx)
+	if denied(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if gen != GenerationHead {
+		s.how = "not verified: " + unlisted
+		return nil
+	}
+	matched, err := c.environmentByState(ctx, op, s.key)
+	if denied(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(matched) == 1 && matched[0] == Production:
+		s.verified, s.how = true, prefix+" reads production's sync state, which differs from development's and eval's"
+	case len(matched) == 1:
+		return &EnvironmentMismatchError{Op: op, KeyPrefix: prefix, Declared: s.key.Environment(), Actual: matched[0], byState: true}
+	case len(matched) == 0:
+		s.how = "not verified: " + unlisted + ", and the sync state it reads is that of no environment of the configured organization (a key of another organization, or a write between the reads)"
+	default:
+		names := make([]string, len(matched))
+		for i, e := range matched {
+			names[i] = string(e)
+		}
+		s.how = "not verified: " + unlisted + ", and the sync state it reads is the same in " + strings.Join(names, " and ") + ", so it cannot tell them apart"
+	}
+	return nil
 }
 
 // defaultOrgIsConfigured reports whether the token's default organization
@@ -228,17 +276,32 @@ func (c *Client) defaultOrgIsConfigured(ctx context.Context, op string) (bool, e
 // credits and is never retried once sent.
 //
 // Before the first message the key's environment is checked, as far as
-// the credentials allow. prodKey must be declared for Production (checked
-// locally; otherwise ErrEnvironmentMismatch, and nothing is sent). Then the
-// backend is asked, as VerifyKey does: when its key listing shows the key
-// under another environment, SmokeTest fails with an
-// *EnvironmentMismatchError before any message; when the listing does not
-// have the key at all, it fails with an error matching ErrNotFound. The
-// listing covers the token's default organization only: when
-// Config.OrganizationID names another organization (or the backend cannot
-// say which one is the default), an unlisted key is sent as is, and every
-// result says KeyVerified false and, in KeyCheck, why. The backend takes
-// the environment of every message from the key alone.
+// the credentials allow:
+//
+//   - prodKey must be declared for Production (checked locally; otherwise
+//     ErrEnvironmentMismatch, and nothing is sent).
+//   - With the user token, the backend's key listing is asked, as VerifyKey
+//     does (studio keys included). A key listed under another environment
+//     fails with an *EnvironmentMismatchError; a key missing from the
+//     listing of the configured organization fails with an error matching
+//     ErrNotFound.
+//   - The listing covers the token's default organization only. When
+//     Config.OrganizationID names another one, the newest backends still
+//     allow a check: the key reads its own environment's sync state
+//     (POST /v1/sync/state; agents' versions and whether each has a
+//     configuration, entity types, roles, triggers, eval suites), which
+//     does not name the environment, and the token reads each
+//     environment's state of the organization. When the key's state equals
+//     exactly one environment's, that is the key's environment: another
+//     one than production fails with an *EnvironmentMismatchError. When it
+//     equals several (environments holding the same, as after a deploy)
+//     or none (a key of another organization), the key stays unverified.
+//   - A key alone, without the token, cannot show its environment: the
+//     state it reads is the same kind of data in every environment.
+//
+// Every result says KeyVerified, and in KeyCheck how the environment was
+// confirmed or why it could not be. The backend takes the environment of
+// every message from the key alone.
 //
 // It returns every result; if any check failed, also a *SmokeTestError
 // (ErrSmokeTestFailed) whose Result is nil.

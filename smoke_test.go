@@ -294,3 +294,108 @@ func TestDeployDryRunSendsNoSmokeTest(t *testing.T) {
 	require.Nil(t, res.Smoke)
 	require.Empty(t, chatRequests(srv))
 }
+
+// headOrg is a HEAD backend with a second organization, beta, that the
+// seeded user belongs to but that is not the token's default: its agent
+// support has development 1.0.0 and production 0.9.0, so the two
+// environments' sync states differ. The client is configured for beta.
+func headOrg(t *testing.T) (*strueretest.Server, *struere.Client, strueretest.Organization) {
+	t.Helper()
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	beta, err := srv.AddOrganization(strueretest.Organization{Name: "Beta", Slug: "beta"})
+	require.NoError(t, err)
+	require.NoError(t, srv.AddMembership(strueretest.Membership{UserID: srv.UserID(), OrganizationID: beta.ID, Role: "admin"}))
+	a, err := srv.SeedAgent(strueretest.Agent{OrganizationID: beta.ID, Slug: "support", Name: "Support"})
+	require.NoError(t, err)
+	for env, version := range map[string]string{strueretest.Development: "1.0.0", strueretest.Production: "0.9.0"} {
+		_, err := srv.SeedConfig(a.ID, env, strueretest.AgentConfig{Version: version, Name: "Support", SystemPrompt: "Help",
+			Model: strueretest.Model{Provider: "openai", Name: "gpt-5-mini"}})
+		require.NoError(t, err)
+	}
+	cfg := srv.Config()
+	cfg.OrganizationID = beta.ID
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	return srv, c, beta
+}
+
+func keyIn(t *testing.T, srv *strueretest.Server, orgID, env string, declared struere.Environment) struere.APIKey {
+	t.Helper()
+	raw, err := srv.CreateAPIKeyIn(orgID, env, env+" key", time.Time{})
+	require.NoError(t, err)
+	k, err := struere.ParseAPIKey(raw, declared)
+	require.NoError(t, err)
+	return k
+}
+
+func TestSmokeTestTellsAMislabelledKeyByItsSyncStateWhenTheListingCannot(t *testing.T) {
+	srv, c, beta := headOrg(t)
+	mislabelled := keyIn(t, srv, beta.ID, strueretest.Development, struere.Production)
+	srv.ResetRequests()
+
+	_, err := c.SmokeTest(ctxT(t), mislabelled, struere.SmokeCheck{Agent: "support"})
+
+	var mm *struere.EnvironmentMismatchError
+	require.ErrorAs(t, err, &mm)
+	require.Equal(t, struere.Development, mm.Actual)
+	require.Contains(t, err.Error(), "reads the development sync state")
+	require.Empty(t, srv.Served(), "no message was sent")
+	var sawState bool
+	for _, r := range srv.Requests() {
+		require.NotContains(t, r.URLPath, "/chat")
+		sawState = sawState || r.URLPath == "/v1/sync/state"
+	}
+	require.True(t, sawState, "the key's own sync state was read")
+}
+
+func TestSmokeTestVerifiesAProductionKeyByItsSyncState(t *testing.T) {
+	srv, c, beta := headOrg(t)
+	prod := keyIn(t, srv, beta.ID, strueretest.Production, struere.Production)
+
+	results, err := c.SmokeTest(ctxT(t), prod, struere.SmokeCheck{Agent: "support"})
+
+	require.NoError(t, err)
+	require.True(t, results[0].KeyVerified)
+	require.Contains(t, results[0].KeyCheck, "reads production's sync state")
+	last, ok := srv.LastServed()
+	require.True(t, ok)
+	require.Equal(t, "0.9.0", last.Version, "production answered")
+}
+
+func TestSmokeTestLeavesAKeyUnverifiedWhenStatesCannotTellEnvironmentsApart(t *testing.T) {
+	srv, c, beta := headOrg(t)
+	// Production now serves what development holds: the two states agree.
+	agents := srv.Agents()
+	var id string
+	for _, a := range agents {
+		if a.OrganizationID == beta.ID {
+			id = a.ID
+		}
+	}
+	_, err := srv.SeedConfig(id, strueretest.Production, strueretest.AgentConfig{Version: "1.0.0", Name: "Support", SystemPrompt: "Help",
+		Model: strueretest.Model{Provider: "openai", Name: "gpt-5-mini"}})
+	require.NoError(t, err)
+	mislabelled := keyIn(t, srv, beta.ID, strueretest.Development, struere.Production)
+
+	results, err := c.SmokeTest(ctxT(t), mislabelled, struere.SmokeCheck{Agent: "support"})
+
+	require.NoError(t, err, "nothing could tell the key is a development key")
+	require.False(t, results[0].KeyVerified)
+	require.Contains(t, results[0].KeyCheck, "the same in production and development")
+}
+
+func TestSmokeTestCatchesAMislabelledStudioKey(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c := newClient(t, srv)
+	raw, _, err := srv.CreateKey(strueretest.APIKey{Environment: strueretest.Development, Name: "Studio", Studio: true})
+	require.NoError(t, err)
+	mislabelled, err := struere.ParseAPIKey(raw, struere.Production)
+	require.NoError(t, err)
+
+	_, err = c.SmokeTest(ctxT(t), mislabelled, struere.SmokeCheck{Agent: "support"})
+
+	var mm *struere.EnvironmentMismatchError
+	require.ErrorAs(t, err, &mm, "apiKeys:list hides studio keys; their status query finds it")
+	require.Equal(t, struere.Development, mm.Actual)
+	require.Empty(t, srv.Served())
+}

@@ -2,8 +2,10 @@ package struere
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/struere/struere-go/internal/convex"
@@ -38,10 +40,16 @@ type EnvironmentMismatchError struct {
 	// Required is the environment the operation is bound to; empty for
 	// VerifyKey.
 	Required Environment
+
+	byState bool // Actual was found by comparing sync states, not listed
 }
 
 // Error names the key's prefix and both environments.
 func (e *EnvironmentMismatchError) Error() string {
+	if e.Actual != "" && e.byState {
+		return fmt.Sprintf("struere: %s: API key %s is declared for %s but it reads the %s sync state of the organization, and no other: it is a %s key; nothing was sent: fix STRUERE_API_KEY_ENV or the environment passed to ParseAPIKey",
+			e.Op, e.KeyPrefix, e.Declared, e.Actual, e.Actual)
+	}
 	if e.Actual != "" {
 		return fmt.Sprintf("struere: %s: API key %s is declared for %s but the backend lists it as a %s key: fix STRUERE_API_KEY_ENV or the environment passed to ParseAPIKey",
 			e.Op, e.KeyPrefix, e.Declared, e.Actual)
@@ -201,4 +209,76 @@ func msTime(ms float64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// routeSyncState is the newest backends' site route that answers, for an
+// API key alone, the sync state of the key's organization and environment.
+const routeSyncState = "/v1/sync/state"
+
+// keySyncState reads POST /v1/sync/state with key.
+func (c *Client) keySyncState(ctx context.Context, op string, key APIKey) (*wireSyncState, error) {
+	u, err := c.siteRoute(routeSyncState)
+	if err != nil {
+		return nil, fmt.Errorf("struere: %s: %w", op, err)
+	}
+	res, err := c.s.rpc.Post(ctx, convex.PostRequest{URL: u, Route: routeSyncState, Bearer: key.Reveal(), Body: []byte("{}")})
+	if err != nil {
+		return nil, wrapCallError(op, err)
+	}
+	if res.Status != http.StatusOK {
+		return nil, chatFailure(op, routeSyncState, "", false, res,
+			func(s string) string { return c.s.rpc.Clean(s, key.Reveal()) },
+			func(id string) string { return c.s.rpc.KeepRequestID(id, key.Reveal()) })
+	}
+	var st wireSyncState
+	if err := json.Unmarshal(res.Body, &st); err != nil {
+		return nil, &APIError{Op: op, Path: routeSyncState, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts,
+			Message: "sync state is not JSON", kinds: []error{ErrMalformedResponse}, err: err}
+	}
+	return &st, nil
+}
+
+// environmentByState tells an API key's environment the one way the
+// newest backends allow without a key listing: the sync state the key
+// reads (POST /v1/sync/state, which answers for the key's organization and
+// environment but names neither) is compared with each environment's
+// state of the configured organization as the user token reads it. The
+// states carry every agent's version and whether it has a configuration,
+// and the environment's entity types, roles, triggers and eval suites, so
+// the key's environment is known when its state equals exactly one of
+// them. matched lists the environments whose state it equals: none when
+// the key belongs to another organization (or a write came between the
+// reads), several when those environments hold the same.
+func (c *Client) environmentByState(ctx context.Context, op string, key APIKey) (matched []Environment, err error) {
+	envs := []Environment{Production, Development, Eval}
+	states := make([]*wireSyncState, len(envs))
+	var keyState *wireSyncState
+	fns := []func(context.Context) error{func(ctx context.Context) error {
+		var err error
+		keyState, err = c.keySyncState(ctx, op, key)
+		return err
+	}}
+	for i, env := range envs {
+		states[i] = new(wireSyncState)
+		fns = append(fns, func(ctx context.Context) error {
+			return c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: env}, states[i])
+		})
+	}
+	if err := parallel(ctx, fns...); err != nil {
+		return nil, err
+	}
+	want, err := json.Marshal(canonicalState(keyState))
+	if err != nil {
+		return nil, fmt.Errorf("struere: %s: %w", op, err)
+	}
+	for i, st := range states {
+		got, err := json.Marshal(canonicalState(st))
+		if err != nil {
+			return nil, fmt.Errorf("struere: %s: %w", op, err)
+		}
+		if string(got) == string(want) {
+			matched = append(matched, envs[i])
+		}
+	}
+	return matched, nil
 }
