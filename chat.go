@@ -107,9 +107,10 @@ type chatRequest struct {
 // development configurations, threads and data.
 //
 // Chat is never retried once the server may have run it, because every run
-// costs credits: it is repeated only when the connection was refused, or
-// on a 429/503 whose Retry-After fits within RetryPolicy.MaxWait and the
-// context deadline.
+// costs credits: it is repeated only when no connection could be made. Any
+// response ends it, a 429 or 503 with Retry-After included (a proxy can send
+// one after the agent answered): the error then carries RetryAfter, and
+// whether to send the message again is the caller's decision.
 //
 // Errors are *APIError values matching ErrNotAuthenticated (missing,
 // unknown or expired key), ErrValidation (400, malformed ids),

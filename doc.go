@@ -91,8 +91,11 @@
 // Queries are retried on transport errors before a response arrives and on
 // HTTP 429/502/503/504.
 // Mutations and chat messages are retried only when the server cannot have
-// run them: the connection was refused, or a 429/503 carried Retry-After.
-// Backoff is jittered and exponential (Config.Retry); Retry-After is honoured
+// run them: no connection could be made. Any response ends them, a 429 or
+// 503 with Retry-After included, because a proxy can send one after the
+// write ran; the error carries RetryAfter for the caller to decide. Nor can
+// Go's HTTP/2 transport replay a write on its own after a stream reset or a
+// GOAWAY. Backoff is jittered and exponential (Config.Retry); Retry-After is honoured
 // but never waited past RetryPolicy.MaxWait or the context deadline — the
 // call then fails with ErrRateLimited and RetryAfter set. There is no
 // built-in overall timeout: give each call a context with a deadline.

@@ -199,6 +199,9 @@ func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s: build request: %w", path, err)
 	}
+	if kind != Query {
+		oneShot(req)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
@@ -217,6 +220,18 @@ func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any
 		return nil, cerr
 	}
 	return res, nil
+}
+
+// oneShot makes a write request impossible for net/http to replay on its
+// own. Go's HTTP/2 transport re-sends a request whose body it can rebuild
+// (Request.GetBody) after a stream reset with PROTOCOL_ERROR or a GOAWAY
+// that excludes the stream, trusting the server that it did not process
+// it; a mutation or chat that already ran would run again, unseen by the
+// retry policy. Without GetBody the transport returns the error instead,
+// and the retry policy (which repeats writes only when no connection was
+// made) decides. go-retryablehttp still sets a fresh body per attempt.
+func oneShot(req *retryablehttp.Request) {
+	req.GetBody = nil
 }
 
 // requestBody encodes {"path":path,"args":args,"format":"json"} without HTML escaping.

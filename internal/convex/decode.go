@@ -41,6 +41,10 @@ func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response,
 		return nil, e
 	}
 
+	if re := unfollowed(resp); re != nil {
+		_ = resp.Body.Close()
+		return nil, &Error{Kind: KindHTTP, Path: st.path, Attempts: attempts, Sent: true, HTTPStatus: re.status, Message: c.Clean(re.Error())}
+	}
 	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
 	body, err := readBody(resp.Body, resp.ContentLength, c.maxBody)
 	_ = resp.Body.Close()

@@ -15,10 +15,13 @@
 //
 // Retries use go-retryablehttp with a policy that never repeats a write the
 // server may have run: queries retry on network errors and 429/502/503/504;
-// mutations and actions only after a refused connection or a 429/503 that
-// carries Retry-After. Retry-After is honoured but never waited past the
-// maximum wait or the context deadline; the last response is then returned as
-// an error with RetryAfter set.
+// mutations, actions and posts only when the connection was never made.
+// Any response (a 429 or 503 with Retry-After included, which a proxy can
+// send after the function ran) and any reset after the request was written
+// end a write's attempts; write requests carry no GetBody, so net/http's
+// HTTP/2 transport cannot replay them on its own either. Retry-After is
+// honoured but never waited past the maximum wait or the context deadline;
+// the last response is then returned as an error with RetryAfter set.
 //
 // The token is sent only to the configured host (redirects are refused) and
 // never appears in errors or log records.

@@ -46,10 +46,9 @@ type Response struct {
 
 // Post sends r and returns the last response, whatever its HTTP status: the
 // caller interprets the route's own error bodies. It retries only when the
-// server cannot have run the request (the connection was refused, or a
-// 429/503 carried a Retry-After that fits within MaxWait and the context
-// deadline), with the Client's retry limits, body limit and redirect
-// refusal. A network failure, a refused redirect or an oversized body
+// server cannot have run the request (the connection was never made), with
+// the Client's retry limits, body limit and redirect refusal; never after
+// any response, and net/http cannot replay it either. A network failure, a refused redirect or an oversized body
 // returns an *Error (KindTransport, KindHTTP, KindTooLarge) whose Path is
 // r.Route; when ctx ends the error satisfies errors.Is(err, ctx.Err()).
 func (c *Client) Post(ctx context.Context, r PostRequest) (*Response, error) {
@@ -65,6 +64,7 @@ func (c *Client) Post(ctx context.Context, r PostRequest) (*Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convex: %s: build request", r.Route)
 	}
+	oneShot(req)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if c.userAgent != "" {
@@ -101,6 +101,10 @@ func (c *Client) finishPost(ctx context.Context, st *callState, bearer string, r
 			e.Kind, e.HTTPStatus, e.Message, e.Err = KindHTTP, re.status, c.Clean(re.Error(), bearer), nil
 		}
 		return nil, e
+	}
+	if re := unfollowed(resp); re != nil {
+		_ = resp.Body.Close()
+		return nil, &Error{Kind: KindHTTP, Path: st.path, Attempts: attempts, Sent: true, HTTPStatus: re.status, Message: c.Clean(re.Error(), bearer)}
 	}
 	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
 	reqID := c.keepID(headerRequestID(resp.Header))

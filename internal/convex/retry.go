@@ -81,6 +81,15 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 // decide applies the retry policy to one attempt and picks the wait before
 // the next one. It refuses a retry whose wait would outlast MaxWait (for
 // Retry-After) or the context deadline, so the caller gets the response.
+//
+// A query is repeated after a network failure or a 429/502/503/504: reads
+// are safe to repeat. A write (mutation, action, Post) is repeated only
+// when it cannot have reached the server: the connection was never made
+// (refused, unreachable, DNS or connect timeout). Any HTTP response, even
+// a 429 or 503 with Retry-After, may come from a proxy after the function
+// ran, and a reset or GOAWAY after the body was written proves nothing
+// either, so neither is retried; the error carries the Retry-After for the
+// caller to decide.
 func (st *callState) decide(ctx context.Context, resp *http.Response, err error) (bool, time.Duration) {
 	c := st.c
 	if err != nil {
@@ -94,21 +103,15 @@ func (st *callState) decide(ctx context.Context, resp *http.Response, err error)
 		wait := c.jitter(st.attempts - 1)
 		return fitsDeadline(ctx, wait), wait
 	}
-	ra, hasRA := parseRetryAfter(resp.Header, time.Now())
+	if st.kind != Query {
+		return false, 0
+	}
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		// The server refused the call before running it only if it says when to come back.
-		if st.kind != Query && !hasRA {
-			return false, 0
-		}
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		if st.kind != Query {
-			return false, 0
-		}
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 	default:
 		return false, 0
 	}
-	if hasRA {
+	if ra, hasRA := parseRetryAfter(resp.Header, time.Now()); hasRA {
 		if ra > c.maxWait {
 			return false, 0
 		}

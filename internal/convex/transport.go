@@ -34,6 +34,20 @@ func refuseRedirect(req *http.Request, _ []*http.Request) error {
 	return &redirectError{status: status, host: req.URL.Host}
 }
 
+// unfollowed returns the redirect a response asks for when net/http
+// handed it back instead of consulting refuseRedirect: it does that for a
+// 307 or 308 to a write, whose body it cannot rebuild (see oneShot).
+func unfollowed(resp *http.Response) *redirectError {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return nil
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return nil
+	}
+	return &redirectError{status: resp.StatusCode, host: loc.Host}
+}
+
 // httpClient returns a copy of hc (or a new pooled client) that refuses redirects.
 func httpClient(hc *http.Client) *http.Client {
 	var c http.Client
