@@ -313,3 +313,127 @@ func TestPullRejectsAnUnknownOrUnsupportedEnvironment(t *testing.T) {
 	}
 	require.False(t, errors.Is(err, struere.ErrValidation))
 }
+
+// headDefs uses the newest backend's fields, including those its pull
+// state does not return.
+func headDefs(t *testing.T) *struere.Definitions {
+	t.Helper()
+	defs, err := struere.ParseDefinitions(strings.NewReader(`{
+	  "agents": [
+	    {"name":"Support","slug":"support","version":"1.0.0","description":"Front desk",
+	     "firstMessageSuggestions":["Book a session"],
+	     "threadContextParams":[{"name":"customerId","type":"string","required":true}],
+	     "systemPrompt":"You help.","model":{"model":"openai/gpt-5-mini","temperature":0.7,"maxTokens":4096},
+	     "tools":[{"name":"entity.query","description":"Query entities","parameters":{"type":"object","properties":{}}},
+	              {"name":"lookup","description":"Find a price","parameters":{"type":"object","properties":{}},"handlerCode":"return 1","templateOnly":true}]},
+	    {"name":"Scheduler","slug":"scheduler","version":"2.0.0","systemPrompt":"You book.","model":{"model":"anthropic/claude-haiku-4-5"},"tools":[]}
+	  ],
+	  "entityTypes":[{"name":"Session","slug":"session","schema":{"type":"object"},"searchFields":["title"]}],
+	  "roles":[{"name":"teacher","agentAccess":["support"],"policies":[{"resource":"session","actions":["read"],"effect":"allow"}],"scopeRules":[],"fieldMasks":[]}]
+	}`))
+	require.NoError(t, err)
+	return defs
+}
+
+func TestPullOnHeadSaysWhichFieldsTheBackendDoesNotReturn(t *testing.T) { // protocol-head H2.3, H2.4, case 52
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c, ctx, defs := newClient(t, srv), ctxT(t), headDefs(t)
+	_, err := c.Sync(ctx, defs)
+	require.NoError(t, err)
+
+	res, err := c.Pull(ctx, struere.Development)
+	require.NoError(t, err)
+	require.Equal(t, struere.GenerationHead, res.Generation)
+	// What the backend returns comes back exactly; what it does not is
+	// absent, never guessed.
+	want := headDefs(t)
+	want.Agents[0].FirstMessageSuggestions, want.Agents[0].ThreadContextParams = nil, nil
+	want.Roles[0].AgentAccess = nil
+	require.Empty(t, cmp.Diff(want, res.Definitions, sameJSON))
+	require.True(t, res.Definitions.Agents[0].Tools[1].TemplateOnly, "templateOnly is returned")
+	for _, slug := range []string{"support", "scheduler"} {
+		a, ok := res.Agent(slug)
+		require.True(t, ok)
+		require.True(t, a.Configured)
+		require.Equal(t, []struere.PullNote{{Code: struere.NoteNotReadable, Fields: []string{"firstMessageSuggestions", "threadContextParams"},
+			Text: a.Notes[0].Text}}, a.Notes, "every configured agent is flagged: the pull state cannot show whether they are set")
+	}
+	var roleNote *struere.PullNote
+	for i, n := range res.Notes {
+		if n.Item == "role teacher" {
+			roleNote = &res.Notes[i]
+		}
+	}
+	require.NotNil(t, roleNote, "%+v", res.Notes)
+	require.Equal(t, struere.NoteNotReadable, roleNote.Code)
+	require.Equal(t, []string{"agentAccess"}, roleNote.Fields)
+
+	path := filepath.Join(t.TempDir(), "head.defs.json")
+	require.NoError(t, res.Definitions.WriteFile(path))
+	back, err := struere.LoadDefinitions(path)
+	require.NoError(t, err)
+	require.Empty(t, cmp.Diff(res.Definitions, back))
+}
+
+func TestPullOnHeadFlagsTheDefaultConfiguration(t *testing.T) { // protocol-head case 51
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c, ctx := newClient(t, srv), ctxT(t)
+	_, err := c.Sync(ctx, headDefs(t))
+	require.NoError(t, err)
+	res, err := c.Pull(ctx, struere.Production)
+	require.NoError(t, err)
+	require.Empty(t, res.Definitions.Agents, "nothing is configured in production: the backend's defaults are not data")
+	for _, a := range res.Agents {
+		require.False(t, a.Configured)
+		require.Len(t, a.Notes, 1)
+		require.Equal(t, struere.NoteNoConfiguration, a.Notes[0].Code)
+	}
+	require.Len(t, res.Agents, 2)
+	// The entity types and roles of production are its own (none yet).
+	require.Empty(t, res.Definitions.EntityTypes)
+	require.Empty(t, res.Definitions.Roles)
+}
+
+func TestPullOnHeadReadsLegacyRowsAndSaysWhatItLeftOut(t *testing.T) { // protocol-head H2.4 "returned but rejected"
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c, ctx := newClient(t, srv), ctxT(t)
+	_, err := srv.SeedAgent(strueretest.Agent{Slug: "old", Name: "Old"})
+	require.NoError(t, err)
+	// A row in the pre-2026-03-22 shape, with a reasoning block and an
+	// isBuiltin flag.
+	_, err = srv.SeedConfig("old", strueretest.Development, strueretest.AgentConfig{Version: "1.0.0", Name: "Old", SystemPrompt: "Legacy.",
+		RawModel: json.RawMessage(`{"provider":"anthropic","name":"claude-haiku-4-5","reasoning":{"enabled":true}}`),
+		RawTools: json.RawMessage(`[{"name":"entity.query","description":"Query","parameters":{"type":"object"},"isBuiltin":true}]`)})
+	require.NoError(t, err)
+	res, err := c.Pull(ctx, struere.Development)
+	require.NoError(t, err)
+	old, ok := res.Definitions.Agent("old")
+	require.True(t, ok)
+	require.Equal(t, "anthropic/claude-haiku-4-5", old.Model.String(), "the legacy model form is kept as given")
+	require.NotNil(t, old.Tools[0].IsBuiltin)
+	a, _ := res.Agent("old")
+	var dropped []string
+	for _, n := range a.Notes {
+		if n.Code == struere.NoteDropped {
+			dropped = append(dropped, n.Fields...)
+		}
+	}
+	require.Equal(t, []string{"model.reasoning"}, dropped)
+}
+
+func TestPullReadsTheEvalEnvironmentOnHead(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c, ctx, defs := newClient(t, srv), ctxT(t), headDefs(t)
+	_, err := c.Sync(ctx, defs)
+	require.NoError(t, err)
+	evalDefs := headDefs(t)
+	evalDefs.Agents[1].Version = "2.0.1-eval"
+	_, err = c.Sync(ctx, evalDefs, struere.SyncTo(struere.Eval))
+	require.NoError(t, err)
+	res, err := c.Pull(ctx, struere.Eval)
+	require.NoError(t, err)
+	require.Equal(t, struere.Eval, res.Environment)
+	sch, ok := res.Definitions.Agent("scheduler")
+	require.True(t, ok)
+	require.Equal(t, "2.0.1-eval", sch.Version, "the eval environment's own configuration")
+}

@@ -36,6 +36,7 @@ var inProcessGenerations = []struere.Generation{
 	struere.GenerationE1,
 	struere.GenerationE2,
 	struere.GenerationE2Deploy,
+	struere.GenerationHead,
 }
 
 // target is one deployment the suite runs against.

@@ -37,7 +37,7 @@ func TestAcceptanceThroughEnvironment(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build ./examples/testserver: %s", out)
 
-	for _, gen := range []string{"e2"} {
+	for _, gen := range []string{"e2", "head"} {
 		t.Run(gen, func(t *testing.T) {
 			vars := startTestServer(t, server, gen)
 			require.Contains(t, vars, struere.EnvConvexURL)

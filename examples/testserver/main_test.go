@@ -45,7 +45,7 @@ func serve(t *testing.T, args ...string) map[string]string {
 }
 
 func TestTestserverPrintsWhatAClientNeeds(t *testing.T) {
-	for flagValue, gen := range map[string]struere.Generation{"e1": struere.GenerationE1, "e2": struere.GenerationE2, "e2deploy": struere.GenerationE2Deploy} {
+	for flagValue, gen := range map[string]struere.Generation{"e1": struere.GenerationE1, "e2": struere.GenerationE2, "e2deploy": struere.GenerationE2Deploy, "head": struere.GenerationHead} {
 		t.Run(flagValue, func(t *testing.T) {
 			vars := serve(t, "-gen", flagValue)
 			for _, k := range []string{struere.EnvConvexURL, struere.EnvSiteURL, struere.EnvToken, struere.EnvOrgID, envDevelopmentKey, envProductionKey} {
