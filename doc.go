@@ -25,6 +25,15 @@
 //	defs, err := struere.LoadDefinitions("struere.defs.json")
 //	res, err := c.Sync(ctx, defs) // refuses to delete remote resources unless AllowDeletions()
 //
+// Pull reads an environment back in the same types, and WriteFile saves
+// them as a file LoadDefinitions reads back unchanged. What the backend
+// cannot return faithfully (agents without a configuration there, fields
+// its pull state omits, eval suites) is named in the result's notes, never
+// filled in:
+//
+//	p, err := c.Pull(ctx, struere.Development) // p.Agents[i].Notes, p.Notes
+//	err = p.Definitions.WriteFile("struere.defs.json")
+//
 // # Authentication
 //
 // Calls to the Convex function API carry the user's JWT, the token `struere

@@ -2,28 +2,28 @@
 // a loopback port until it is interrupted, and prints how to reach it as
 // shell variable assignments:
 //
-//	$ go run ./examples/testserver -gen e2
+//	$ go run ./examples/testserver
 //	export STRUERE_CONVEX_URL='http://127.0.0.1:41234'
 //	export STRUERE_SITE_URL='http://127.0.0.1:41234'
 //	export STRUERE_TOKEN='eyJ…'
 //	export STRUERE_ORG_ID='o…'
 //	export STRUERE_DEVELOPMENT_API_KEY='af_live_…'
 //	export STRUERE_PRODUCTION_API_KEY='af_live_…'
-//	# strueretest e2 serving on http://127.0.0.1:41234; stop with Ctrl-C
+//	# strueretest head serving on http://127.0.0.1:41234; stop with Ctrl-C
 //
 // Everything that reads those variables then talks to it: struere.ConfigFromEnv,
 // the examples, and the acceptance suite (STRUERE_ACCEPTANCE=1 go test
 // ./acceptance). In a shell:
 //
 //	go build -o /tmp/testserver ./examples/testserver
-//	/tmp/testserver -gen e2 > /tmp/ts.env &
+//	/tmp/testserver > /tmp/ts.env &
 //	sleep 1; eval "$(cat /tmp/ts.env)"
 //	STRUERE_ACCEPTANCE=1 go test -v -run TestAcceptance ./acceptance
 //
 // The server holds the seeded organization ("Acme") and its admin user, and
 // an API key for each of development and production. Its state lives in
 // memory and is gone when it stops. -gen picks the backend generation:
-// e1, e2, e2deploy (the default) or head, as far as strueretest emulates it.
+// head (the default, the backend Struere runs today), e1, e2 or e2deploy.
 //
 // Exit codes: 0 after an interrupt, 1 if the server cannot start, 2 bad
 // usage.
@@ -78,7 +78,7 @@ var generations = map[string]struere.Generation{
 // ends.
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
-	gen := fs.String("gen", "e2deploy", "backend generation: e1, e2, e2deploy or head")
+	gen := fs.String("gen", "head", "backend generation: head, e1, e2 or e2deploy")
 	redact := fs.Bool("redact", false, "redact function errors to \"Server Error\", as production deployments do")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	g, ok := generations[strings.ToLower(*gen)]
 	if !ok {
-		fmt.Fprintf(fs.Output(), "testserver: unknown -gen %q: use e1, e2, e2deploy or head\n", *gen)
+		fmt.Fprintf(fs.Output(), "testserver: unknown -gen %q: use head, e1, e2 or e2deploy\n", *gen)
 		return errUsage
 	}
 	srv, err := strueretest.Start(strueretest.WithGeneration(g), strueretest.WithRedaction(*redact))

@@ -74,6 +74,17 @@ func TestTestserverPrintsWhatAClientNeeds(t *testing.T) {
 	}
 }
 
+func TestTestserverServesTheNewestBackendByDefault(t *testing.T) {
+	vars := serve(t)
+	c, err := struere.New(struere.Config{URL: vars[struere.EnvConvexURL], Token: struere.NewToken(vars[struere.EnvToken]), OrganizationID: vars[struere.EnvOrgID]})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := c.Generation(ctx)
+	require.NoError(t, err)
+	require.Equal(t, struere.GenerationHead, got)
+}
+
 func TestTestserverRejectsBadUsage(t *testing.T) {
 	for _, args := range [][]string{{"-gen", "e3"}, {"extra"}, {"-nope"}} {
 		err := run(context.Background(), args, io.Discard)
