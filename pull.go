@@ -147,6 +147,9 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	if err := parallel(ctx, read(fnGetSyncState, &sync), read(fnGetPullState, &pull)); err != nil {
 		return nil, err
 	}
+	if err := sync.validate(op, string(env)+" "); err != nil {
+		return nil, err
+	}
 	res, err := buildPull(op, gen, env, &sync, &pull)
 	if err != nil {
 		return nil, err

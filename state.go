@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -58,10 +59,76 @@ type wireSyncState struct {
 // 10,000 agents into a growing slice allocated about four times the final
 // slice. Each agent has one "slug" key; so may a few other items, which
 // only over-reserves.
+//
+// Nothing is reserved when the body has no "agents" key at all, so that a
+// missing list stays nil and validate can tell it from an empty one.
 func (s *wireSyncState) Reserve(body []byte) {
+	if !bytes.Contains(body, []byte(`"agents":`)) {
+		return
+	}
 	if n := bytes.Count(body, []byte(`"slug":`)); n > 0 {
 		s.Agents = make([]wireAgentState, 0, n)
 	}
+}
+
+// validate rejects a sync state that cannot be a backend's answer: a
+// null value, or one without its agents, entityTypes or roles list (null,
+// missing or of another type all decode to nil). An empty organization
+// answers empty lists; reading a missing list as empty would report no
+// agents and defeat the deletion guards.
+func (s *wireSyncState) validate(op, env string) error {
+	var missing []string
+	if s.Agents == nil {
+		missing = append(missing, "agents")
+	}
+	if s.EntityTypes == nil {
+		missing = append(missing, "entityTypes")
+	}
+	if s.Roles == nil {
+		missing = append(missing, "roles")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &APIError{Op: op, Path: fnGetSyncState, HTTPStatus: 200, kinds: []error{ErrMalformedResponse},
+		Message: fmt.Sprintf("%sstate has no %s list (null or missing): nothing was decided on it; retry, and report it if it persists", env, strings.Join(missing, ", "))}
+}
+
+// validate rejects a pull state without its agents, entityTypes or roles
+// list, or listing an agent that is not an object with a slug, or a slug
+// twice (decoding would silently keep the last one). It indexes the
+// agents by slug on the way, for pulledAgents.
+func (p *wirePullState) validate(op, env string) error {
+	malformed := func(msg string) error {
+		return &APIError{Op: op, Path: fnGetPullState, HTTPStatus: 200, kinds: []error{ErrMalformedResponse}, Message: env + "pull state " + msg}
+	}
+	var missing []string
+	for _, l := range []struct {
+		name string
+		list []json.RawMessage
+	}{{"agents", p.Agents}, {"entityTypes", p.EntityTypes}, {"roles", p.Roles}} {
+		if l.list == nil {
+			missing = append(missing, l.name)
+		}
+	}
+	if len(missing) > 0 {
+		return malformed("has no " + strings.Join(missing, ", ") + " list (null or missing): nothing was decided on it; retry")
+	}
+	bySlug := make(map[string]json.RawMessage, len(p.Agents))
+	for i, a := range p.Agents {
+		var id struct {
+			Slug string `json:"slug"`
+		}
+		if err := json.Unmarshal(a, &id); err != nil || id.Slug == "" {
+			return malformed(fmt.Sprintf("lists agents[%d] without a slug", i))
+		}
+		if _, dup := bySlug[id.Slug]; dup {
+			return malformed(fmt.Sprintf("lists agent %q twice: which one the backend holds is unknown", id.Slug))
+		}
+		bySlug[id.Slug] = a
+	}
+	p.bySlug = bySlug
+	return nil
 }
 
 type wireAgentState struct {
@@ -217,6 +284,28 @@ func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, wa
 func (r *remote) check(op string) error {
 	malformed := func(msg string) error {
 		return &APIError{Op: op, Path: fnGetSyncState, Message: msg, kinds: []error{ErrMalformedResponse}}
+	}
+	devName, prodName := "", "production "
+	if r.gen.EnvironmentIsolated() {
+		devName = "development "
+	}
+	if err := r.dev.validate(op, devName); err != nil {
+		return err
+	}
+	if r.prod != nil {
+		if err := r.prod.validate(op, prodName); err != nil {
+			return err
+		}
+	}
+	for _, p := range []struct {
+		pull *wirePullState
+		name string
+	}{{r.devPull, "development "}, {r.prodPull, "production "}} {
+		if p.pull != nil {
+			if err := p.pull.validate(op, p.name); err != nil {
+				return err
+			}
+		}
 	}
 	indexed := r.dev.Agents
 	if r.prod != nil {

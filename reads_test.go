@@ -1,0 +1,191 @@
+package struere_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// Reads are validated before anything is decided on them: a sync or pull
+// state that is null, empty, lacks a list, has a list of another type or
+// lists a slug twice is ErrMalformedResponse, and nothing is written after
+// one.
+
+// readOps are the operations that decide on a read; the writes among them
+// must not write after a malformed one.
+var readOps = []struct {
+	name string
+	run  func(ctx context.Context, c *struere.Client, defs *struere.Definitions) error
+}{
+	{"Status", func(ctx context.Context, c *struere.Client, _ *struere.Definitions) error {
+		_, err := c.Status(ctx)
+		return err
+	}},
+	{"DryRun", func(ctx context.Context, c *struere.Client, _ *struere.Definitions) error {
+		_, err := c.Deploy(ctx, struere.DryRun())
+		return err
+	}},
+	{"Deploy", func(ctx context.Context, c *struere.Client, _ *struere.Definitions) error {
+		_, err := c.Deploy(ctx)
+		return err
+	}},
+	{"Sync", func(ctx context.Context, c *struere.Client, d *struere.Definitions) error {
+		_, err := c.Sync(ctx, d)
+		return err
+	}},
+}
+
+func TestMalformedSyncStatesAreRefusedAndNothingIsWritten(t *testing.T) {
+	values := []struct{ name, value string }{
+		{"null", `null`},
+		{"empty object", `{}`},
+		{"agents null", `{"agents":null,"entityTypes":[],"roles":[]}`},
+		{"agents missing", `{"entityTypes":[{"slug":"customer","name":"Customer"}],"roles":[]}`},
+		{"roles missing", `{"agents":[],"entityTypes":[]}`},
+		{"agents of another type", `{"agents":{"slug":"support"},"entityTypes":[],"roles":[]}`},
+		{"agents a string", `{"agents":"support","entityTypes":[],"roles":[]}`},
+		{"a slug twice", `{"agents":[{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true},{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true}],"entityTypes":[],"roles":[]}`},
+	}
+	for _, gen := range []struere.Generation{struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy} {
+		for _, v := range values {
+			for _, op := range readOps {
+				t.Run(gen.String()+"/"+v.name+"/"+op.name, func(t *testing.T) {
+					srv, c, defs := syncedPinned(t, gen)
+					srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Body: `{"status":"success","value":` + v.value + `}`})
+					srv.ResetRequests()
+
+					err := op.run(ctxT(t), c, defs)
+
+					require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+					requireNoWrites(t, srv)
+				})
+			}
+		}
+	}
+}
+
+func TestMalformedPullStatesAreRefusedAndNothingIsWritten(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
+		srv, _, _ := syncedPinned(t, gen)
+		dev := pullValue(t, srv, "development")
+		var agents []json.RawMessage
+		require.NoError(t, json.Unmarshal(dev["agents"], &agents))
+		require.NotEmpty(t, agents)
+		twice, err := json.Marshal(append([]json.RawMessage{agents[0]}, agents...))
+		require.NoError(t, err)
+		values := []struct{ name, value string }{
+			{"null", `null`},
+			{"empty object", `{}`},
+			{"agents null", `{"agents":null,"entityTypes":[],"roles":[],"triggers":[]}`},
+			{"roles missing", `{"agents":[],"entityTypes":[],"triggers":[]}`},
+			{"an agent twice", `{"agents":` + string(twice) + `,"entityTypes":` + string(dev["entityTypes"]) + `,"roles":` + string(dev["roles"]) + `,"triggers":[]}`},
+			{"an agent without a slug", `{"agents":[{"name":"x"}],"entityTypes":[],"roles":[],"triggers":[]}`},
+		}
+		for _, v := range values {
+			// Status reads pull states only to compare with local
+			// definitions; the deploys read them always.
+			for _, op := range readOps[1:3] {
+				t.Run(gen.String()+"/"+v.name+"/"+op.name, func(t *testing.T) {
+					srv, c, defs := syncedPinned(t, gen)
+					srv.Inject(strueretest.Fault{Path: "sync:getPullState", Body: `{"status":"success","value":` + v.value + `}`})
+					srv.ResetRequests()
+
+					err := op.run(ctxT(t), c, defs)
+
+					require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+					requireNoWrites(t, srv)
+				})
+			}
+		}
+	}
+}
+
+func TestADeployAllAgentsAnswerWithoutItsListsIsMalformed(t *testing.T) {
+	for _, value := range []string{`{"success":true}`, `{"success":true,"deployed":["support"]}`, `{"success":true,"deployed":null,"skipped":[]}`, `null`} {
+		t.Run(value, func(t *testing.T) {
+			srv, c, _ := syncedPinned(t, struere.GenerationE2Deploy)
+			srv.Inject(strueretest.Fault{Path: "sync:deployAllAgents", Body: `{"status":"success","value":` + value + `}`})
+			srv.ResetRequests()
+
+			res, err := c.Deploy(ctxT(t))
+
+			require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+			if res != nil {
+				require.Empty(t, res.Deployed, "nothing is reported deployed")
+			}
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "nothing is written after a malformed answer")
+			}
+		})
+	}
+}
+
+// syncedPinned is synced with the generation fixed in the client's
+// Config, so that faults on getSyncState do not reach the probe.
+func syncedPinned(t *testing.T, gen struere.Generation) (*strueretest.Server, *struere.Client, *struere.Definitions) {
+	t.Helper()
+	srv, _, _, defs := synced(t, gen)
+	cfg := srv.Config()
+	cfg.Generation = gen
+	cfg.Retry = struere.RetryPolicy{MaxRetries: -1}
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	return srv, c, defs
+}
+
+// requireNoWrites fails if the server received a write after the reset.
+func requireNoWrites(t *testing.T, srv *strueretest.Server) {
+	t.Helper()
+	for _, r := range srv.Requests() {
+		require.Equal(t, "query", r.Kind, "%s %s sent after a malformed read", r.Kind, r.FunctionPath)
+	}
+}
+
+// pullValue reads env's pull state from srv directly, as the list of its
+// top-level fields.
+func pullValue(t *testing.T, srv *strueretest.Server, env string) map[string]json.RawMessage {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"path": "sync:getPullState", "args": map[string]any{"organizationId": srv.OrganizationID(), "environment": env}})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, srv.URL()+"/api/query", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out struct {
+		Status string                     `json:"status"`
+		Value  map[string]json.RawMessage `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+	require.Equal(t, "success", out.Status, "%s", raw)
+	return out.Value
+}
+
+func TestPullRefusesASyncStateWithoutItsLists(t *testing.T) {
+	for _, value := range []string{`null`, `{}`, `{"agents":null,"entityTypes":[],"roles":[]}`} {
+		t.Run(value, func(t *testing.T) {
+			// An organization without agents: the pull state's empty agent
+			// list cannot show the sync state's missing one up.
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+			cfg := srv.Config()
+			cfg.Generation = struere.GenerationE2
+			c, err := struere.New(cfg)
+			require.NoError(t, err)
+			srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Body: `{"status":"success","value":` + value + `}`})
+			_, err = c.Pull(ctxT(t), struere.Development)
+			require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+		})
+	}
+}
