@@ -24,6 +24,7 @@ var generations = []struct {
 	{"default", struere.GenerationE2Deploy},
 	{"E1", struere.GenerationE1},
 	{"E2", struere.GenerationE2},
+	{"HEAD", struere.GenerationHead},
 }
 
 func forEachGeneration(t *testing.T, f func(t *testing.T, gen struere.Generation)) {
