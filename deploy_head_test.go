@@ -16,10 +16,10 @@ import (
 // the fields getPullState omits survive a Deploy, or the Deploy refuses,
 // writes nothing and names them.
 
-// headDefs is a project in the newest backend's shape with every field the
+// headProject is a project in the newest backend's shape with every field the
 // pull state does not return: firstMessageSuggestions, threadContextParams,
 // a templateOnly tool, and a role with agentAccess.
-func headDefs(t *testing.T) *struere.Definitions {
+func headProject(t *testing.T) *struere.Definitions {
 	t.Helper()
 	defs, err := struere.ParseDefinitions(strings.NewReader(`{
 	  "agents": [
@@ -40,14 +40,14 @@ func headDefs(t *testing.T) *struere.Definitions {
 	return defs
 }
 
-// headSynced starts a HEAD backend on a plan that admits the agents,
-// syncs headDefs to development, and seeds production with its own role
+// headProjectSynced starts a HEAD backend on a plan that admits the agents,
+// syncs headProject to development, and seeds production with its own role
 // (with agentAccess) and a production-only agent with threadContextParams.
-func headSynced(t *testing.T) (*strueretest.Server, *struere.Definitions) {
+func headProjectSynced(t *testing.T) (*strueretest.Server, *struere.Definitions) {
 	t.Helper()
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
 	require.NoError(t, srv.SetPlan(srv.OrganizationID(), strueretest.PlanPro))
-	defs := headDefs(t)
+	defs := headProject(t)
 	_, err := newClient(t, srv).Sync(ctxT(t), defs)
 	require.NoError(t, err)
 	_, err = srv.SeedRole(strueretest.Production, strueretest.Role{Name: "teacher", AgentAccess: []string{"support", "legacy"},
@@ -77,7 +77,7 @@ func roleByName(t *testing.T, roles []strueretest.Role, name string) strueretest
 }
 
 func TestHeadDeployKeepsEveryFieldThePullStateOmits(t *testing.T) {
-	srv, _ := headSynced(t)
+	srv, _ := headProjectSynced(t)
 	c := newClient(t, srv)
 	ctx := ctxT(t)
 
@@ -139,7 +139,7 @@ func TestHeadDeployKeepsEveryFieldThePullStateOmits(t *testing.T) {
 // cannot be recovered: the deploy is refused, names them, and writes
 // nothing, unless the caller accepts the loss.
 func TestHeadDeployRefusesWhenTheOmittedFieldsCannotBeRecovered(t *testing.T) {
-	srv, _ := headSynced(t)
+	srv, _ := headProjectSynced(t)
 	member, tok, err := srv.AddUser(strueretest.User{Subject: "user_member", Name: "Member"})
 	require.NoError(t, err)
 	require.NoError(t, srv.AddMembership(strueretest.Membership{UserID: member.ID, OrganizationID: srv.OrganizationID(), Role: "member"}))
