@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
-// Environment variables for an API key (ConfigFromEnv).
+// Environment variables for API keys (ConfigFromEnv).
 const (
 	EnvAPIKey    = "STRUERE_API_KEY"     // a Struere API key, af_live_<8>_<32>
 	EnvAPIKeyEnv = "STRUERE_API_KEY_ENV" // its environment: development, production or eval
+	// EnvDevelopmentAPIKey holds a key declared for Development.
+	EnvDevelopmentAPIKey = "STRUERE_DEVELOPMENT_API_KEY"
+	// EnvProductionAPIKey holds a key declared for Production.
+	EnvProductionAPIKey = "STRUERE_PRODUCTION_API_KEY"
 )
 
 // APIKey is a Struere API key together with the environment it was created
@@ -97,15 +101,47 @@ func (k APIKey) LogValue() slog.Value { return slog.StringValue(redacted) }
 // MarshalJSON encodes the key as "[REDACTED]".
 func (k APIKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
-// apiKeyFromEnv reads STRUERE_API_KEY and STRUERE_API_KEY_ENV.
-func apiKeyFromEnv() (APIKey, error) {
-	raw := strings.TrimSpace(os.Getenv(EnvAPIKey))
-	if raw == "" {
-		return APIKey{}, nil
+// envKeys are the API keys ConfigFromEnv found.
+type envKeys struct {
+	primary   APIKey // STRUERE_API_KEY (or the credentials file's apiKey)
+	dev, prod APIKey // STRUERE_DEVELOPMENT_API_KEY, STRUERE_PRODUCTION_API_KEY
+}
+
+// keysFromEnv reads STRUERE_API_KEY with STRUERE_API_KEY_ENV, and the
+// development and production key variables.
+func keysFromEnv() (*envKeys, error) {
+	k := &envKeys{}
+	if raw := strings.TrimSpace(os.Getenv(EnvAPIKey)); raw != "" {
+		key, err := declaredKey(raw, EnvAPIKey)
+		if err != nil {
+			return nil, err
+		}
+		k.primary = key
 	}
+	for _, v := range []struct {
+		name string
+		env  Environment
+		dst  *APIKey
+	}{{EnvDevelopmentAPIKey, Development, &k.dev}, {EnvProductionAPIKey, Production, &k.prod}} {
+		raw := strings.TrimSpace(os.Getenv(v.name))
+		if raw == "" {
+			continue
+		}
+		key, err := ParseAPIKey(raw, v.env)
+		if err != nil {
+			return nil, fmt.Errorf("struere: config: %s: %w", v.name, err)
+		}
+		*v.dst = key
+	}
+	return k, nil
+}
+
+// declaredKey parses raw (from source) with the environment declared in
+// STRUERE_API_KEY_ENV.
+func declaredKey(raw, source string) (APIKey, error) {
 	envName := strings.TrimSpace(os.Getenv(EnvAPIKeyEnv))
 	if envName == "" {
-		return APIKey{}, fmt.Errorf("struere: config: %s is set but %s is not: the key does not reveal its environment, so set %s to development, production or eval", EnvAPIKey, EnvAPIKeyEnv, EnvAPIKeyEnv)
+		return APIKey{}, fmt.Errorf("struere: config: %s is set but %s is not: the key does not reveal its environment, so set %s to development, production or eval (or use %s / %s)", source, EnvAPIKeyEnv, EnvAPIKeyEnv, EnvDevelopmentAPIKey, EnvProductionAPIKey)
 	}
 	env, err := ParseEnvironment(envName)
 	if err != nil {
@@ -113,7 +149,87 @@ func apiKeyFromEnv() (APIKey, error) {
 	}
 	k, err := ParseAPIKey(raw, env)
 	if err != nil {
-		return APIKey{}, fmt.Errorf("struere: config: %s: %w", EnvAPIKey, err)
+		return APIKey{}, fmt.Errorf("struere: config: %s: %w", source, err)
 	}
 	return k, nil
+}
+
+func (k *envKeys) none() bool { return k.primary.IsZero() && k.dev.IsZero() && k.prod.IsZero() }
+
+// primaryFrom takes the credentials file's apiKey as the primary key when
+// STRUERE_API_KEY is not set.
+func (k *envKeys) primaryFrom(fileKey string) error {
+	if !k.primary.IsZero() || fileKey == "" {
+		return nil
+	}
+	key, err := declaredKey(fileKey, "the \"apiKey\" of ~/.struere/credentials.json")
+	if err != nil {
+		return err
+	}
+	k.primary = key
+	return nil
+}
+
+// pair returns the development and production keys that are set.
+func (k *envKeys) pair() []APIKey {
+	var out []APIKey
+	for _, key := range []APIKey{k.dev, k.prod} {
+		if !key.IsZero() {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// explain restates a keyring error in terms of the variables.
+func (k *envKeys) explain(err error) error {
+	switch {
+	case !k.dev.IsZero() && k.dev.Reveal() == k.prod.Reveal():
+		return fmt.Errorf("struere: config: %s and %s hold the same key (%s): a key belongs to one environment; copy each environment's own key from the dashboard", EnvDevelopmentAPIKey, EnvProductionAPIKey, k.dev.Prefix())
+	case !k.primary.IsZero() && k.primary.Environment() == Development && !k.dev.IsZero():
+		return fmt.Errorf("struere: config: %s (declared %s by %s) and %s are different development keys: unset one", EnvAPIKey, Development, EnvAPIKeyEnv, EnvDevelopmentAPIKey)
+	case !k.primary.IsZero() && k.primary.Environment() == Production && !k.prod.IsZero():
+		return fmt.Errorf("struere: config: %s (declared %s by %s) and %s are different production keys: unset one", EnvAPIKey, Production, EnvAPIKeyEnv, EnvProductionAPIKey)
+	case !k.primary.IsZero():
+		return fmt.Errorf("struere: config: %s is declared %s by %s but is also set as the key of another environment: fix %s", EnvAPIKey, k.primary.Environment(), EnvAPIKeyEnv, EnvAPIKeyEnv)
+	}
+	return err
+}
+
+// keyring indexes the configured keys by declared environment. A key
+// belongs to exactly one environment, so the same key declared for two,
+// or two different keys for one, is refused: either would let a write go
+// out with a key whose environment is not the one written.
+func keyring(primary APIKey, more []APIKey) (map[Environment]APIKey, error) {
+	ring := map[Environment]APIKey{}
+	add := func(field string, k APIKey) error {
+		if k.IsZero() {
+			return fmt.Errorf("struere: config: %s is the zero APIKey: build keys with ParseAPIKey", field)
+		}
+		if err := k.env.Validate(); err != nil {
+			return fmt.Errorf("struere: config: %s: %w", field, err)
+		}
+		for env, other := range ring {
+			if other.Reveal() == k.Reveal() && env != k.env {
+				return fmt.Errorf("struere: config: %s: key %s is declared for both %s and %s: a key belongs to one environment; fix the declaration (%s, %s)",
+					field, k.Prefix(), env, k.env, EnvDevelopmentAPIKey, EnvProductionAPIKey)
+			}
+		}
+		if other, ok := ring[k.env]; ok && other.Reveal() != k.Reveal() {
+			return fmt.Errorf("struere: config: %s: two different keys are declared for %s (%s and %s): keep one", field, k.env, other.Prefix(), k.Prefix())
+		}
+		ring[k.env] = k
+		return nil
+	}
+	if !primary.IsZero() {
+		if err := add("APIKey", primary); err != nil {
+			return nil, err
+		}
+	}
+	for i, k := range more {
+		if err := add(fmt.Sprintf("APIKeys[%d]", i), k); err != nil {
+			return nil, err
+		}
+	}
+	return ring, nil
 }

@@ -156,7 +156,7 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 	if err != nil {
 		return nil, fmt.Errorf("struere: %s: encode request: %w", op, err)
 	}
-	res, err := c.s.rpc.Post(ctx, convex.PostRequest{URL: u, Route: route, Bearer: key.Reveal(), Body: payload})
+	res, err := c.siteRPC().Post(ctx, convex.PostRequest{URL: u, Route: route, Bearer: key.Reveal(), Body: payload})
 	if err != nil {
 		return nil, wrapCallError(op, err)
 	}

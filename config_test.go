@@ -230,3 +230,50 @@ func TestClientStringHidesTheToken(t *testing.T) {
 	require.Contains(t, s, "jd7abc")
 	require.NotContains(t, s, cfg.Token.Reveal())
 }
+
+func TestNewChecksTheCredentials(t *testing.T) {
+	dev, err := ParseAPIKey("af_live_devkey01_0123456789abcdefghijklmnopqrstuv", Development)
+	require.NoError(t, err)
+	prod, err := ParseAPIKey("af_live_prodkey1_0123456789abcdefghijklmnopqrstuv", Production)
+	require.NoError(t, err)
+	devAsProd, err := ParseAPIKey(dev.Reveal(), Production)
+	require.NoError(t, err)
+	otherDev, err := ParseAPIKey("af_live_devkey02_0123456789abcdefghijklmnopqrstuv", Development)
+	require.NoError(t, err)
+	base := Config{URL: "https://rapid-wildebeest-172.convex.cloud"}
+	tests := []struct {
+		name  string
+		cfg   func() Config
+		wants []string // nil: accepted
+	}{
+		{"keys alone", func() Config { c := base; c.APIKeys = []APIKey{dev, prod}; return c }, nil},
+		{"one key alone", func() Config { c := base; c.APIKey = dev; return c }, nil},
+		{"a token source alone", func() Config { c := base; c.TokenSource = StaticTokenSource(NewToken("a.b.c")); return c }, nil},
+		{"a token and keys", func() Config { c := base; c.Token = NewToken("a.b.c"); c.APIKeys = []APIKey{dev, prod}; return c }, nil},
+		{"nothing", func() Config { return base }, []string{"Token is empty", "no API keys", EnvToken, EnvDevelopmentAPIKey}},
+		{"both a token and a token source", func() Config {
+			c := base
+			c.Token, c.TokenSource = NewToken("a.b.c"), StaticTokenSource(NewToken("a.b.c"))
+			return c
+		}, []string{"both Token and TokenSource"}},
+		{"one key declared for two environments", func() Config { c := base; c.APIKeys = []APIKey{dev, devAsProd}; return c },
+			[]string{"APIKeys[1]", dev.Prefix(), "development", "production", "one environment"}},
+		{"two keys for one environment", func() Config { c := base; c.APIKey = dev; c.APIKeys = []APIKey{otherDev}; return c },
+			[]string{"APIKeys[0]", "two different keys", "development"}},
+		{"a zero key in APIKeys", func() Config { c := base; c.APIKeys = []APIKey{{}}; return c }, []string{"APIKeys[0]", "ParseAPIKey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg())
+			if tt.wants == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tt.wants {
+				require.Contains(t, err.Error(), w)
+			}
+			require.NotContains(t, err.Error(), dev.Reveal()[16:])
+		})
+	}
+}

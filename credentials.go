@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,9 +21,10 @@ const (
 	EnvOrgID     = "STRUERE_ORG_ID"     // organization id; default from ./struere.json
 )
 
-// ErrNoCredentials reports that ConfigFromEnv found no token at all:
-// STRUERE_TOKEN is unset and ~/.struere/credentials.json does not exist (or
-// the home directory is unknown).
+// ErrNoCredentials reports that ConfigFromEnv found no credentials at
+// all: no STRUERE_TOKEN, no ~/.struere/credentials.json (or no home
+// directory to look in), and no API key in STRUERE_API_KEY,
+// STRUERE_DEVELOPMENT_API_KEY or STRUERE_PRODUCTION_API_KEY.
 // Programs can fall back to another mode (the examples start an embedded
 // strueretest backend). An expired or malformed credentials file is a
 // different error.
@@ -37,7 +39,7 @@ func (e *noCredentialsError) Is(target error) bool { return target == ErrNoCrede
 func noCredentials(detail string) error { return &noCredentialsError{detail: detail} }
 
 // credentialsFile is ~/.struere/credentials.json as `struere login` writes
-// it (protocol §2.1).
+// it (protocol §2.1, HEAD §H4.1).
 type credentialsFile struct {
 	Token     string `json:"token"`
 	APIKey    string `json:"apiKey,omitempty"`
@@ -48,6 +50,8 @@ type credentialsFile struct {
 		Email string `json:"email"`
 		Name  string `json:"name"`
 	} `json:"user"`
+
+	expiresAt time.Time // ExpiresAt parsed; zero means never
 }
 
 // projectFile is ./struere.json (protocol §3.3).
@@ -60,20 +64,34 @@ type projectFile struct {
 	} `json:"organization"`
 }
 
-// ConfigFromEnv builds a Config the way the struere CLI finds its settings:
+// ConfigFromEnv builds a Config the way the struere CLI finds its settings,
+// except where the CLI is wrong (noted below):
 //
 //   - URL from STRUERE_CONVEX_URL, else DefaultURL; SiteURL from
 //     STRUERE_SITE_URL, else derived;
-//   - Token from STRUERE_TOKEN, else the "token" of
-//     ~/.struere/credentials.json, which must not have passed its
-//     "expiresAt" (an expired file is reported, and left in place);
+//   - the user token: Token from STRUERE_TOKEN (it does not refresh);
+//     else TokenSource is a CredentialsFile over
+//     ~/.struere/credentials.json when the file holds a "token" (it
+//     refreshes the token with the file's "sessionId"); the file's
+//     "expiresAt" must not have passed (an expired file is reported, and
+//     left in place);
+//   - API keys: APIKey from STRUERE_API_KEY with its environment declared
+//     in STRUERE_API_KEY_ENV (both or neither), else from the "apiKey" of
+//     the credentials file, again declared by STRUERE_API_KEY_ENV (the CLI
+//     prefers the file's key; here the variable wins, as for the token);
+//     APIKeys from STRUERE_DEVELOPMENT_API_KEY (declared Development) and
+//     STRUERE_PRODUCTION_API_KEY (declared Production);
 //   - OrganizationID from STRUERE_ORG_ID, else organization.id of
-//     ./struere.json, else empty (the backend's default organization);
-//   - APIKey from STRUERE_API_KEY with its environment declared in
-//     STRUERE_API_KEY_ENV (both or neither).
+//     ./struere.json, else empty (the backend's default organization).
 //
-// When there is no token at all (no STRUERE_TOKEN, no credentials file,
-// or no home directory to look in) the error matches ErrNoCredentials;
+// A token and keys may all be present: the token then serves the function
+// API and the keys only chat and the site routes (the CLI sends the key to
+// the function API instead, which always answers 401). With keys and no
+// token the Client runs on the keys alone (see Config.APIKeys). One key
+// given for two environments, or two keys for one, is an error naming the
+// variables.
+//
+// When there is no credential at all the error matches ErrNoCredentials;
 // an expired or malformed file is a different error. Every error names
 // the variable or file at fault and how to fix it.
 // ConfigFromEnv does no network I/O.
@@ -83,18 +101,59 @@ func ConfigFromEnv() (Config, error) {
 		cfg.URL = v
 	}
 	cfg.SiteURL = strings.TrimSpace(os.Getenv(EnvSiteURL))
+	keys, err := keysFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	var fileKey string
 	if v := strings.TrimSpace(os.Getenv(EnvToken)); v != "" {
 		cfg.Token = NewToken(v)
 	} else {
 		home, err := os.UserHomeDir()
-		if err != nil {
-			return Config{}, noCredentials(fmt.Sprintf("%s is not set and the home directory is unknown (%v): set %s", EnvToken, err, EnvToken))
+		path := filepath.Join(home, ".struere", "credentials.json")
+		var cf *credentialsFile
+		if err == nil {
+			cf, err = readCredentialsFile(path, time.Now())
 		}
-		tok, err := loadCredentials(filepath.Join(home, ".struere", "credentials.json"), time.Now())
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || (err != nil && home == ""):
+			if keys.none() {
+				detail := fmt.Sprintf("%s is not set and %s does not exist", EnvToken, path)
+				if home == "" {
+					detail = fmt.Sprintf("%s is not set and the home directory is unknown (%v)", EnvToken, err)
+				}
+				return Config{}, noCredentials(fmt.Sprintf("%s, and no API key is set: run `struere login`, set %s, or set %s and %s", detail, EnvToken, EnvDevelopmentAPIKey, EnvProductionAPIKey))
+			}
+		case isLoginExpired(err) && !keys.none():
+			// The CLI treats an expired login as absent and runs on the
+			// keys; so does this.
+		case err != nil:
 			return Config{}, err
+		default:
+			if strings.TrimSpace(cf.Token) != "" {
+				site, err := siteURLOf(cfg)
+				if err != nil {
+					return Config{}, err
+				}
+				src := &CredentialsFile{path: path, now: time.Now}
+				if src.refreshURL, err = url.Parse(site + refreshRoute); err != nil {
+					return Config{}, fmt.Errorf("struere: config: site URL: %w", err)
+				}
+				src.take(cf)
+				cfg.TokenSource = src
+			}
+			fileKey = strings.TrimSpace(cf.APIKey)
+			if cfg.TokenSource == nil && fileKey == "" && keys.none() {
+				return Config{}, fmt.Errorf("struere: config: %s has no \"token\" and no \"apiKey\": run `struere login` again", path)
+			}
 		}
-		cfg.Token = tok
+	}
+	if err := keys.primaryFrom(fileKey); err != nil {
+		return Config{}, err
+	}
+	cfg.APIKey, cfg.APIKeys = keys.primary, keys.pair()
+	if _, err := keyring(cfg.APIKey, cfg.APIKeys); err != nil {
+		return Config{}, keys.explain(err)
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvOrgID)); v != "" {
 		cfg.OrganizationID = v
@@ -105,41 +164,67 @@ func ConfigFromEnv() (Config, error) {
 		}
 		cfg.OrganizationID = org
 	}
-	apiKey, err := apiKeyFromEnv()
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.APIKey = apiKey
 	return cfg, nil
 }
 
-// loadCredentials reads the CLI's credentials file and returns its token.
+// siteURLOf returns the site URL a Config will use, validated as New does.
+func siteURLOf(cfg Config) (string, error) {
+	if cfg.SiteURL != "" {
+		u, err := parseDeploymentURL("SiteURL", cfg.SiteURL, cfg.AllowInsecureHTTP)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(u.String(), "/"), nil
+	}
+	u, err := parseDeploymentURL("URL", cfg.URL, cfg.AllowInsecureHTTP)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(deriveSiteURL(u).String(), "/"), nil
+}
+
+// loadCredentials reads the CLI's credentials file and returns its token;
+// a file without one is an error.
 func loadCredentials(path string, now time.Time) (Token, error) {
-	var none Token
-	data, err := os.ReadFile(path)
+	f, err := readCredentialsFile(path, now)
 	if errors.Is(err, fs.ErrNotExist) {
-		return none, noCredentials(fmt.Sprintf("%s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken))
+		return Token{}, noCredentials(fmt.Sprintf("%s is not set and %s does not exist: run `struere login` or set %s", EnvToken, path, EnvToken))
 	}
 	if err != nil {
-		return none, fmt.Errorf("struere: config: reading %s: %w", path, err)
+		return Token{}, err
+	}
+	if strings.TrimSpace(f.Token) == "" {
+		return Token{}, fmt.Errorf("struere: config: %s has no \"token\": run `struere login` again", path)
+	}
+	return NewToken(strings.TrimSpace(f.Token)), nil
+}
+
+// readCredentialsFile reads and checks the CLI's credentials file: valid
+// JSON, and an "expiresAt" (when present) that has not passed. A missing
+// file is an error matching fs.ErrNotExist.
+func readCredentialsFile(path string, now time.Time) (*credentialsFile, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("struere: config: reading %s: %w", path, err)
 	}
 	var f credentialsFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return none, fmt.Errorf("struere: config: %s is not valid JSON (%s): run `struere login` again", path, jsonProblem(err))
-	}
-	if strings.TrimSpace(f.Token) == "" {
-		return none, fmt.Errorf("struere: config: %s has no \"token\": run `struere login` again", path)
+		return nil, fmt.Errorf("struere: config: %s is not valid JSON (%s): run `struere login` again", path, jsonProblem(err))
 	}
 	if f.ExpiresAt != "" {
 		exp, err := time.Parse(time.RFC3339Nano, f.ExpiresAt)
 		if err != nil {
-			return none, fmt.Errorf("struere: config: %s: \"expiresAt\" %q is not an ISO-8601 time: run `struere login` again", path, f.ExpiresAt)
+			return nil, fmt.Errorf("struere: config: %s: \"expiresAt\" %q is not an ISO-8601 time: run `struere login` again", path, f.ExpiresAt)
 		}
 		if !now.Before(exp) {
-			return none, fmt.Errorf("struere: config: the login in %s expired at %s: run `struere login` again", path, exp.UTC().Format(time.RFC3339))
+			return nil, &loginExpiredError{fmt.Sprintf("struere: config: the login in %s expired at %s: run `struere login` again", path, exp.UTC().Format(time.RFC3339))}
 		}
+		f.expiresAt = exp
 	}
-	return NewToken(strings.TrimSpace(f.Token)), nil
+	return &f, nil
 }
 
 // loadProjectOrg returns organization.id from a struere.json, or "" when
@@ -177,4 +262,14 @@ func jsonProblem(err error) string {
 		return "the file is empty or cut short"
 	}
 	return "cannot decode"
+}
+
+// loginExpiredError is a credentials file whose expiresAt has passed.
+type loginExpiredError struct{ msg string }
+
+func (e *loginExpiredError) Error() string { return e.msg }
+
+func isLoginExpired(err error) bool {
+	var le *loginExpiredError
+	return errors.As(err, &le)
 }

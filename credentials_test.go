@@ -18,7 +18,7 @@ func isolateConfigEnv(t *testing.T) (home, work string) {
 	home, work = t.TempDir(), t.TempDir()
 	t.Setenv("HOME", home)
 	t.Chdir(work)
-	for _, k := range []string{EnvConvexURL, EnvSiteURL, EnvToken, EnvOrgID, EnvAPIKey, EnvAPIKeyEnv} {
+	for _, k := range []string{EnvConvexURL, EnvSiteURL, EnvToken, EnvOrgID, EnvAPIKey, EnvAPIKeyEnv, EnvDevelopmentAPIKey, EnvProductionAPIKey} {
 		t.Setenv(k, "")
 	}
 	return home, work
@@ -55,11 +55,19 @@ func TestConfigFromEnvReadsTheCLIFiles(t *testing.T) {
 
 	cfg, err := ConfigFromEnv()
 	require.NoError(t, err)
+	require.True(t, cfg.Token.IsZero(), "the file's token comes from TokenSource, which can refresh it")
+	src, ok := cfg.TokenSource.(*CredentialsFile)
+	require.True(t, ok, "TokenSource is a CredentialsFile, not %T", cfg.TokenSource)
+	require.Equal(t, filepath.Join(home, ".struere", "credentials.json"), src.Path())
+	tok, err := src.Token(t.Context())
+	require.NoError(t, err)
 	got := map[string]string{
-		"URL": cfg.URL, "SiteURL": cfg.SiteURL, "Token": cfg.Token.Reveal(), "OrganizationID": cfg.OrganizationID,
+		"URL": cfg.URL, "SiteURL": cfg.SiteURL, "Token": tok.Reveal(), "OrganizationID": cfg.OrganizationID,
+		"refresh": src.refreshURL.String(),
 	}
 	want := map[string]string{
 		"URL": "https://rapid-wildebeest-172.convex.cloud", "SiteURL": "", "Token": "jwt.from.file", "OrganizationID": "jd7orgfromfile",
+		"refresh": "https://rapid-wildebeest-172.convex.site/v1/auth/refresh",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ConfigFromEnv mismatch (-want +got):\n%s", diff)
@@ -294,9 +302,7 @@ func TestConfigFromEnvIgnoresAnEnvironmentWithoutAKey(t *testing.T) {
 }
 
 func TestConfigFromEnvReportsMissingCredentialsAsErrNoCredentials(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv(EnvToken, "")
-	t.Chdir(t.TempDir())
+	isolateConfigEnv(t)
 	_, err := ConfigFromEnv()
 	require.ErrorIs(t, err, ErrNoCredentials)
 	require.Contains(t, err.Error(), "struere login")
@@ -307,4 +313,123 @@ func TestConfigFromEnvReportsMissingCredentialsAsErrNoCredentials(t *testing.T) 
 	_, err = ConfigFromEnv()
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrNoCredentials, "an expired login is not the same as no login")
+}
+
+const (
+	devKey  = "af_live_devkey01_0123456789abcdefghijklmnopqrstuv"
+	prodKey = "af_live_prodkey1_0123456789abcdefghijklmnopqrstuv"
+)
+
+func TestConfigFromEnvReadsTheDevelopmentAndProductionKeys(t *testing.T) {
+	isolateConfigEnv(t)
+	t.Setenv(EnvDevelopmentAPIKey, devKey)
+	t.Setenv(EnvProductionAPIKey, " "+prodKey+"\n")
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err, "keys alone are credentials: no token or login file needed")
+	require.True(t, cfg.Token.IsZero())
+	require.Nil(t, cfg.TokenSource)
+	require.True(t, cfg.APIKey.IsZero())
+	require.Len(t, cfg.APIKeys, 2)
+	got := map[Environment]string{}
+	for _, k := range cfg.APIKeys {
+		got[k.Environment()] = k.Reveal()
+	}
+	require.Equal(t, map[Environment]string{Development: devKey, Production: prodKey}, got)
+	c, err := New(cfg)
+	require.NoError(t, err, "New accepts a client of keys alone")
+	require.NotNil(t, c)
+}
+
+func TestConfigFromEnvRefusesOneKeyForTwoEnvironments(t *testing.T) {
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		wants []string
+	}{
+		{"the same key in both variables", map[string]string{EnvDevelopmentAPIKey: devKey, EnvProductionAPIKey: devKey},
+			[]string{EnvDevelopmentAPIKey, EnvProductionAPIKey, "same key", devKey[:16]}},
+		{"STRUERE_API_KEY declared production is the development key", map[string]string{EnvAPIKey: devKey, EnvAPIKeyEnv: "production", EnvDevelopmentAPIKey: devKey},
+			[]string{EnvAPIKey, EnvAPIKeyEnv}},
+		{"two different development keys", map[string]string{EnvAPIKey: prodKey, EnvAPIKeyEnv: "development", EnvDevelopmentAPIKey: devKey},
+			[]string{EnvAPIKey, EnvDevelopmentAPIKey, "unset one"}},
+		{"a malformed production key", map[string]string{EnvProductionAPIKey: "sk_prod_123"},
+			[]string{EnvProductionAPIKey, "af_live_"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateConfigEnv(t)
+			for k, v := range tt.vars {
+				t.Setenv(k, v)
+			}
+			_, err := ConfigFromEnv()
+			require.Error(t, err)
+			for _, w := range tt.wants {
+				require.Contains(t, err.Error(), w)
+			}
+			require.NotContains(t, err.Error(), devKey[16:], "the secret part never shows")
+			require.NotContains(t, err.Error(), prodKey[16:])
+		})
+	}
+}
+
+func TestConfigFromEnvAcceptsTheSameKeyTwiceForOneEnvironment(t *testing.T) {
+	isolateConfigEnv(t)
+	t.Setenv(EnvAPIKey, prodKey)
+	t.Setenv(EnvAPIKeyEnv, "production")
+	t.Setenv(EnvProductionAPIKey, prodKey)
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	require.Equal(t, prodKey, cfg.APIKey.Reveal())
+	_, err = New(cfg)
+	require.NoError(t, err)
+}
+
+func TestConfigFromEnvKeepsTheTokenAndTheKeysApart(t *testing.T) {
+	home, _ := isolateConfigEnv(t)
+	writeCredentials(t, home, credentialsJSON("jwt.from.file", time.Now().Add(time.Hour)))
+	t.Setenv(EnvDevelopmentAPIKey, devKey)
+	t.Setenv(EnvProductionAPIKey, prodKey)
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	require.NotNil(t, cfg.TokenSource, "the login is used")
+	require.Len(t, cfg.APIKeys, 2, "and the keys are kept too")
+}
+
+func TestConfigFromEnvReadsACredentialsFileHoldingOnlyAnAPIKey(t *testing.T) {
+	home, _ := isolateConfigEnv(t)
+	path := writeCredentials(t, home, `{"apiKey":"`+prodKey+`"}`)
+
+	_, err := ConfigFromEnv()
+	require.Error(t, err, "the key's environment must be declared")
+	require.Contains(t, err.Error(), EnvAPIKeyEnv)
+	require.Contains(t, err.Error(), "apiKey")
+	require.NotContains(t, err.Error(), "has no \"token\"")
+	require.NotContains(t, err.Error(), prodKey[16:])
+
+	t.Setenv(EnvAPIKeyEnv, "production")
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err, "no \"has no token\" failure")
+	require.Nil(t, cfg.TokenSource)
+	require.Equal(t, prodKey, cfg.APIKey.Reveal())
+	require.Equal(t, Production, cfg.APIKey.Environment())
+
+	t.Setenv(EnvAPIKey, devKey)
+	t.Setenv(EnvAPIKeyEnv, "development")
+	cfg, err = ConfigFromEnv()
+	require.NoError(t, err)
+	require.Equal(t, devKey, cfg.APIKey.Reveal(), "STRUERE_API_KEY wins over the file, as STRUERE_TOKEN does")
+	_, statErr := os.Stat(path)
+	require.NoError(t, statErr)
+}
+
+func TestConfigFromEnvRunsOnKeysWhenTheLoginHasExpired(t *testing.T) {
+	home, _ := isolateConfigEnv(t)
+	writeCredentials(t, home, credentialsJSON("old.jwt.value", time.Now().Add(-time.Hour)))
+	t.Setenv(EnvDevelopmentAPIKey, devKey)
+	t.Setenv(EnvProductionAPIKey, prodKey)
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err, "an expired login counts as none, as for the CLI, when keys are set")
+	require.Nil(t, cfg.TokenSource)
+	require.True(t, cfg.Token.IsZero())
+	require.Len(t, cfg.APIKeys, 2)
 }

@@ -70,13 +70,34 @@ type Config struct {
 	SiteURL string
 
 	// Token is the user's JWT (what `struere login` stores). It is sent as
-	// "Authorization: Bearer" to URL's host and nowhere else. Required.
+	// "Authorization: Bearer" to URL's host, for the function API
+	// (/api/*), and nowhere else. It does not refresh; for a token that
+	// does, set TokenSource instead (ConfigFromEnv does, for the CLI's
+	// credentials file). Set at most one of Token and TokenSource.
 	Token Token
 
-	// APIKey is an optional API key with its declared environment, for the
-	// public chat API (Client.Chat, smoke tests). It is never sent to the
-	// Convex function API.
+	// TokenSource supplies the user's JWT for each call, refreshing it as
+	// needed (see TokenSource, CredentialsFile). Set at most one of Token
+	// and TokenSource.
+	TokenSource TokenSource
+
+	// APIKey is an optional API key with its declared environment. It is
+	// the default key of Client.Chat and Client.VerifyKey and, like the
+	// keys of APIKeys, serves its environment's reads and writes when the
+	// client has no user token. An API key is never sent to the function
+	// API (/api/*): it goes only to the site routes (chat, /v1/sync*).
 	APIKey APIKey
+
+	// APIKeys are further API keys, at most one per declared environment
+	// (APIKey may repeat one of them). With no Token or TokenSource, a
+	// Client runs on keys alone: Status, Sync and Deploy then read and
+	// write each environment through the site routes /v1/sync,
+	// /v1/sync/state and /v1/sync/pull with that environment's key, on
+	// backends that have those routes (GenerationHead). Status and Deploy
+	// need a development and a production key; Sync needs a development
+	// key. A user token, when present, is always used instead of the keys
+	// for those calls.
+	APIKeys []APIKey
 
 	// OrganizationID selects the organization. Empty means the backend's
 	// default organization for the token; the key is then omitted on the

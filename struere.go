@@ -31,8 +31,10 @@ type settings struct {
 	org     string
 	rpc     *convex.Client
 	gen     generationCache
-	apiKey  APIKey        // Config.APIKey, the default key of Chat and VerifyKey
-	writes  chan struct{} // held by the running Deploy or Sync (see exclusive)
+	apiKey  APIKey                 // Config.APIKey, the default key of Chat and VerifyKey
+	auth    *userAuth              // the user token; nil with API keys only
+	keys    map[Environment]APIKey // every configured key, by declared environment
+	writes  chan struct{}          // held by the running Deploy or Sync (see exclusive)
 }
 
 // New returns a Client for cfg. It validates cfg (the URL parses and is https
@@ -58,12 +60,9 @@ func New(cfg Config) (*Client, error) {
 	} else {
 		site = deriveSiteURL(base)
 	}
-	tok := cfg.Token.Reveal()
-	if strings.TrimSpace(tok) == "" {
-		return nil, errors.New("struere: config: Token is empty: set STRUERE_TOKEN or run `struere login`, or pass Config.Token")
-	}
-	if strings.ContainsAny(tok, " \t\r\n") {
-		return nil, errors.New("struere: config: Token contains whitespace: check how it was read (a trailing newline from a file?)")
+	creds, err := credentialsOf(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if strings.ContainsAny(cfg.OrganizationID, " \t\r\n\"") {
 		return nil, fmt.Errorf("struere: config: OrganizationID %q is not a Convex id: copy it from struere.json or `struere org list`", cfg.OrganizationID)
@@ -78,17 +77,10 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	retry := cfg.Retry.withDefaults()
-	// Other credentials the client holds are scrubbed from server text
-	// too, in case a reply echoes them.
-	var secrets []string
-	if !cfg.APIKey.IsZero() {
-		secrets = append(secrets, cfg.APIKey.Reveal())
-	}
-	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, apiKey: cfg.APIKey, writes: make(chan struct{}, 1)}
+	s := &settings{baseURL: base, siteURL: site, org: cfg.OrganizationID, apiKey: cfg.APIKey, keys: creds.keys, writes: make(chan struct{}, 1)}
 	s.gen.fixed = cfg.Generation
 	s.rpc = convex.New(convex.Options{
 		BaseURL:          base,
-		Token:            tok,
 		HTTPClient:       cfg.HTTPClient,
 		UserAgent:        userAgent(cfg.UserAgent),
 		ClientHeader:     "struere-go-" + Version,
@@ -97,8 +89,9 @@ func New(cfg Config) (*Client, error) {
 		MinWait:          retry.MinWait,
 		MaxWait:          retry.MaxWait,
 		Logger:           cfg.Logger,
-		Secrets:          secrets,
+		Secrets:          creds.secrets,
 	})
+	s.auth = creds.userAuth(s.rpc)
 	return &Client{s: s}, nil
 }
 
@@ -208,11 +201,15 @@ func deriveSiteURL(base *url.URL) *url.URL {
 // be nil), in the same pass that reads the response. Errors are *APIError,
 // or the context's error wrapped with op.
 func (c *Client) call(ctx context.Context, op string, kind convex.Kind, path string, args, out any) error {
+	return c.withUserToken(ctx, op, path, func(rpc *convex.Client) error { return decodeCall(ctx, rpc, op, kind, path, args, out) })
+}
+
+func decodeCall(ctx context.Context, rpc *convex.Client, op string, kind convex.Kind, path string, args, out any) error {
 	var err error
 	if out == nil {
-		_, err = c.s.rpc.Call(ctx, kind, path, args)
+		_, err = rpc.Call(ctx, kind, path, args)
 	} else {
-		_, err = c.s.rpc.CallInto(ctx, kind, path, args, out)
+		_, err = rpc.CallInto(ctx, kind, path, args, out)
 	}
 	var se *convex.ShapeError
 	if errors.As(err, &se) {

@@ -50,6 +50,7 @@ type Options struct {
 type Client struct {
 	endpoint   string      // BaseURL without a trailing slash, query or fragment
 	cred       *credential // nil without a token; a pointer, so %v of a Client prints an address
+	secrets    []string    // Options.Secrets, kept for WithToken
 	userAgent  string
 	client     string
 	maxBody    int64
@@ -90,20 +91,8 @@ func New(o Options) *Client {
 		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 		c.endpoint = strings.TrimRight(u.String(), "/")
 	}
-	var secrets []string
-	for _, sec := range append([]string{o.Token}, o.Secrets...) {
-		if sec != "" {
-			secrets = append(secrets, sec)
-		}
-	}
-	// Longest first, so a secret containing another is replaced whole.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	if len(secrets) > 0 {
-		c.cred = &credential{secrets: secrets}
-		if o.Token != "" {
-			c.cred.header = "Bearer " + o.Token
-		}
-	}
+	c.secrets = slices.Clone(o.Secrets)
+	c.cred = newCredential(o.Token, c.secrets)
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
 	}
@@ -122,6 +111,37 @@ func New(o Options) *Client {
 		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 	}
 	return c
+}
+
+// newCredential holds token (may be empty) and the other secrets; nil
+// when there are none.
+func newCredential(token string, others []string) *credential {
+	var secrets []string
+	for _, sec := range append([]string{token}, others...) {
+		if sec != "" {
+			secrets = append(secrets, sec)
+		}
+	}
+	if len(secrets) == 0 {
+		return nil
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	cred := &credential{secrets: secrets}
+	if token != "" {
+		cred.header = "Bearer " + token
+	}
+	return cred
+}
+
+// WithToken returns a Client like c (same transport, limits, retry policy,
+// logger and other secrets) that sends token instead of c's, and scrubs it
+// from server text. It does no I/O; c is unchanged. A refreshed token gets
+// its own Client this way while every copy shares one connection pool.
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.cred = newCredential(token, c.secrets)
+	return &d
 }
 
 // Result is the outcome of a successful call.

@@ -32,6 +32,10 @@ type PostRequest struct {
 	Bearer string
 	// Body is the JSON request body.
 	Body []byte
+	// Idempotent marks a request that only reads, so it is retried as a
+	// query is (transport errors, 502/503/504, 429). Otherwise it is
+	// repeated only when the server cannot have run it.
+	Idempotent bool
 }
 
 // Response is the last HTTP response to a Post, whatever its status.
@@ -58,7 +62,11 @@ func (c *Client) Post(ctx context.Context, r PostRequest) (*Response, error) {
 	if r.URL == nil || r.URL.Host == "" {
 		return nil, fmt.Errorf("convex: %s: no URL", r.Route)
 	}
-	st := &callState{c: c, kind: Post, path: r.Route}
+	kind := Post
+	if r.Idempotent {
+		kind = Query
+	}
+	st := &callState{c: c, kind: kind, path: r.Route}
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, callKey{}, st),
 		http.MethodPost, r.URL.String(), r.Body)
 	if err != nil {

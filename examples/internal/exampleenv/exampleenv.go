@@ -23,7 +23,7 @@ import (
 // and the GitHub job summary.
 var vars = []string{
 	struere.EnvConvexURL, struere.EnvSiteURL, struere.EnvToken, struere.EnvOrgID,
-	struere.EnvAPIKey, struere.EnvAPIKeyEnv, "GITHUB_STEP_SUMMARY",
+	struere.EnvAPIKey, struere.EnvAPIKeyEnv, struere.EnvDevelopmentAPIKey, struere.EnvProductionAPIKey, "GITHUB_STEP_SUMMARY",
 }
 
 // Isolate leaves the calling test with no Struere settings at all: every
