@@ -156,14 +156,15 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 	if err != nil {
 		return nil, fmt.Errorf("struere: %s: encode request: %w", op, err)
 	}
-	res, err := c.siteRPC().Post(ctx, convex.PostRequest{URL: u, Route: route, Bearer: key.Reveal(), Body: payload})
+	rpc := c.siteRPC()
+	res, err := rpc.Post(ctx, convex.PostRequest{URL: u, Route: route, Bearer: key.Reveal(), Body: payload})
 	if err != nil {
 		return nil, wrapCallError(op, err)
 	}
 	if res.Status != http.StatusOK {
 		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res,
-			func(s string) string { return c.s.rpc.Clean(s, key.Reveal()) },
-			func(id string) string { return c.s.rpc.KeepRequestID(id, key.Reveal()) })
+			func(s string) string { return rpc.Clean(s, key.Reveal()) },
+			func(id string) string { return rpc.KeepRequestID(id, key.Reveal()) })
 	}
 	var wire struct {
 		Message  *string `json:"message"`
