@@ -210,6 +210,8 @@ func credentialsOf(cfg Config) (*clientCredentials, error) {
 			return nil, errors.New("struere: config: Token contains whitespace: check how it was read (a trailing newline from a file?)")
 		}
 		cc.src = StaticTokenSource(cfg.Token)
+		// Scrubbed by every request's client, whichever credential it sends.
+		cc.secrets = append(cc.secrets, tok)
 	case len(keys) == 0:
 		return nil, fmt.Errorf("struere: config: Token is empty and there are no API keys: set %s or run `struere login` (or pass Config.Token or Config.TokenSource), or give API keys (%s, %s)", EnvToken, EnvDevelopmentAPIKey, EnvProductionAPIKey)
 	}
