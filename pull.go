@@ -26,9 +26,11 @@ const (
 	// Sync refuses that unless AllowDeletions is given.
 	NoteNoConfiguration PullNoteCode = "no-configuration"
 	// NoteNotReadable: the backend stores these fields (Fields) but its
-	// pull state never returns them, so Pull cannot tell whether they are
-	// set. If they are, they are missing from Definitions, and a Sync of
-	// those definitions removes them.
+	// pull state never returns them, and the other queries that could
+	// (which serve the caller's default organization, the agent ones its
+	// admins only) could not be used; Text says why. Pull cannot tell
+	// whether they are set. If they are, they are missing from
+	// Definitions, and a Sync of those definitions removes them.
 	NoteNotReadable PullNoteCode = "not-readable"
 	// NoteDropped: the backend returned keys (Fields, as paths within the
 	// item) that the definition types cannot hold, typically values
@@ -110,10 +112,13 @@ func (r *PullResult) Agent(slug string) (PulledAgent, bool) {
 //
 // What the backend cannot give back faithfully is reported, never passed
 // off as data: agents without a configuration in env (the backend invents
-// one for them) are left out; fields the backend stores but does not
-// return (on the newest backend an agent's firstMessageSuggestions and
-// threadContextParams and a role's agentAccess), disabled triggers and
-// eval suites are named in notes. See PullNoteCode.
+// one for them) are left out; disabled triggers and eval suites are named
+// in notes. On the newest backend the pull state omits an agent's
+// firstMessageSuggestions and threadContextParams and a role's
+// agentAccess; Pull reads them through the agent and role queries, which
+// answer for the caller's default organization (the agent ones for its
+// admins only), and where that is not possible it names the fields in a
+// note instead. See PullNoteCode.
 //
 // The oldest backend generation (E1) has no pull state: it reports only
 // agent names and versions (see Status), not prompts, models, tools,
@@ -150,11 +155,131 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	if err := sync.validate(op, string(env)+" "); err != nil {
 		return nil, err
 	}
-	res, err := buildPull(op, gen, env, &sync, &pull)
+	var hr *headRecovery
+	if gen == GenerationHead {
+		if hr, err = c.recoverForPull(ctx, op, env, &sync, &pull); err != nil {
+			return nil, err
+		}
+	}
+	res, err := buildPull(op, gen, env, &sync, &pull, hr)
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// headRecovery is what the newest backend's other queries gave back of
+// the fields its pull state omits. A non-empty why says why that half is
+// missing.
+type headRecovery struct {
+	agentsWhy string
+	agents    map[string]*agentExtras // configured agents by slug
+	rolesWhy  string
+	roles     map[string]json.RawMessage // role name → stored agentAccess (nil: absent)
+}
+
+// recoverForPull reads the fields the pull state omits through the agent
+// and role queries, which answer for the caller's default organization
+// only (the agent ones for admins only). Each answer is checked against
+// the states just read; when one cannot be used, the reason ends up in the
+// notes.
+func (c *Client) recoverForPull(ctx context.Context, op string, env Environment, sync *wireSyncState, pull *wirePullState) (*headRecovery, error) {
+	hr := &headRecovery{}
+	var roleNames []string
+	for _, raw := range pull.Roles {
+		var r struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(raw, &r) == nil {
+			roleNames = append(roleNames, r.Name)
+		}
+	}
+	fns := []func(context.Context) error{}
+	if env == Eval {
+		hr.agentsWhy = "the agent queries return development and production configurations only"
+	} else if len(sync.Agents) > 0 {
+		fns = append(fns, func(ctx context.Context) error { return c.recoverPullAgents(ctx, op, env, sync, hr) })
+	}
+	if len(roleNames) > 0 {
+		fns = append(fns, func(ctx context.Context) error { return c.recoverPullRoles(ctx, op, env, roleNames, hr) })
+	}
+	if err := parallel(ctx, fns...); err != nil {
+		return nil, err
+	}
+	return hr, nil
+}
+
+func (c *Client) recoverPullAgents(ctx context.Context, op string, env Environment, sync *wireSyncState, hr *headRecovery) error {
+	// The agent queries return both environments' configurations, and
+	// recoverAgents checks them against both sync states.
+	other := Production
+	if env == Production {
+		other = Development
+	}
+	otherState := new(wireSyncState)
+	if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: other}, otherState); err != nil {
+		return err
+	}
+	r := &remote{gen: GenerationHead, dev: sync, prod: otherState}
+	if env == Production {
+		r.dev, r.prod = otherState, sync
+	}
+	if err := r.check(op); err != nil {
+		return err
+	}
+	rec := &recovery{}
+	if err := c.recoverAgents(ctx, op, r, rec); err != nil {
+		return err
+	}
+	if rec.agentsWhy != "" {
+		hr.agentsWhy = rec.agentsWhy
+		return nil
+	}
+	hr.agents = rec.dev
+	if env == Production {
+		hr.agents = rec.prod
+	}
+	return nil
+}
+
+func (c *Client) recoverPullRoles(ctx context.Context, op string, env Environment, names []string, hr *headRecovery) error {
+	var list []roleDoc
+	if err := c.call(ctx, op, convex.Query, fnRolesList, envArgs{Environment: env}, &list); err != nil {
+		if unusable(err) {
+			hr.rolesWhy = recoveryRolesReason + " failed: " + err.Error()
+			return nil
+		}
+		return err
+	}
+	access := map[string]json.RawMessage{}
+	var got []string
+	for _, d := range list {
+		if d.IsSystem {
+			continue
+		}
+		if why := c.orgMismatch(d.OrganizationID); why != "" {
+			hr.rolesWhy = recoveryRolesReason + ": " + why
+			return nil
+		}
+		got = append(got, d.Name)
+		access[d.Name] = nullToNil(d.AgentAccess)
+	}
+	if !sameSet(names, got) {
+		hr.rolesWhy = recoveryRolesReason + ": roles:list lists other roles than the pull state (another organization, or a concurrent change)"
+		return nil
+	}
+	hr.roles = access
+	return nil
+}
+
+// recoverField decodes a recovered raw value into out; nil or null leaves
+// out unset (the field is absent).
+func recoverField(raw json.RawMessage, out any) ([]string, error) {
+	raw = nullToNil(raw)
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	return decodePulledValue(raw, out)
 }
 
 // Fields the newest backend stores but its pull state never returns.
@@ -163,7 +288,7 @@ var (
 	unreadableRoleFields  = []string{"agentAccess"}
 )
 
-func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, pull *wirePullState) (*PullResult, error) {
+func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, pull *wirePullState, hr *headRecovery) (*PullResult, error) {
 	malformed := func(path, msg string) error {
 		return &APIError{Op: op, Path: path, Message: msg, kinds: []error{ErrMalformedResponse}}
 	}
@@ -171,11 +296,13 @@ func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, 
 		return nil, malformed(fnGetPullState, "pull state lacks its agents, entityTypes or roles list")
 	}
 	configured := make(map[string]bool, len(sync.Agents))
+	versions := make(map[string]string, len(sync.Agents))
 	for _, a := range sync.Agents {
 		if _, dup := configured[a.Slug]; dup || a.Slug == "" {
 			return nil, malformed(fnGetSyncState, fmt.Sprintf("state lists agent %q twice or without a slug", a.Slug))
 		}
 		configured[a.Slug] = a.HasConfig
+		versions[a.Slug] = a.Version
 	}
 	res := &PullResult{Environment: env, Generation: gen, Agents: make([]PulledAgent, 0, len(pull.Agents))}
 	var d Definitions
@@ -198,12 +325,35 @@ func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, 
 			res.Agents = append(res.Agents, pa)
 			continue
 		}
-		if len(dropped) > 0 {
-			pa.Notes = append(pa.Notes, droppedNote(dropped))
+		if a.Version != versions[a.Slug] {
+			return nil, malformed(fnGetPullState, fmt.Sprintf("the pull state and the sync state give agent %q different versions (the backend changed while reading); retry", a.Slug))
 		}
 		if gen == GenerationHead {
-			pa.Notes = append(pa.Notes, PullNote{Code: NoteNotReadable, Fields: unreadableAgentFields,
-				Text: "the backend does not return " + strings.Join(unreadableAgentFields, " or ") + ": if the configuration sets them they are missing here, and a Sync of these definitions removes them"})
+			if hr != nil && hr.agentsWhy == "" && hr.agents[a.Slug] != nil {
+				ex := hr.agents[a.Slug]
+				d1, err := recoverField(ex.FirstMessageSuggestions, &a.FirstMessageSuggestions)
+				if err != nil {
+					return nil, malformed(fnAgentsWithConfig, fmt.Sprintf("agent %q: firstMessageSuggestions: %v", a.Slug, err))
+				}
+				d2, err := recoverField(ex.ThreadContextParams, &a.ThreadContextParams)
+				if err != nil {
+					return nil, malformed(fnAgentsWithConfig, fmt.Sprintf("agent %q: threadContextParams: %v", a.Slug, err))
+				}
+				for _, p := range d2 {
+					dropped = append(dropped, "threadContextParams"+p)
+				}
+				dropped = append(dropped, d1...)
+			} else {
+				why := "the agent queries were not asked"
+				if hr != nil && hr.agentsWhy != "" {
+					why = hr.agentsWhy
+				}
+				pa.Notes = append(pa.Notes, PullNote{Code: NoteNotReadable, Fields: unreadableAgentFields,
+					Text: "the pull state does not return " + strings.Join(unreadableAgentFields, " or ") + " and " + why + ": if the configuration sets them they are missing here, and a Sync of these definitions removes them"})
+			}
+		}
+		if len(dropped) > 0 {
+			pa.Notes = append(pa.Notes, droppedNote(dropped))
 		}
 		res.Agents = append(res.Agents, pa)
 		d.Agents = append(d.Agents, a)
@@ -238,8 +388,18 @@ func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, 
 			res.Notes = append(res.Notes, n)
 		}
 		if gen == GenerationHead {
-			res.Notes = append(res.Notes, PullNote{Code: NoteNotReadable, Item: "role " + r.Name, Fields: unreadableRoleFields,
-				Text: "the backend does not return agentAccess: if the role sets it, it is missing here, and a Sync of these definitions removes it"})
+			if hr != nil && hr.rolesWhy == "" && hr.roles != nil {
+				if _, err := recoverField(hr.roles[r.Name], &r.AgentAccess); err != nil {
+					return nil, malformed(fnRolesList, fmt.Sprintf("role %q: agentAccess: %v", r.Name, err))
+				}
+			} else {
+				why := "the role queries were not asked"
+				if hr != nil && hr.rolesWhy != "" {
+					why = hr.rolesWhy
+				}
+				res.Notes = append(res.Notes, PullNote{Code: NoteNotReadable, Item: "role " + r.Name, Fields: unreadableRoleFields,
+					Text: "the pull state does not return agentAccess and " + why + ": if the role sets it, it is missing here, and a Sync of these definitions removes it"})
+			}
 		}
 		d.Roles = append(d.Roles, r)
 	}
@@ -299,6 +459,21 @@ func decodePulled(raw json.RawMessage, out any) ([]string, error) {
 	if _, ok := v.(map[string]any); !ok {
 		return nil, fmt.Errorf("expected an object, got %s", kindOf(v))
 	}
+	return decodeStripped(raw, v, out)
+}
+
+// decodePulledValue is decodePulled for a value of any JSON kind.
+func decodePulledValue(raw json.RawMessage, out any) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return decodeStripped(raw, v, out)
+}
+
+func decodeStripped(raw json.RawMessage, v, out any) ([]string, error) {
 	var dropped []string
 	stripUnknown(v, reflect.TypeOf(out).Elem(), "", &dropped)
 	data := []byte(raw)

@@ -335,7 +335,7 @@ func headDefs(t *testing.T) *struere.Definitions {
 	return defs
 }
 
-func TestPullOnHeadSaysWhichFieldsTheBackendDoesNotReturn(t *testing.T) { // protocol-head H2.3, H2.4, case 52
+func TestPullOnHeadRecoversWhatThePullStateOmits(t *testing.T) { // protocol-head H2.3, H2.4, case 52
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
 	c, ctx, defs := newClient(t, srv), ctxT(t), headDefs(t)
 	_, err := c.Sync(ctx, defs)
@@ -344,19 +344,65 @@ func TestPullOnHeadSaysWhichFieldsTheBackendDoesNotReturn(t *testing.T) { // pro
 	res, err := c.Pull(ctx, struere.Development)
 	require.NoError(t, err)
 	require.Equal(t, struere.GenerationHead, res.Generation)
-	// What the backend returns comes back exactly; what it does not is
-	// absent, never guessed.
-	want := headDefs(t)
-	want.Agents[0].FirstMessageSuggestions, want.Agents[0].ThreadContextParams = nil, nil
-	want.Roles[0].AgentAccess = nil
-	require.Empty(t, cmp.Diff(want, res.Definitions, sameJSON))
+	// firstMessageSuggestions, threadContextParams and agentAccess come
+	// from the agent and role queries: the pull is the synced definitions.
+	require.Empty(t, cmp.Diff(defs, res.Definitions, sameJSON))
 	require.True(t, res.Definitions.Agents[0].Tools[1].TemplateOnly, "templateOnly is returned")
 	for _, slug := range []string{"support", "scheduler"} {
 		a, ok := res.Agent(slug)
 		require.True(t, ok)
 		require.True(t, a.Configured)
-		require.Equal(t, []struere.PullNote{{Code: struere.NoteNotReadable, Fields: []string{"firstMessageSuggestions", "threadContextParams"},
-			Text: a.Notes[0].Text}}, a.Notes, "every configured agent is flagged: the pull state cannot show whether they are set")
+		require.Empty(t, a.Notes, "nothing is missing for %s", slug)
+	}
+	for _, n := range res.Notes {
+		require.NotEqual(t, "role teacher", n.Item, "agentAccess was recovered: %+v", n)
+	}
+
+	path := filepath.Join(t.TempDir(), "head.defs.json")
+	require.NoError(t, res.Definitions.WriteFile(path))
+	back, err := struere.LoadDefinitions(path)
+	require.NoError(t, err)
+	require.Empty(t, cmp.Diff(res.Definitions, back))
+
+	// Production, after a deploy, serves the same fields.
+	_, err = c.Deploy(ctx)
+	require.NoError(t, err)
+	prod, err := c.Pull(ctx, struere.Production)
+	require.NoError(t, err)
+	sup, ok := prod.Definitions.Agent("support")
+	require.True(t, ok)
+	require.Equal(t, []string{"Book a session"}, sup.FirstMessageSuggestions)
+	require.Len(t, sup.ThreadContextParams, 1)
+}
+
+func TestPullOnHeadSaysWhichFieldsItCouldNotRecover(t *testing.T) { // protocol-head H2.4: the recovery queries serve the default organization only
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	// A second organization of the same user; the token's default stays
+	// the seeded one, so the agent and role queries answer for that one.
+	beta, err := srv.AddOrganization(strueretest.Organization{Name: "Beta", Slug: "beta"})
+	require.NoError(t, err)
+	require.NoError(t, srv.AddMembership(strueretest.Membership{UserID: srv.UserID(), OrganizationID: beta.ID, Role: "admin"}))
+	cfg := srv.Config()
+	cfg.OrganizationID = beta.ID
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	ctx := ctxT(t)
+	_, err = c.Sync(ctx, headDefs(t))
+	require.NoError(t, err)
+
+	res, err := c.Pull(ctx, struere.Development)
+	require.NoError(t, err)
+	want := headDefs(t)
+	want.Agents[0].FirstMessageSuggestions, want.Agents[0].ThreadContextParams = nil, nil
+	want.Roles[0].AgentAccess = nil
+	require.Empty(t, cmp.Diff(want, res.Definitions, sameJSON), "what could not be read is absent, never guessed")
+	for _, slug := range []string{"support", "scheduler"} {
+		a, ok := res.Agent(slug)
+		require.True(t, ok)
+		require.Len(t, a.Notes, 1, "%+v", a.Notes)
+		require.Equal(t, struere.NoteNotReadable, a.Notes[0].Code)
+		require.Equal(t, []string{"firstMessageSuggestions", "threadContextParams"}, a.Notes[0].Fields)
+		require.Contains(t, a.Notes[0].Text, "agents:list", "the note says which query could not be used")
 	}
 	var roleNote *struere.PullNote
 	for i, n := range res.Notes {
@@ -367,12 +413,6 @@ func TestPullOnHeadSaysWhichFieldsTheBackendDoesNotReturn(t *testing.T) { // pro
 	require.NotNil(t, roleNote, "%+v", res.Notes)
 	require.Equal(t, struere.NoteNotReadable, roleNote.Code)
 	require.Equal(t, []string{"agentAccess"}, roleNote.Fields)
-
-	path := filepath.Join(t.TempDir(), "head.defs.json")
-	require.NoError(t, res.Definitions.WriteFile(path))
-	back, err := struere.LoadDefinitions(path)
-	require.NoError(t, err)
-	require.Empty(t, cmp.Diff(res.Definitions, back))
 }
 
 func TestPullOnHeadFlagsTheDefaultConfiguration(t *testing.T) { // protocol-head case 51

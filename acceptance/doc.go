@@ -65,11 +65,11 @@
 // items through: every sync re-sends development's foreign agents, entity
 // types and roles as Client.Pull read them, and the deploys promote
 // foreign agents too. The suite still refuses before writing when a pull
-// says it cannot re-send a foreign item exactly (an agent without a
-// development configuration, fields the backend does not return — on the
-// newest backend that is every configured agent and every role — or keys
-// the SDK cannot hold). On E1, which has no pull, it refuses when there are
-// foreign entity types or roles.
+// says it cannot re-send a foreign item exactly: an agent without a
+// development configuration, keys the SDK cannot hold, or (on the newest
+// backend) fields the pull could not read because the token's default
+// organization is another one or its user is not an admin. On E1, which
+// has no pull, it refuses when there are foreign entity types or roles.
 //
 // # Steps that need the in-process server
 //
