@@ -24,8 +24,6 @@ import (
 const (
 	envAcceptance   = "STRUERE_ACCEPTANCE"
 	envAllowForeign = "STRUERE_ACCEPTANCE_ALLOW_FOREIGN"
-	envDevKey       = "STRUERE_DEVELOPMENT_API_KEY"
-	envProdKey      = "STRUERE_PRODUCTION_API_KEY"
 )
 
 // family starts every name the suite creates; a run adds six hex digits.
@@ -85,13 +83,15 @@ func targetFromEnv(t *testing.T) target {
 	cfg, err := struere.ConfigFromEnv()
 	require.NoError(t, err)
 	tg := target{cfg: cfg, allowForeign: os.Getenv(envAllowForeign) == "1"}
-	if v := strings.TrimSpace(os.Getenv(envDevKey)); v != "" {
-		tg.devKey, err = struere.ParseAPIKey(v, struere.Development)
-		require.NoError(t, err, envDevKey)
-	}
-	if v := strings.TrimSpace(os.Getenv(envProdKey)); v != "" {
-		tg.prodKey, err = struere.ParseAPIKey(v, struere.Production)
-		require.NoError(t, err, envProdKey)
+	// ConfigFromEnv declares STRUERE_DEVELOPMENT_API_KEY and
+	// STRUERE_PRODUCTION_API_KEY for their environments.
+	for _, k := range cfg.APIKeys {
+		switch k.Environment() {
+		case struere.Development:
+			tg.devKey = k
+		case struere.Production:
+			tg.prodKey = k
+		}
 	}
 	return tg
 }
@@ -174,6 +174,7 @@ func runSuite(t *testing.T, tg target) {
 	r := newRun(t, ctx, tg)
 	c, gen := r.c, r.gen
 	t.Logf("acceptance target %s, organization %s, generation %s, prefix %s", c.URL(), c.OrganizationID(), gen, r.prefix)
+	t.Logf("API keys: development %t, production %t", !tg.devKey.IsZero(), !tg.prodKey.IsZero())
 
 	if err := r.checkForeign(ctx); err != nil {
 		t.Fatal(err)
@@ -197,9 +198,11 @@ func runSuite(t *testing.T, tg target) {
 		{"drift", r.stepDrift},
 		{"refusals", r.stepRefusals},
 		{"redeploy", r.stepRedeploy},
+		{"deploy with nothing to promote", r.stepNothingToPromote},
 		{"pull", r.stepPull},
 		{"skipped agent", r.stepSkippedAgent},
 		{"refused promotion", r.stepRefusedPromotion},
+		{"loss refused unless accepted", r.stepLossRefused},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx) }) {

@@ -58,6 +58,7 @@ func TestAcceptanceThroughEnvironment(t *testing.T) {
 			require.Contains(t, output, "--- PASS: TestAcceptance ")
 			require.Contains(t, output, "acceptance target "+vars[struere.EnvConvexURL]+", organization "+vars[struere.EnvOrgID],
 				"the suite ran against the server named by the environment")
+			require.Contains(t, output, "API keys: development true, production true", "the keys the server printed reached the suite")
 			require.NotContains(t, output, "--- FAIL")
 			require.Regexp(t, regexp.MustCompile(`(?m)^ok\s`), output)
 
