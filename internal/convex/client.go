@@ -222,6 +222,7 @@ func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any
 	if kind != Query {
 		oneShot(req)
 	}
+	uncompressed(req)
 	req.Header.Set("Content-Type", "application/json")
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
@@ -252,6 +253,27 @@ func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any
 // made) decides. go-retryablehttp still sets a fresh body per attempt.
 func oneShot(req *retryablehttp.Request) {
 	req.GetBody = nil
+}
+
+// uncompressed asks for the response as is. Left alone, net/http asks for
+// gzip and inflates the body before the size limit sees it, so a small
+// compressed answer could cost the limit's full size in memory (and a
+// caller's own Transport may do the same). With an explicit
+// Accept-Encoding the transport neither asks for gzip nor inflates: the
+// limit then bounds the bytes read from the wire, which are the bytes
+// decoded. Responses are JSON that compresses well, but are read once
+// per operation; bounding memory is worth more.
+func uncompressed(req *retryablehttp.Request) {
+	req.Header.Set("Accept-Encoding", "identity")
+}
+
+// encoded reports a response body sent compressed although identity was
+// asked for: it is not decoded (and not inflated).
+func encoded(h http.Header) string {
+	if ce := strings.TrimSpace(h.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
+		return ce
+	}
+	return ""
 }
 
 // requestBody encodes {"path":path,"args":args,"format":"json"} without HTML escaping.

@@ -46,6 +46,12 @@ func (c *Client) finish(ctx context.Context, st *callState, resp *http.Response,
 		return nil, &Error{Kind: KindHTTP, Path: st.path, Attempts: attempts, Sent: true, HTTPStatus: re.status, Message: c.Clean(re.Error())}
 	}
 	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
+	if ce := encoded(resp.Header); ce != "" {
+		_ = resp.Body.Close()
+		return nil, &Error{Kind: KindDecode, Path: st.path, HTTPStatus: resp.StatusCode, RetryAfter: retryAfter, Attempts: attempts, Sent: true,
+			RequestID: c.keepID(headerRequestID(resp.Header)),
+			Message:   fmt.Sprintf("response body is %s-encoded although an uncompressed one was asked for; it was not read", sanitizeLine(c.clean(ce), 40))}
+	}
 	body, err := readBody(resp.Body, resp.ContentLength, c.maxBody)
 	_ = resp.Body.Close()
 	if err != nil {

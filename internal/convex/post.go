@@ -73,6 +73,7 @@ func (c *Client) Post(ctx context.Context, r PostRequest) (*Response, error) {
 		return nil, fmt.Errorf("convex: %s: build request", r.Route)
 	}
 	oneShot(req)
+	uncompressed(req)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	if c.userAgent != "" {
@@ -116,6 +117,11 @@ func (c *Client) finishPost(ctx context.Context, st *callState, bearer string, r
 	}
 	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
 	reqID := c.keepID(headerRequestID(resp.Header))
+	if ce := encoded(resp.Header); ce != "" {
+		_ = resp.Body.Close()
+		return nil, &Error{Kind: KindDecode, Path: st.path, HTTPStatus: resp.StatusCode, Attempts: attempts, Sent: true, RequestID: reqID,
+			Message: fmt.Sprintf("response body is %s-encoded although an uncompressed one was asked for; it was not read", sanitizeLine(c.clean(ce), 40))}
+	}
 	body, err := readBody(resp.Body, resp.ContentLength, c.maxBody)
 	_ = resp.Body.Close()
 	if err != nil {
