@@ -86,6 +86,9 @@ func (c *Client) Generation(ctx context.Context) (Generation, error) {
 	if ctx == nil {
 		return GenerationAuto, nilContext(opDetect)
 	}
+	if c.s.auth == nil {
+		return c.keyGeneration(ctx)
+	}
 	if c.s.gen.fixed != GenerationAuto {
 		return c.s.gen.fixed, nil
 	}
@@ -114,6 +117,9 @@ func (c *Client) Generation(ctx context.Context) (Generation, error) {
 // (GenerationE2, or the full generation when already known), probing with
 // queries only. Status and Sync need no more than this.
 func (c *Client) isolation(ctx context.Context) (Generation, error) {
+	if c.s.auth == nil {
+		return c.keyGeneration(ctx)
+	}
 	g := &c.s.gen
 	if g.fixed != GenerationAuto {
 		return g.fixed, nil

@@ -167,6 +167,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 		}
 	}
 	sortPlan(p)
+	p.Notes = append(p.Notes, c.keysOnlyNote()...)
 	switch {
 	case r.gen == GenerationE1:
 		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart",

@@ -288,7 +288,7 @@ type promotedChanges struct {
 
 func (c *Client) deployClient(ctx context.Context, op string, p *Plan, res *DeployResult) error {
 	var out promotionResult
-	if err := c.call(ctx, op, convex.Mutation, fnSyncOrganization, p.promotion, &out); err != nil {
+	if err := c.exchange(ctx, op, Production, convex.Mutation, fnSyncOrganization, p.promotion, &out); err != nil {
 		return err
 	}
 	for _, a := range p.Deploy {

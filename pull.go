@@ -146,7 +146,7 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	var pull wirePullState
 	read := func(path string, out any) func(context.Context) error {
 		return func(ctx context.Context) error {
-			return c.call(ctx, op, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
+			return c.exchange(ctx, op, env, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
 		}
 	}
 	if err := parallel(ctx, read(fnGetSyncState, &sync), read(fnGetPullState, &pull)); err != nil {

@@ -255,8 +255,11 @@ func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, wa
 	}
 	read := func(path string, env Environment, out any) func(context.Context) error {
 		return func(ctx context.Context) error {
-			return c.call(ctx, op, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
+			return c.exchange(ctx, op, env, convex.Query, path, syncStateArgs{OrganizationID: c.s.org, Environment: env}, out)
 		}
+	}
+	if err := c.haveKeys(op, readEnvs(want)...); err != nil {
+		return nil, err
 	}
 	fns := []func(context.Context) error{read(fnGetSyncState, Development, r.dev)}
 	if !want.devOnly {

@@ -149,7 +149,7 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 		wireSyncResult
 		Fixtures *FixtureChanges `json:"fixtures"`
 	}
-	if err := c.call(ctx, op, convex.Mutation, fnSyncOrganization, args, &out); err != nil {
+	if err := c.exchange(ctx, op, o.env, convex.Mutation, fnSyncOrganization, args, &out); err != nil {
 		return nil, err
 	}
 	if !out.Success {
@@ -176,7 +176,7 @@ func (c *Client) readTarget(ctx context.Context, op string, gen Generation, env 
 		return c.readRemoteAs(ctx, op, gen, reads{devOnly: true})
 	}
 	r := &remote{gen: gen, dev: new(wireSyncState)}
-	if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: env}, r.dev); err != nil {
+	if err := c.exchange(ctx, op, env, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: env}, r.dev); err != nil {
 		return nil, err
 	}
 	return r, r.check(op)

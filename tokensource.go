@@ -76,9 +76,19 @@ func (a *userAuth) client(tok string) *convex.Client {
 // client from the context.
 type refreshPoster struct{}
 
-// errNeedsUserToken is the reason for a call that only a user token can make.
+// needsUserToken is the error of a call that only a user token can make,
+// on a client of API keys alone. It matches ErrNotAuthenticated (a user
+// token is the credential to add) and ErrUnsupported (these credentials
+// cannot do it), so callers that skip what the client cannot do skip it.
 func needsUserToken(op, path string) error {
-	return fmt.Errorf("struere: %s: %s needs a user token, and the client has API keys only (the function API does not accept API keys): set STRUERE_TOKEN or run `struere login`, or pass Config.Token or Config.TokenSource; nothing was sent: %w", op, path, ErrNotAuthenticated)
+	return &credentialError{msg: fmt.Sprintf("struere: %s: %s needs a user token, and the client has API keys only (the function API does not accept API keys): set %s or run `struere login`, or pass Config.Token or Config.TokenSource; nothing was sent", op, path, EnvToken)}
+}
+
+type credentialError struct{ msg string }
+
+func (e *credentialError) Error() string { return e.msg }
+func (e *credentialError) Is(target error) bool {
+	return target == ErrNotAuthenticated || target == ErrUnsupported
 }
 
 // withUserToken runs do with a function-API client carrying the user's

@@ -355,3 +355,10 @@ func TestAFailedRefreshIsAnErrorNeverTheExpiredToken(t *testing.T) {
 		require.Equal(t, 42*time.Second, ae.RetryAfter)
 	})
 }
+
+func readFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	return string(data), err
+}
+
+func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o600) }
