@@ -259,3 +259,65 @@ func TestDeployKeepsProductionRolesExactlyAndVerifiesThemAsStored(t *testing.T) 
 	require.Empty(t, res.Plan.Accepted)
 	require.NotEmpty(t, res.Plan.SideEffects)
 }
+
+// Sync: the same window, closed the same way.
+
+func TestSyncRefusesAsStaleWhenDevelopmentChangesBeforeTheWrite(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+	c := e2Client(t, srv)
+	ctx := ctxT(t)
+	defs := sampleDefs(t)
+	_, err := c.Sync(ctx, defs)
+	require.NoError(t, err)
+	// Hold the Sync's reads; act while the second one (the re-read just
+	// before writing) is held.
+	held := make(chan struct{}, 2)
+	srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Times: 2, Delay: time.Second, Applied: held})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2; i++ {
+			select {
+			case <-held:
+			case <-time.After(15 * time.Second):
+				return
+			}
+		}
+		_, err := srv.SeedAgent(strueretest.Agent{Slug: "intruder", Name: "Intruder"})
+		require.NoError(t, err)
+	}()
+	srv.ResetRequests()
+	_, err = c.Sync(ctx, defs, struere.AllowDeletions())
+	<-done
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), "agent created: intruder")
+	for _, r := range srv.Requests() {
+		require.NotEqual(t, "sync:syncOrganization", r.FunctionPath, "a stale sync writes nothing")
+	}
+	var alive bool
+	for _, a := range srv.Agents() {
+		alive = alive || a.Slug == "intruder" && a.Status != strueretest.StatusDeleted
+	}
+	require.True(t, alive, "the concurrently created agent is still there")
+}
+
+func TestSyncReportsAnAgentCreatedDuringItsWrite(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+	c := e2Client(t, srv)
+	ctx := ctxT(t)
+	defs := sampleDefs(t)
+	_, err := c.Sync(ctx, defs)
+	require.NoError(t, err)
+	done := holdThen(t, srv, "sync:syncOrganization", func() {
+		_, err := srv.SeedAgent(strueretest.Agent{Slug: "intruder", Name: "Intruder"})
+		require.NoError(t, err)
+	})
+	res, err := c.Sync(ctx, defs) // no AllowDeletions: it must not delete anything unnoticed
+	<-done
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	var ve *struere.SyncVerificationError
+	require.True(t, errors.As(err, &ve))
+	require.Equal(t, "intruder", ve.Mismatches[0].Slug)
+	require.Contains(t, ve.Mismatches[0].Reason, "created after the sync read the backend")
+	require.Equal(t, []string{"intruder"}, res.Agents.Deleted)
+}

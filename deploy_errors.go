@@ -23,7 +23,8 @@ var (
 	// and its write. Nothing was written; compute a new plan or retry.
 	ErrStalePlan = errors.New("struere: stale plan")
 	// ErrVerificationFailed: after a deploy, production did not read back
-	// as expected. The deploy was written; inspect the mismatches.
+	// as expected, or a deploy's or sync's write reported changes it did
+	// not mean. It was written; inspect the mismatches.
 	ErrVerificationFailed = errors.New("struere: verification failed")
 )
 
@@ -102,3 +103,21 @@ func joinRefusals(rs []Refusal) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// SyncVerificationError reports that a sync was written but the backend
+// reports changes the sync did not mean (for example an agent created by
+// someone else between the sync's read and its write, which the sync then
+// deleted). Result is what the sync wrote.
+type SyncVerificationError struct {
+	Op         string      // the operation, "sync"
+	Result     *SyncResult // what the backend reported
+	Mismatches []Refusal   // each unintended change, and what to do
+}
+
+// Error lists every unintended change.
+func (e *SyncVerificationError) Error() string {
+	return fmt.Sprintf("struere: %s: written, but not as meant: %s", e.Op, joinRefusals(e.Mismatches))
+}
+
+// Is matches ErrVerificationFailed.
+func (e *SyncVerificationError) Is(target error) bool { return target == ErrVerificationFailed }

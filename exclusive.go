@@ -39,9 +39,69 @@ func (c *Client) recheck(ctx context.Context, op string, r *remote, p *Plan) err
 	return nil
 }
 
+// recheckSync is recheck for a Sync to env, whose read r holds env's
+// sync state only.
+func (c *Client) recheckSync(ctx context.Context, op string, r *remote, env Environment) error {
+	now, err := c.readTarget(ctx, op+": re-read before writing", r.gen, env)
+	if err != nil {
+		return err
+	}
+	a, b := *r, *now
+	a.prod, b.prod = nil, nil
+	if what := stateChangesAs(string(env), &a, &b); what != "" {
+		return &StalePlanError{Op: op, Current: "changed", Changed: what}
+	}
+	return nil
+}
+
+// syncUnintended compares what a sync's result reports deleted with what
+// the sync meant to delete (the items read before it that defs lacks); an
+// item deleted that was not read (created concurrently) is named.
+func syncUnintended(r *remote, defs *Definitions, out *wireSyncResult) []Refusal {
+	var bad []Refusal
+	check := func(kind string, deleted []string, read []string, kept map[string]bool) {
+		was := map[string]bool{}
+		for _, n := range read {
+			was[n] = true
+		}
+		for _, d := range deleted {
+			if !was[d] || kept[d] {
+				bad = append(bad, Refusal{Slug: d, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q deleted, which the sync did not mean to delete: it was created after the sync read the backend (a concurrent change); re-create it, add it to the definitions, and sync again", kind, d)})
+			}
+		}
+	}
+	agents, ets, roles := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, a := range defs.Agents {
+		agents[a.Slug] = true
+	}
+	for _, e := range defs.EntityTypes {
+		ets[e.Slug] = true
+	}
+	for _, x := range defs.Roles {
+		roles[x.Name] = true
+	}
+	var readAgents, readETs, readRoles []string
+	for _, a := range r.dev.Agents {
+		readAgents = append(readAgents, a.Slug)
+	}
+	for _, e := range r.dev.EntityTypes {
+		readETs = append(readETs, e.Slug)
+	}
+	for _, x := range r.dev.Roles {
+		readRoles = append(readRoles, x.Name)
+	}
+	check("agent", out.Agents.Deleted, readAgents, agents)
+	check("entity type", out.EntityTypes.Deleted, readETs, ets)
+	check("role", out.Roles.Deleted, readRoles, roles)
+	return bad
+}
+
 // stateChanges describes how the sync states of b differ from a's, or
 // returns "" when they hold the same.
-func stateChanges(a, b *remote) string {
+func stateChanges(a, b *remote) string { return stateChangesAs("development", a, b) }
+
+// stateChangesAs is stateChanges with a's and b's first state named devEnv.
+func stateChangesAs(devEnv string, a, b *remote) string {
 	var out []string
 	cmpState := func(env string, x, y *wireSyncState) {
 		if x == nil || y == nil {
@@ -73,7 +133,7 @@ func stateChanges(a, b *remote) string {
 		}
 		out = append(out, diffNamed(env+" trigger", tr(x), tr(y))...)
 	}
-	cmpState("development", a.dev, b.dev)
+	cmpState(devEnv, a.dev, b.dev)
 	cmpState("production", a.prod, b.prod)
 	return strings.Join(out, "; ")
 }

@@ -145,6 +145,9 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 		yes := true
 		args.PreservePackResources, args.PreserveUnmanagedAgents = &yes, &yes
 	}
+	if err := c.recheckSync(ctx, op, r, o.env); err != nil {
+		return nil, err // someone changed the backend since it was read: nothing written
+	}
 	var out struct {
 		wireSyncResult
 		Fixtures *FixtureChanges `json:"fixtures"`
@@ -165,6 +168,9 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	if out.EvalSuites != nil {
 		ch := out.EvalSuites.changes()
 		res.EvalSuites = &ch
+	}
+	if bad := syncUnintended(r, defs, &out.wireSyncResult); len(bad) > 0 {
+		return res, &SyncVerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	return res, nil
 }
