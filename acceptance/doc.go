@@ -1,6 +1,9 @@
 // Package acceptance holds the SDK's acceptance suite: the whole workflow —
 // sync to development, status, dry run, deploy, verify production, drift,
-// redeploy, a skipped agent, refusals, pull — run through the public API
+// refusals (a sync that would delete, a deploy whose local definitions
+// differ, a stale plan), redeploy, a deploy with nothing to promote, pull,
+// a skipped agent, a promotion that would invent a configuration, and on
+// the newest backend a value its sync rejects — run through the public API
 // against one deployment, asserting only outcomes (what development and
 // production hold afterwards, what was refused, what a pull wrote), never
 // the backend's wording. The package has no API; the suite is its test,
