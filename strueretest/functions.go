@@ -22,6 +22,7 @@ type callCtx struct {
 	args  map[string]any
 	now   int64
 	logs  []string // console.log lines, as logLines entries
+	after []func() // run once the mutation has committed
 }
 
 // logf records a console.log line.
@@ -52,6 +53,7 @@ func (s *Server) functions() map[string]function {
 	}
 	syncArgs := syncArgsE2()
 	if g == struere.GenerationHead {
+		s.addEvalFunctions(fns)
 		envV = envHeadV()
 		withEnv = obj(opt("organizationId", vString{}), req("environment", envV))
 		syncArgs = syncArgsHead(false)
@@ -114,12 +116,17 @@ func (s *Server) execute(endpoint, path string, args map[string]any, ident *iden
 		return val, c.logs, ferr
 	}
 	_ = s.mutate(func(st *state, now int64) error {
-		c.now = now
+		c.now, c.after = now, nil
 		val, ferr = f.run(st, c)
 		if ferr != nil {
 			return ferr
 		}
 		return nil
 	})
+	if ferr == nil {
+		for _, f := range c.after {
+			f()
+		}
+	}
 	return val, c.logs, ferr
 }

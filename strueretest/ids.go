@@ -37,7 +37,7 @@ var tableLetters = map[string]byte{
 	"triggers": tableTriggers, "evalSuites": tableEvalSuites, "evalCases": tableEvalCases,
 	"apiKeys": tableAPIKeys, "threads": tableThreads, "events": tableEvents,
 	"userRoles": tableUserRoles, "entities": tableEntities, "entityRelations": tableRelations,
-	"fixtures": tableFixtures,
+	"fixtures": tableFixtures, "evalRuns": tableEvalRuns, "evalResults": tableEvalResults,
 }
 
 const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"

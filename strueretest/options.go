@@ -14,6 +14,8 @@ type options struct {
 	redact *bool // nil: the generation's default (see WithRedaction)
 	clock  time.Time
 	plan   Plan
+
+	evalSched EvalScheduling
 }
 
 // DefaultClock is the instant a Server's clock starts at unless WithClock is

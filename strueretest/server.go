@@ -51,6 +51,8 @@ type Server struct {
 	served servedLog // chat replies (served.go)
 
 	lim limiter // sessions and rate limits (HEAD)
+
+	evals evalServer // the eval executor (evals_exec.go)
 }
 
 // Seeded identity: every server starts with this organization, and a user
@@ -188,12 +190,9 @@ func (s *Server) Now() time.Time {
 }
 
 // Advance moves the server's clock forward by d (tokens and API keys expire
-// against it).
-func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.clock = s.clock.Add(d)
-}
+// against it). Scheduled eval turns and the eval cleanup cron due within
+// the step run at their time, in order (see WithEvalScheduling).
+func (s *Server) Advance(d time.Duration) { s.advance(d) }
 
 // nowMS is the clock in ms since the epoch; s.mu must be held.
 func (s *Server) nowMS() int64 { return s.clock.UnixMilli() }

@@ -156,6 +156,7 @@ type state struct {
 	entities    []entityRow
 	relations   []relationRow
 	fixtures    []fixtureRow
+	ev          evalTables // eval runs and results (evals_state.go)
 }
 
 func (st *state) clone() *state {
@@ -179,6 +180,7 @@ func (st *state) clone() *state {
 	c.entities = slices.Clone(st.entities)
 	c.relations = slices.Clone(st.relations)
 	c.fixtures = slices.Clone(st.fixtures)
+	c.ev = st.ev.clone()
 	return &c
 }
 

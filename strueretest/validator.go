@@ -175,7 +175,11 @@ func (i vID) check(v any, path string) *fnError {
 	if !ok {
 		return mismatch(v, i, path)
 	}
-	if t, problem := decodeID(s); problem != "" || t != tableLetter(i.table) {
+	t, problem := decodeID(s)
+	if problem == "" && t != tableLetter(i.table) && tableName(t) != "" {
+		return validationError(fmt.Sprintf("Found ID %q from table `%s`, which does not match the table name in validator `v.id(%q)`.", s, tableName(t), i.table), path)
+	}
+	if problem != "" || t != tableLetter(i.table) {
 		return mismatch(v, i, path)
 	}
 	return nil
