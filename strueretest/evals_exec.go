@@ -271,7 +271,7 @@ func (s *Server) execTurn(j evalJob) {
 		return
 	}
 	tr := map[string]any{"turnIndex": float64(j.turn), "userMessage": msg, "assistantResponse": cut(reply.Text, maxReplyChars),
-		"durationMs": float64(reply.Duration.Milliseconds()),
+		"durationMs":  float64(reply.Duration.Milliseconds()),
 		"agentTokens": map[string]any{"input": float64(reply.InputTokens), "output": float64(reply.OutputTokens)}}
 	if len(calls) > 0 {
 		out := make([]any, len(calls))

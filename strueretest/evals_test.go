@@ -456,7 +456,9 @@ func TestEvalCase73ToolCalls(t *testing.T) {
 }
 
 func TestEvalCase74Scores(t *testing.T) {
-	j := func(w float64) map[string]any { return map[string]any{"type": "llm_judge", "criteria": "good", "weight": w} }
+	j := func(w float64) map[string]any {
+		return map[string]any{"type": "llm_judge", "criteria": "good", "weight": w}
+	}
 	s, id := evalFixture(t, nil, evalCase("judged", turn("a", j(1), j(3))), evalCase("bad", turn("b", map[string]any{"type": "llm_judge"})))
 	s.SetEvalModel(&strueretest.ScriptedModel{Verdicts: map[string][]strueretest.EvalVerdict{
 		"judged": {{Text: `{"passed":true,"score":4,"reason":"ok"}`}, {Text: `{"passed":false,"score":2,"reason":"meh"}`}},
