@@ -49,6 +49,8 @@ type DeployResult struct {
 	Verified bool `json:"verified"`
 	// Smoke holds the smoke checks' results (WithSmokeTest).
 	Smoke []SmokeResult `json:"smoke,omitempty"`
+	// Evals holds the eval gate's report (GateOnEvals).
+	Evals *EvalReport `json:"evals,omitempty"`
 }
 
 // DeployOption configures Client.Deploy.
@@ -61,6 +63,7 @@ type deployOptions struct {
 	local    *Definitions
 	noVerify bool
 	smoke    *smokeTest
+	evals    *evalGate
 }
 
 type deployOptionFunc func(*deployOptions)
@@ -130,6 +133,13 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 			return nil, err
 		}
 	}
+	var evals *EvalReport // the gate runs before anything is read or written
+	if o.evals != nil && !o.dryRun {
+		var err error
+		if evals, err = c.runEvalGate(ctx, op, o.evals); err != nil {
+			return nil, err
+		}
+	}
 	release, err := c.exclusive(ctx, op)
 	if err != nil {
 		return nil, err
@@ -178,7 +188,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		return nil, &StalePlanError{Op: op, Planned: o.plan.Fingerprint, Current: plan.Fingerprint}
 	}
 	res := &DeployResult{DryRun: o.dryRun, Environment: Production, Generation: gen, Method: plan.Method, Plan: plan,
-		Deployed: []string{}, Unchanged: []string{}, Skipped: []SkippedAgent{}}
+		Deployed: []string{}, Unchanged: []string{}, Skipped: []SkippedAgent{}, Evals: evals}
 	for _, a := range plan.Unchanged {
 		res.Unchanged = append(res.Unchanged, a.Slug)
 	}

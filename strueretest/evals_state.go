@@ -38,14 +38,13 @@ type evalResultRow struct {
 
 // evalJob is one scheduled function: evalRunner:executeCase for one turn.
 type evalJob struct {
-	seq          uint64
-	due          int64
-	runID        string
-	caseID       string
-	turn         int
-	retries      int
-	cs           *caseState
-	immediateRun bool // scheduled by a run started while scheduling is immediate
+	seq     uint64
+	due     int64
+	runID   string
+	caseID  string
+	turn    int
+	retries int
+	cs      *caseState
 }
 
 // caseState is what the executor carries from one turn to the next.
@@ -60,7 +59,6 @@ type caseState struct {
 	judgeIn     float64
 	judgeOut    float64
 	judgeCost   float64
-	judgeCalls  int
 	scores      []weighted
 	failed      bool
 	// pending is set when a turn's chat finished but a later step of the
@@ -86,7 +84,6 @@ type evalTables struct {
 	platformKey  map[string]bool // organizations whose chats use the platform key
 	jobs         []evalJob
 	jobSeq       uint64
-	lastCron     int64
 }
 
 func (t evalTables) clone() evalTables {
