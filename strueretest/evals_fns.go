@@ -77,6 +77,31 @@ func (s *Server) addEvalFunctions(fns map[string]function) {
 	add("deleteCase", "mutation", obj(req("id", id("evalCases"))), s.evDeleteCase)
 	add("reorderCases", "mutation", obj(req("suiteId", id("evalSuites")), req("caseIds", arr(id("evalCases")))), s.evReorderCases)
 	add("deleteCasesBySuite", "mutation", obj(req("suiteId", id("evalSuites"))), s.evDeleteCasesBySuite)
+	fns["billing:getBalance"] = function{"query", obj(), s.getBalance}
+	fns["modelPricing:getFeaturedPricing"] = function{"query", obj(), s.getFeaturedPricing}
+}
+
+// featuredModels are the models modelPricing:getFeaturedPricing reports.
+var featuredModels = []string{"xai/grok-4-1-fast", "anthropic/claude-haiku-4-5", "anthropic/claude-sonnet-4", "anthropic/claude-opus-4",
+	"openai/gpt-4o", "openai/gpt-4o-mini", "google/gemini-2.5-flash", "google/gemini-2.5-pro"}
+
+func (s *Server) getFeaturedPricing(st *state, c *callCtx) (any, *fnError) {
+	out := []any{}
+	for _, m := range featuredModels {
+		if p, ok := st.ev.pricing[m]; ok {
+			out = append(out, map[string]any{"modelId": m, "inputPerMTok": roundJS(p.in*1.1*100) / 100, "outputPerMTok": roundJS(p.out*1.1*100) / 100})
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getBalance(st *state, c *callCtx) (any, *fnError) {
+	_, orgID, err := c.resolveOrg(st)
+	if err != nil {
+		return nil, err
+	}
+	b := st.ev.credits[orgID]
+	return map[string]any{"balance": b, "subscriptionCredits": 0.0, "purchasedCredits": b, "updatedAt": float64(c.now)}, nil
 }
 
 // Row lookups.
