@@ -17,30 +17,29 @@ import (
 // Eval functions of the backend. They exist only on the newest backend and
 // accept only a user token: there is no API-key route for evals.
 const (
-	fnListAllSuites       = "evals:listAllSuites"
-	fnListCases           = "evals:listCases"
-	fnListRuns            = "evals:listRuns"
-	fnStartRun            = "evals:startRun"
-	fnGetRun              = "evals:getRun"
-	fnGetRunResults       = "evals:getRunResults"
-	fnCancelRun           = "evals:cancelRun"
-	fnListMyOrganizations = "organizations:listMyOrganizations"
-	fnGetCurrentOrg       = "organizations:getCurrent"
-	fnGetBalance          = "billing:getBalance"
-	fnFeaturedPricing     = "modelPricing:getFeaturedPricing"
+	fnListAllSuites   = "evals:listAllSuites"
+	fnListCases       = "evals:listCases"
+	fnListRuns        = "evals:listRuns"
+	fnStartRun        = "evals:startRun"
+	fnGetRun          = "evals:getRun"
+	fnGetRunResults   = "evals:getRunResults"
+	fnCancelRun       = "evals:cancelRun"
+	fnGetCurrentOrg   = "organizations:getCurrent"
+	fnGetBalance      = "billing:getBalance"
+	fnFeaturedPricing = "modelPricing:getFeaturedPricing"
 )
 
 // The canned replies the backend's chat gives instead of an error when
 // the platform's provider key is used: the organization has no credits
 // left, or the agent's model is not in the model registry.
 const (
-	billingReplyText      = "I'm temporarily unavailable due to a billing issue. Please contact support."
-	unknownModelPrefix    = "The model "
-	unknownModelSuffix    = " is not recognized. Please choose a supported model."
-	defaultEvalModel      = "openai/gpt-5-mini"
-	defaultEvalPoll       = 3 * time.Second
-	maxEvalPoll           = 15 * time.Second
-	cancelTimeout         = 10 * time.Second
+	billingReplyText   = "I'm temporarily unavailable due to a billing issue. Please contact support."
+	unknownModelPrefix = "The model "
+	unknownModelSuffix = " is not recognized. Please choose a supported model."
+	defaultEvalModel   = "openai/gpt-5-mini"
+	defaultEvalPoll    = 3 * time.Second
+	maxEvalPoll        = 15 * time.Second
+	cancelTimeout      = 10 * time.Second
 )
 
 // Account problems flagged on replies (CaseResult.AccountProblem).
@@ -371,6 +370,9 @@ type evalPrep struct {
 // returned as an error.
 func (c *Client) RunEvals(ctx context.Context, defs *Definitions, opts ...EvalOption) (*EvalReport, error) {
 	const op = "run evals"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
 	var o evalOptions
 	for _, opt := range opts {
 		opt.applyEvals(&o)
