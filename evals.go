@@ -228,8 +228,8 @@ func AllowEvalDeletions() EvalOption {
 }
 
 // EvalPollInterval sets the first wait between status reads of a run
-// (default 3s); the wait then grows by half each time, up to 15s or d if
-// larger.
+// (default 2s; the first read is made at once); the wait then grows by half
+// each time, up to 15s or d if larger.
 func EvalPollInterval(d time.Duration) EvalOption {
 	return evalOptionFunc(func(o *evalOptions) { o.poll = d })
 }
@@ -734,8 +734,9 @@ func (c *Client) waitRun(ctx context.Context, op, org, runID string, o *evalOpti
 		wait = defaultEvalPoll
 	}
 	ceiling := max(maxEvalPoll, wait)
-	timer := time.NewTimer(wait)
+	timer := time.NewTimer(0)
 	defer timer.Stop()
+	next := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -756,8 +757,12 @@ func (c *Client) waitRun(ctx context.Context, op, org, runID string, o *evalOpti
 		if run.Status != RunRunning && run.Status != "pending" {
 			return run, nil
 		}
-		wait = min(ceiling, wait+wait/2)
-		timer.Reset(wait)
+		if next == 0 {
+			next = wait
+		} else {
+			next = min(ceiling, next+next/2)
+		}
+		timer.Reset(next)
 	}
 }
 

@@ -56,6 +56,26 @@ func newEvalEnv(t *testing.T, opts ...strueretest.Option) *evalEnv {
 	return &evalEnv{srv: srv, c: c, ctx: context.Background()}
 }
 
+// waitRun returns the id of the first run started on the server, failing
+// the test if done delivers (the call under test returned) first.
+func (e *evalEnv) waitRun(t *testing.T, done <-chan error) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	got := make(chan []string, 1)
+	go func() {
+		ids, _ := e.srv.WaitEvalRuns(ctx, 1)
+		got <- ids
+	}()
+	select {
+	case ids := <-got:
+		return ids[0]
+	case err := <-done:
+		t.Fatalf("returned before a run started: %v", err)
+	}
+	return ""
+}
+
 // fast is the poll interval the tests use.
 var fast = struere.EvalPollInterval(time.Millisecond)
 
@@ -189,6 +209,11 @@ func TestEvalCase83Wire(t *testing.T) {
 	slices.Sort(keys)
 	require.Equal(t, []string{"agents", "entityTypes", "environment", "evalSuites", "organizationId", "roles"}, keys)
 	require.JSONEq(t, `"eval"`, string(sync["environment"]))
+	for _, p := range []string{"evals:listAllSuites", "evals:listCases", "evals:getRun", "evals:getRunResults"} {
+		for _, r := range e.calls(p) {
+			require.Contains(t, string(r.Args), `"organizationId":"`+e.srv.OrganizationID()+`"`, p)
+		}
+	}
 	start := e.calls("evals:startRun")
 	require.Len(t, start, 1)
 	var suites []struct {
@@ -197,11 +222,6 @@ func TestEvalCase83Wire(t *testing.T) {
 	require.NoError(t, json.Unmarshal(e.raw(t, "query", "evals:listAllSuites", map[string]any{"environment": "eval"}), &suites))
 	require.JSONEq(t, `{"suiteId":"`+suites[0].ID+`","triggerSource":"cli","organizationId":"`+e.srv.OrganizationID()+`"}`, string(start[0].Args))
 	require.Len(t, e.calls("evals:getRunResults"), 1)
-	for _, p := range []string{"evals:listAllSuites", "evals:listCases", "evals:getRun", "evals:getRunResults"} {
-		for _, r := range e.calls(p) {
-			require.Contains(t, string(r.Args), `"organizationId":"`+e.srv.OrganizationID()+`"`, p)
-		}
-	}
 }
 
 func TestEvalCase86APIKeyRefusedBeforeSending(t *testing.T) {
@@ -274,7 +294,7 @@ func TestRunEvalsSkippedSuiteFails(t *testing.T) {
 		`"roles":{"created":[],"updated":[],"deleted":[]},"evalSuites":{"created":[],"updated":[],"deleted":[],"skipped":["smoke (agent \"support\" not found)"]}}}`})
 	_, err := e.c.RunEvals(e.ctx, evalDefs("1.0.0"), fast)
 	require.ErrorIs(t, err, struere.ErrRefused)
-	require.Contains(t, err.Error(), `the backend skipped it: smoke (agent \"support\" not found)`)
+	require.Contains(t, err.Error(), `the backend skipped it: smoke (agent "support" not found)`)
 	require.Empty(t, e.calls("evals:startRun"))
 }
 
@@ -283,10 +303,9 @@ func TestRunEvalsNeverResyncsARunningSuite(t *testing.T) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { _, err := e.c.RunEvals(ctx, evalDefs("1.0.0"), fast); done <- err }()
-	_, err := e.srv.WaitEvalRuns(e.ctx, 1)
-	require.NoError(t, err)
+	e.waitRun(t, done)
 	syncs := len(e.calls("sync:syncOrganization"))
-	_, err = e.c.RunEvals(e.ctx, evalDefs("1.0.0"), fast)
+	_, err := e.c.RunEvals(e.ctx, evalDefs("1.0.0"), fast)
 	require.ErrorIs(t, err, struere.ErrRefused)
 	require.Contains(t, err.Error(), "has a run in progress")
 	require.Len(t, e.calls("sync:syncOrganization"), syncs, "the running suite was synced again")
@@ -302,9 +321,13 @@ func TestRunEvalsCancelledContextCancelsRun(t *testing.T) {
 		err error
 	}
 	done := make(chan out, 1)
-	go func() { rep, err := e.c.RunEvals(ctx, evalDefs("1.0.0"), fast); done <- out{rep, err} }()
-	ids, err := e.srv.WaitEvalRuns(e.ctx, 1)
-	require.NoError(t, err)
+	errs := make(chan error, 1)
+	go func() {
+		rep, err := e.c.RunEvals(ctx, evalDefs("1.0.0"), fast)
+		done <- out{rep, err}
+		errs <- err
+	}()
+	ids := []string{e.waitRun(t, errs)}
 	require.Equal(t, "running", e.runStatus(t, ids[0]))
 	cancel()
 	got := <-done
@@ -428,10 +451,8 @@ func TestEvalCase84GateFailsUnfinishedRuns(t *testing.T) {
 				_, err := e.c.Deploy(e.ctx, struere.GateOnEvals(defs, fast))
 				done <- err
 			}()
-			ids, err := e.srv.WaitEvalRuns(e.ctx, 1)
-			require.NoError(t, err)
-			tc.act(e, ids[0])
-			err = <-done
+			tc.act(e, e.waitRun(t, done))
+			err := <-done
 			require.ErrorIs(t, err, struere.ErrEvalsFailed)
 			require.Contains(t, err.Error(), tc.want)
 			require.Empty(t, e.production())

@@ -78,6 +78,7 @@ func (s *Server) addEvalFunctions(fns map[string]function) {
 	add("reorderCases", "mutation", obj(req("suiteId", id("evalSuites")), req("caseIds", arr(id("evalCases")))), s.evReorderCases)
 	add("deleteCasesBySuite", "mutation", obj(req("suiteId", id("evalSuites"))), s.evDeleteCasesBySuite)
 	fns["billing:getBalance"] = function{"query", obj(), s.getBalance}
+	fns["organizations:getCurrent"] = function{"query", obj(), s.getCurrentOrg}
 	fns["modelPricing:getFeaturedPricing"] = function{"query", obj(), s.getFeaturedPricing}
 }
 
@@ -93,6 +94,25 @@ func (s *Server) getFeaturedPricing(st *state, c *callCtx) (any, *fnError) {
 		}
 	}
 	return out, nil
+}
+
+// getCurrentOrg is organizations:getCurrent: the caller's default
+// organization's document, or null (it never throws at HEAD).
+func (s *Server) getCurrentOrg(st *state, c *callCtx) (any, *fnError) {
+	if c.ident == nil {
+		return nil, nil
+	}
+	_, orgID, err := c.resolveOrg(st)
+	if err != nil {
+		return nil, nil
+	}
+	o := st.org(orgID)
+	if o == nil {
+		return nil, nil
+	}
+	d := sysFields(o.id, o.createdAt)
+	d["name"], d["slug"], d["clerkOrgId"], d["createdAt"], d["updatedAt"] = o.name, o.slug, o.clerkID, float64(o.createdAt), float64(o.createdAt)
+	return d, nil
 }
 
 func (s *Server) getBalance(st *state, c *callCtx) (any, *fnError) {

@@ -77,13 +77,13 @@ type toolCall struct {
 type price struct{ in, out float64 }
 
 type evalTables struct {
-	runs         []evalRunRow
-	results      []evalResultRow
-	pricing      map[string]price // modelPricing, by model id
-	credits      map[string]float64
-	platformKey  map[string]bool // organizations whose chats use the platform key
-	jobs         []evalJob
-	jobSeq       uint64
+	runs        []evalRunRow
+	results     []evalResultRow
+	pricing     map[string]price // modelPricing, by model id
+	credits     map[string]float64
+	platformKey map[string]bool // organizations whose chats use the platform key
+	jobs        []evalJob
+	jobSeq      uint64
 }
 
 func (t evalTables) clone() evalTables {

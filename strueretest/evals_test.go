@@ -13,27 +13,22 @@ import (
 
 // The eval API of protocol-head.md §H9; test names carry the §H9.13 case.
 
-var evalEnv = "development"
+const evalEnv = "eval"
 
-var evalGen = struere.GenerationE2Deploy
+func evalModelArg(id string) map[string]any { return map[string]any{"model": id} }
 
-func evalModelArg(id string) map[string]any {
-	if evalGen != struere.GenerationHead {
-		p, n, _ := strings.Cut(id, "/")
-		return map[string]any{"provider": p, "name": n}
-	}
-	return map[string]any{"model": id}
+// evalServer is a HEAD server with error texts visible and no plan limit.
+func evalServer(t *testing.T, opts ...strueretest.Option) *strueretest.Server {
+	t.Helper()
+	return strueretest.NewServer(t, append([]strueretest.Option{strueretest.WithGeneration(struere.GenerationHead),
+		strueretest.WithRedaction(false), strueretest.WithPlan(strueretest.PlanPro)}, opts...)...)
 }
 
 // evalAgent is an agent payload in the HEAD shape.
 func evalAgent(slug, version string, tools ...string) map[string]any {
 	ts := []any{}
 	for _, n := range tools {
-		tool := map[string]any{"name": n, "description": n, "parameters": map[string]any{"type": "object"}}
-		if evalGen != struere.GenerationHead {
-			tool["isBuiltin"] = false
-		}
-		ts = append(ts, tool)
+		ts = append(ts, map[string]any{"name": n, "description": n, "parameters": map[string]any{"type": "object"}})
 	}
 	return map[string]any{"name": slug, "slug": slug, "version": version, "systemPrompt": "You are " + slug,
 		"model": evalModelArg("openai/gpt-5-mini"), "tools": ts}
@@ -67,7 +62,7 @@ func evalCase(name string, turns ...map[string]any) map[string]any {
 	return map[string]any{"name": name, "turns": l}
 }
 
-func suite(slug, agent string, cases ...map[string]any) map[string]any {
+func evSuite(slug, agent string, cases ...map[string]any) map[string]any {
 	l := []any{}
 	for _, c := range cases {
 		l = append(l, c)
@@ -188,17 +183,17 @@ func runResults(t *testing.T, s *strueretest.Server, id string) []resultDocT {
 // evalFixture is a server with agent "support" in eval and one suite.
 func evalFixture(t *testing.T, opts []strueretest.Option, cases ...map[string]any) (*strueretest.Server, string) {
 	t.Helper()
-	s := newServer(t, evalGen, opts...)
-	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0", "entity.query", "my.tool")}, suite("smoke", "support", cases...))
+	s := evalServer(t, opts...)
+	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0", "entity.query", "my.tool")}, evSuite("smoke", "support", cases...))
 	return s, suiteID(t, s, evalEnv, "smoke")
 }
 
 func TestEvalCase65ListAllSuites(t *testing.T) {
-	s := newServer(t, evalGen)
+	s := evalServer(t)
 	agents := []map[string]any{evalAgent("support", "1.0.0")}
-	syncEval(t, s, evalEnv, agents, suite("e1", "support", evalCase("a", turn("hi"))))
-	syncEval(t, s, strueretest.Development, agents, suite("d1", "support", evalCase("a", turn("hi"))))
-	syncEval(t, s, evalEnv, agents, suite("e2", "support", evalCase("a", turn("hi")))) // archives e1
+	syncEval(t, s, evalEnv, agents, evSuite("e1", "support", evalCase("a", turn("hi"))))
+	syncEval(t, s, strueretest.Development, agents, evSuite("d1", "support", evalCase("a", turn("hi"))))
+	syncEval(t, s, evalEnv, agents, evSuite("e2", "support", evalCase("a", turn("hi")))) // archives e1
 	var slugs []string
 	for _, d := range listSuites(t, s, evalEnv) {
 		slugs = append(slugs, d.Slug+"/"+d.Status+"/"+d.Environment)
@@ -254,12 +249,12 @@ func TestEvalCase66ListCases(t *testing.T) {
 }
 
 func TestEvalCase67SyncReplacesCases(t *testing.T) {
-	s := newServer(t, evalGen)
+	s := evalServer(t)
 	agents := []map[string]any{evalAgent("support", "1.0.0")}
-	syncEval(t, s, evalEnv, agents, suite("s", "support", evalCase("a", turn("1")), evalCase("b", turn("2"))))
+	syncEval(t, s, evalEnv, agents, evSuite("s", "support", evalCase("a", turn("1")), evalCase("b", turn("2"))))
 	id := suiteID(t, s, evalEnv, "s")
 	old := listCases(t, s, id)
-	syncEval(t, s, evalEnv, agents, suite("s", "support", evalCase("a", turn("1")), evalCase("b", turn("2")), evalCase("c", turn("3"))))
+	syncEval(t, s, evalEnv, agents, evSuite("s", "support", evalCase("a", turn("1")), evalCase("b", turn("2")), evalCase("c", turn("3"))))
 	if got := suiteID(t, s, evalEnv, "s"); got != id {
 		t.Errorf("suite id changed: %s -> %s", id, got)
 	}
@@ -278,12 +273,12 @@ func TestEvalCase67SyncReplacesCases(t *testing.T) {
 	if string(r.Value) != "null" {
 		t.Errorf("getCase(old id) = %s, want null", r.Value)
 	}
-	syncEval(t, s, evalEnv, agents, suite("other", "support", evalCase("a", turn("1"))))
+	syncEval(t, s, evalEnv, agents, evSuite("other", "support", evalCase("a", turn("1"))))
 	got := value[suiteDoc](t, query(t, s, "evals:getSuite", map[string]any{"id": id}))
 	if got.Status != "archived" {
 		t.Errorf("omitted suite: status %q, want archived", got.Status)
 	}
-	syncEval(t, s, evalEnv, agents, suite("s", "support", evalCase("a", turn("1"))))
+	syncEval(t, s, evalEnv, agents, evSuite("s", "support", evalCase("a", turn("1"))))
 	if again := suiteID(t, s, evalEnv, "s"); again == id {
 		t.Errorf("re-synced archived slug kept id %s, want a new suite", id)
 	}
@@ -318,8 +313,8 @@ func TestEvalCase68StartRunAuth(t *testing.T) {
 
 func TestEvalCase69StartRunErrors(t *testing.T) {
 	s, id := evalFixture(t, nil, evalCase("a", turn("hi")), evalCase("b", turn("yo")))
-	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0")}, suite("smoke", "support", evalCase("a", turn("hi")), evalCase("b", turn("yo"))),
-		suite("empty", "support"), suite("two", "support", evalCase("x", turn("x"))))
+	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0")}, evSuite("smoke", "support", evalCase("a", turn("hi")), evalCase("b", turn("yo"))),
+		evSuite("empty", "support"), evSuite("two", "support", evalCase("x", turn("x"))))
 	cases := listCases(t, s, id)
 	otherCase := listCases(t, s, suiteID(t, s, evalEnv, "two"))[0].ID
 	start := func(args map[string]any) string {
@@ -358,7 +353,7 @@ func TestEvalCase70Credits(t *testing.T) {
 	startRun(t, s, id)
 	// The judge model is the suite's judgeModel; a price found by the part
 	// after the slash counts too.
-	sj := suite("smoke", "support", evalCase("a", turn("hi")))
+	sj := evSuite("smoke", "support", evalCase("a", turn("hi")))
 	sj["judgeModel"] = evalModelArg("anthropic/claude-x")
 	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0")}, sj)
 	s.SetModelPrice("claude-x", 1, 1)
@@ -529,7 +524,7 @@ func TestEvalCase75Completion(t *testing.T) {
 }
 
 func TestEvalCase76NoConfig(t *testing.T) {
-	s := newServer(t, evalGen)
+	s := evalServer(t)
 	syncEval(t, s, strueretest.Development, []map[string]any{evalAgent("support", "1.0.0")})
 	// A dashboard-made suite in eval, where the agent has no configuration.
 	id := value[string](t, mutation(t, s, "evals:createSuite", map[string]any{"agentId": s.Agents()[0].ID, "name": "S", "slug": "s", "environment": evalEnv}))
@@ -691,7 +686,7 @@ func TestEvalCase80CleanupAndLateCompletion(t *testing.T) {
 func TestEvalCase81SyncDuringRun(t *testing.T) {
 	s, id := evalFixture(t, []strueretest.Option{strueretest.WithEvalScheduling(strueretest.EvalsOnAdvance)}, evalCase("a", turn("hi")), evalCase("b", turn("hi")))
 	runID := startRun(t, s, id)
-	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0")}, suite("smoke", "support", evalCase("a", turn("hi")), evalCase("b", turn("hi"))))
+	syncEval(t, s, evalEnv, []map[string]any{evalAgent("support", "1.0.0")}, evSuite("smoke", "support", evalCase("a", turn("hi")), evalCase("b", turn("hi"))))
 	s.Advance(time.Second)
 	for _, r := range runResults(t, s, runID) {
 		if r.Status != "error" || !strings.Contains(r.ErrorMessage, "Case not found") {
@@ -723,7 +718,7 @@ func TestEvalCase82OrgScoping(t *testing.T) {
 }
 
 func TestEvalCase86NoAPIKeyRoute(t *testing.T) {
-	s := newServer(t, evalGen)
+	s := evalServer(t)
 	key := value[map[string]any](t, mutation(t, s, "apiKeys:create", map[string]any{"name": "k", "permissions": []any{"*"}, "environment": evalEnv}))["key"].(string)
 	r := callFn(t, s, "query", key, "evals:listAllSuites", map[string]any{})
 	if r.HTTPStatus != 401 || r.Code != "InvalidAuthHeader" {

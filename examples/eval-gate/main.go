@@ -121,7 +121,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
-	if _, err := c.Sync(ctx, defs); err != nil {
+	// Development gets what `struere dev` sends it: no eval suites or
+	// fixtures (they belong to the eval environment, which the gate syncs).
+	dev := *defs
+	dev.EvalSuites, dev.Fixtures = nil, nil
+	if _, err := c.Sync(ctx, &dev); err != nil {
 		fmt.Fprintln(stderr, "eval-gate: sync to development:", err)
 		return exitError
 	}
