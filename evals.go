@@ -740,14 +740,13 @@ func (c *Client) waitRun(ctx context.Context, op, org, runID string, o *evalOpti
 	for {
 		select {
 		case <-ctx.Done():
-			c.cancelRun(op, runID)
-			return nil, fmt.Errorf("struere: %s: stopped waiting for run %s (cancellation requested): %w", op, runID, ctx.Err())
+			return nil, c.stopWaiting(op, runID, ctx.Err())
 		case <-timer.C:
 		}
 		var run *wireRun
 		if err := c.call(ctx, op, convex.Query, fnGetRun, map[string]any{"id": runID, "organizationId": org}, &run); err != nil {
 			if ctx.Err() != nil {
-				c.cancelRun(op, runID)
+				return nil, c.stopWaiting(op, runID, ctx.Err())
 			}
 			return nil, err
 		}
@@ -764,6 +763,13 @@ func (c *Client) waitRun(ctx context.Context, op, org, runID string, o *evalOpti
 		}
 		timer.Reset(next)
 	}
+}
+
+// stopWaiting cancels the run and returns the error of a wait ended by
+// the context.
+func (c *Client) stopWaiting(op, runID string, cause error) error {
+	c.cancelRun(op, runID)
+	return fmt.Errorf("struere: %s: stopped waiting for run %s (cancellation requested): %w", op, runID, cause)
 }
 
 // cancelRun asks the backend to stop a run, without the caller's context

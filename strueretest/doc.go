@@ -39,6 +39,25 @@
 // if it succeeds, so it is atomic and serializable; the Server is safe for
 // concurrent use.
 //
+// # Evals (struere.GenerationHead)
+//
+// The evals:* functions of protocol-head.md §H9 are served with their run
+// lifecycle (§H9.6) and executor (§H9.7): evals:startRun schedules case i at
+// i × 500 ms, each turn calls the EvalModel set with Server.SetEvalModel (a
+// ScriptedModel gives per-case agent replies, tool calls, errors and judge
+// verdicts; by default replies echo and verdicts pass), assertions are
+// evaluated as the backend does, results and counters are recorded, and the
+// five-minute "cleanup stuck eval runs" cron ends runs 30 minutes after
+// their start. WithEvalScheduling(EvalsImmediate), the default, runs a
+// run's turns before startRun answers; EvalsOnAdvance runs them (and the
+// cron) only when Server.Advance reaches their time, so tests can look at
+// a running run, cancel it, or let the cron clean it up. WaitEvalRuns
+// blocks until runs have started. Server.SetModelPrice, SetCredits and
+// UsePlatformKey seed modelPricing, creditBalances and the key choice
+// behind startRun's credit check and the canned replies of §H9.7 step 4.
+// organizations:getCurrent, billing:getBalance and
+// modelPricing:getFeaturedPricing are served for pre-checks.
+//
 // # Choices where the spec is silent
 //
 // Wire:
@@ -125,7 +144,38 @@
 //     more without Body writes {"code","message"} (or {"error"}).
 //   - A request is logged just before its response is written.
 //
+// Evals (§H9), read from the backend at 04844072 where the spec is silent:
+//   - An organization's chats run on its own provider key unless
+//     UsePlatformKey says otherwise, so the canned billing and
+//     unknown-model replies occur only on request; with the platform key,
+//     "not recognized" means "no modelPricing row" (the model registry is
+//     not emulated separately).
+//   - Costs are round(1.1 × (input × inputPerMTok + output × outputPerMTok))
+//     microdollars per chat or judge call; a model without a price row costs
+//     0. Scripted usage of 0/0 becomes ceil(len/4) of message and reply for
+//     the agent, and 100/20 tokens for the judge.
+//   - The judge reply is parsed as cvx/evalRunner.ts judgeResponse does:
+//     the greedy first-"{" to last-"}" span as JSON, then the
+//     "passed"/"score" fragments, then the parse failure; matches uses Go's
+//     RE2 with (?i), which rejects some JavaScript patterns (backreferences,
+//     lookaround) that the backend accepts.
+//   - Threads of eval cases are created as rows of the suite's environment
+//     (externalId eval:<run>:<case>) without messages; contextParams are not
+//     validated against threadContextParams; judgeContext and the agent's
+//     system prompt are not rendered.
+//   - A case with turns:[] errors with "Cannot read properties of undefined
+//     (reading 'userMessage')", the JavaScript TypeError text.
+//   - cleanupStuckRuns leaves overallScore unset when no result finished
+//     (the code's "undefined" branch); the cron ticks at multiples of five
+//     minutes of the server clock.
+//   - EvalReply.Stall models a slow model call: the turn finishes when the
+//     clock reaches it, so a run can be cleaned up while a case is pending
+//     and see a late completion.
+//   - Id arguments of another table fail with the "Found ID … from table"
+//     text (§H9.1) for every function.
+//
 // # Not emulated
 //
-// Admin keys and credit checks.
+// Admin keys. Eval statistics (getEvalStats) count tokens only. The eval
+// authoring functions do not check plan limits.
 package strueretest
