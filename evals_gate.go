@@ -113,19 +113,6 @@ func (c *Client) pullConfigs(ctx context.Context, op, org string, env Environmen
 	return m, nil
 }
 
-// sameJSON reports deep equality of two JSON values (object key order
-// ignored); absent equals absent only.
-func sameJSON(a, b json.RawMessage) bool {
-	var x, y any
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return string(a) == string(b)
-	}
-	return reflect.DeepEqual(x, y)
-}
-
 // configDiffs names the fields in which eval and development differ for
 // the agent.
 func configDiffs(slug string, ev, dev map[string]pulledConfig) []string {
