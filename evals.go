@@ -40,6 +40,7 @@ const (
 	defaultEvalPoll    = 3 * time.Second
 	maxEvalPoll        = 15 * time.Second
 	cancelTimeout      = 10 * time.Second
+	startTimeout       = 30 * time.Second
 )
 
 // Account problems flagged on replies (CaseResult.AccountProblem).
@@ -693,8 +694,17 @@ func (c *Client) executeEvals(ctx context.Context, op string, prep *evalPrep, o 
 		if t.caseIDs != nil {
 			args["caseIds"] = t.caseIDs
 		}
+		if err := ctx.Err(); err != nil {
+			rep.finish()
+			return rep, fmt.Errorf("struere: %s: %w", op, err)
+		}
+		// Once sent, a start is read to its end even if ctx ends meanwhile:
+		// the run exists then, and only its id lets it be cancelled.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
 		var runID string
-		if err := c.call(ctx, op, convex.Mutation, fnStartRun, args, &runID); err != nil {
+		err := c.call(sctx, op, convex.Mutation, fnStartRun, args, &runID)
+		cancel()
+		if err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) && ae.Message != "" && strings.Contains(ae.Message, "Server Error") && !strings.Contains(ae.Message, "\n") {
 				ae.Message += " (the backend hides the reason; possible causes: credits, a concurrent change of the suite)"
