@@ -240,6 +240,18 @@ func TestEvalCase86APIKeyRefusedBeforeSending(t *testing.T) {
 	require.ErrorIs(t, err, struere.ErrEvalsFailed)
 	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
 	require.Empty(t, e.srv.Requests(), "a request was sent")
+
+	// A client with an API key and no user token.
+	key, err := struere.ParseAPIKey("af_live_abcdefgh_0123456789abcdefghijklmnopqrstuv", struere.Eval)
+	require.NoError(t, err)
+	cfg = e.srv.Config()
+	cfg.Token, cfg.APIKey = struere.Token{}, key
+	c, err = struere.New(cfg)
+	require.NoError(t, err)
+	_, err = c.RunEvals(e.ctx, evalDefs("1.0.0"))
+	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
+	require.Contains(t, err.Error(), "no user token")
+	require.Empty(t, e.srv.Requests(), "a request was sent")
 }
 
 func TestRunEvalsNeedsAdmin(t *testing.T) {
