@@ -81,7 +81,7 @@ type refreshPoster struct{}
 // token is the credential to add) and ErrUnsupported (these credentials
 // cannot do it), so callers that skip what the client cannot do skip it.
 func needsUserToken(op, path string) error {
-	return &credentialError{msg: fmt.Sprintf("struere: %s: %s needs a user token, and the client has API keys only (the function API does not accept API keys): set %s or run `struere login`, or pass Config.Token or Config.TokenSource; nothing was sent", op, path, EnvToken)}
+	return &credentialError{msg: fmt.Sprintf("struere: %s: %s needs a user token (the client has API keys only, which the function API refuses): set %s or run `struere login`; nothing was sent", op, path, EnvToken)}
 }
 
 type credentialError struct{ msg string }

@@ -18,7 +18,11 @@
 // configuration arises. Deploy skips it and says why.
 //
 // With credentials it talks to your deployment and is read-only (Status and
-// a dry run) unless -deploy is given:
+// a dry run) unless -deploy is given. Credentials are a login (STRUERE_TOKEN
+// or ~/.struere/credentials.json), or, as in CI, a development and a
+// production API key alone (STRUERE_DEVELOPMENT_API_KEY and
+// STRUERE_PRODUCTION_API_KEY, on the newest backends): each environment is
+// then read and written with its own key.
 //
 //	go run ./examples/quickstart                       # read-only
 //	go run ./examples/quickstart -deploy               # deploy development to production
@@ -100,6 +104,7 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 
 	cfg, err := struere.ConfigFromEnv()
 	var srv *strueretest.Server
+	var deployOpts []struere.DeployOption // every Deploy, the dry run included
 	switch {
 	case errors.Is(err, struere.ErrNoCredentials):
 		if srv, err = strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy)); err != nil {
@@ -114,9 +119,21 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 			}
 		}
 		fmt.Fprintln(out, "Struere quickstart")
-		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest), in memory.")
+		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json, STRUERE_DEVELOPMENT_API_KEY and STRUERE_PRODUCTION_API_KEY): running against an embedded test backend (strueretest), in memory.")
 	case err != nil:
 		return err
+	case keysOnly(cfg):
+		fmt.Fprintln(out, "Struere quickstart")
+		fmt.Fprintf(out, "Using %s with API keys alone (%s): each environment is read and written with its own key.\n", cfg.URL, keyList(cfg))
+		// Without a user token Deploy cannot read the agents'
+		// firstMessageSuggestions and threadContextParams (the pull state
+		// omits them, and only the admin queries return them), so it
+		// refuses unless the promotion may clear them in production.
+		deployOpts = append(deployOpts, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams))
+		fmt.Fprintln(out, "Deploy accepts that production loses firstMessageSuggestions and threadContextParams: only a user token can read them.")
+		if !deploy {
+			fmt.Fprintln(out, "Read-only: Status and a dry run. Pass -deploy to sync and deploy.")
+		}
 	default:
 		org := "the default organization of your login"
 		if cfg.OrganizationID != "" {
@@ -181,7 +198,7 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 	fmt.Fprint(out, indent(st.String()))
 
 	heading("Deploy plan (dry run: nothing is written)")
-	dry, err := c.Deploy(ctx, struere.DryRun())
+	dry, err := c.Deploy(ctx, append([]struere.DeployOption{struere.DryRun()}, deployOpts...)...)
 	if err != nil {
 		return err
 	}
@@ -193,7 +210,7 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 	}
 
 	heading("Deploy")
-	deployOpts := []struere.DeployOption{struere.WithPlan(dry.Plan)}
+	deployOpts = append(deployOpts, struere.WithPlan(dry.Plan))
 	if local != nil {
 		deployOpts = append(deployOpts, *local)
 	}
@@ -209,9 +226,25 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 	}
 	fmt.Fprint(out, indent(st.String()))
 	if srv != nil {
-		fmt.Fprintln(out, "\nDone. Set STRUERE_TOKEN (or run `struere login`) to run this against your own deployment.")
+		fmt.Fprintln(out, "\nDone. Set STRUERE_TOKEN (or run `struere login`), or STRUERE_DEVELOPMENT_API_KEY and STRUERE_PRODUCTION_API_KEY, to run this against your own deployment.")
 	}
 	return nil
+}
+
+// keysOnly reports whether cfg has API keys and no user token.
+func keysOnly(cfg struere.Config) bool {
+	return cfg.Token.IsZero() && cfg.TokenSource == nil && (!cfg.APIKey.IsZero() || len(cfg.APIKeys) > 0)
+}
+
+// keyList names cfg's keys by environment and prefix (not secret).
+func keyList(cfg struere.Config) string {
+	var parts []string
+	for _, k := range append([]struere.APIKey{cfg.APIKey}, cfg.APIKeys...) {
+		if !k.IsZero() {
+			parts = append(parts, k.Environment().String()+" "+k.Prefix())
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printSync prints what a sync changed, one line per kind.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +176,35 @@ func TestMissingDefinitionsFileFails(t *testing.T) {
 	res := exampleenv.Run(t, run, "-defs", filepath.Join(t.TempDir(), "missing.json"))
 	require.Equal(t, 1, res.Code)
 	require.Contains(t, res.Stderr, "missing.json")
+}
+
+func TestWithOnlyTheKeyPairSyncsDeploysVerifiesAndPrintsStatus(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	dev, err := srv.CreateAPIKey(strueretest.Development, "ci development", time.Time{})
+	require.NoError(t, err)
+	prod, err := srv.CreateAPIKey(strueretest.Production, "ci production", time.Time{})
+	require.NoError(t, err)
+	exampleenv.Isolate(t, "sample.defs.json") // no token, no credentials file, no struere.json
+	t.Setenv(struere.EnvConvexURL, srv.URL())
+	t.Setenv(struere.EnvDevelopmentAPIKey, dev)
+	t.Setenv(struere.EnvProductionAPIKey, prod)
+	srv.ResetRequests()
+
+	res := exampleenv.Run(t, run, "-deploy", "-defs", "sample.defs.json")
+	require.Equal(t, 0, res.Code, "stderr: %s\nstdout: %s", res.Stderr, res.Stdout)
+	out := res.Stdout
+	require.NotContains(t, out, "embedded")
+	require.Contains(t, out, "with API keys alone (development "+dev[:16]+", production "+prod[:16]+")")
+	require.Contains(t, out, "created support, scheduler", "synced to development")
+	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "-", "not-in-production"), out, "status before the deploy")
+	require.Contains(t, out, "Deployed  scheduler (2.1.0), support (1.0.0)\n")
+	require.Contains(t, out, "Verified  yes")
+	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced"), out, "status after the deploy")
+	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
+	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
+	require.NotContains(t, out+res.Stderr, dev[16:], "no key is printed")
+	require.NotContains(t, out+res.Stderr, prod[16:])
+	for _, r := range srv.Requests() {
+		require.True(t, strings.HasPrefix(r.URLPath, "/v1/sync"), "%s: keys alone use the site routes", r.URLPath)
+	}
 }
