@@ -169,16 +169,9 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		return nil, err
 	}
 	if o.local != nil {
-		devPull, err := r.pulledAgents(op, r.devPull)
+		why, err := localDifferences(op, r, o.local)
 		if err != nil {
 			return nil, err
-		}
-		st := buildStatus(r, o.local, devPull, c.s.org)
-		var why []Refusal
-		for _, a := range st.Agents {
-			if a.State.DiffersLocally() {
-				why = append(why, Refusal{Slug: a.Slug, Kind: "agent", Reason: "local definition differs from development (" + string(a.State) + "): run Sync first"})
-			}
 		}
 		if len(why) > 0 {
 			return nil, &RefusedError{Op: op, Refusals: why, kind: ErrLocalDiffers}

@@ -221,7 +221,7 @@ func ExampleStatus_Markdown() {
 	//
 	// Production serves every development agent configuration.
 	//
-	// Resources in one environment only (Deploy does not promote them): entityType customer, role support-agent.
+	// Resources that differ between development and production (Deploy does not promote them): entityType customer, role support-agent.
 	//
 	// | Agent | Development | Production | State |
 	// | --- | --- | --- | --- |

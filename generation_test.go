@@ -53,7 +53,7 @@ func headBackend(t *testing.T, calls *callLog) *httptest.Server {
 		}
 		calls.add(req.Path)
 		w.Header().Set("Content-Type", "application/json")
-		if req.Path == "sync:getSyncState" && req.Args["environment"] != nil {
+		if (req.Path == "sync:getSyncState" || req.Path == "sync:getPullState") && req.Args["environment"] != nil {
 			_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[],"evalSuites":[],"triggers":[]}}`)
 			return
 		}

@@ -2,53 +2,87 @@ package struere
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
 )
 
-// State is how one agent or resource compares across local definitions,
-// development and production.
-type State string
+// LocalState compares a local definition with development: what the next
+// Sync would do to it.
+type LocalState string
 
-// The states Status reports.
+// The local states Status reports (with WithLocal).
 const (
-	// StateSynced: development and production agree (and local, when
-	// given, matches development).
-	StateSynced State = "synced"
-	// StateNew: defined locally, not yet in development.
-	StateNew State = "new"
-	// StateWillBeDeleted: in development but not in the local
+	// LocalSynced: development holds exactly the local definition.
+	LocalSynced LocalState = "synced"
+	// LocalNew: defined locally, not in development; Sync creates it.
+	LocalNew LocalState = "new"
+	// LocalModified: defined locally and in development, but their
+	// contents differ (LocalDiff names the fields); Sync updates it.
+	LocalModified LocalState = "modified"
+	// LocalWillBeDeleted: in development but not in the local
 	// definitions; the next Sync (with AllowDeletions) removes it.
-	StateWillBeDeleted State = "will-be-deleted"
-	// StateUnmanaged: in development but not in the local definitions, on
-	// a backend whose sync keeps such agents (E1 preserves them).
-	StateUnmanaged State = "unmanaged"
-	// StateModified: defined locally and in development, but they differ;
-	// Sync would update development.
-	StateModified State = "modified"
-	// StateNotInProduction: configured in development, not in production;
-	// Deploy would promote it.
-	StateNotInProduction State = "not-in-production"
-	// StateDrifted: development and production versions differ; Deploy
-	// would promote development.
-	StateDrifted State = "drifted"
-	// StateNotInDevelopment: present in production only; Deploy skips it.
-	StateNotInDevelopment State = "not-in-development"
-	// StateUnconfigured: the agent exists but has a configuration in
-	// neither environment.
-	StateUnconfigured State = "unconfigured"
+	LocalWillBeDeleted LocalState = "will-be-deleted"
+	// LocalUnmanaged: in development but not in the local definitions,
+	// and Sync keeps it (agents on E1, pack resources, triggers when the
+	// definitions have none).
+	LocalUnmanaged LocalState = "unmanaged"
 )
+
+// Differs reports whether the local definition and development differ:
+// new, modified, will be deleted or unmanaged.
+func (s LocalState) Differs() bool {
+	return s == LocalNew || s == LocalModified || s == LocalWillBeDeleted || s == LocalUnmanaged
+}
+
+// ProductionState compares development with production.
+type ProductionState string
+
+// The production states Status reports.
+const (
+	// ProductionSynced: production holds exactly development's content.
+	ProductionSynced ProductionState = "synced"
+	// ProductionNotDeployed: in development only. Deploy promotes
+	// agents; entity types, roles and triggers stay as they are.
+	ProductionNotDeployed ProductionState = "not-in-production"
+	// ProductionDrifted: in both, with different contents
+	// (ProductionDiff names the fields); Deploy promotes an agent's
+	// development configuration.
+	ProductionDrifted ProductionState = "drifted"
+	// ProductionOnly: in production only; Deploy leaves it alone.
+	ProductionOnly ProductionState = "not-in-development"
+	// ProductionUnconfigured: the agent exists but has a configuration in
+	// neither environment.
+	ProductionUnconfigured ProductionState = "unconfigured"
+	// ProductionUnverified: configured in both, but the backend does not
+	// let production's content be read (E1), so it cannot be compared.
+	ProductionUnverified ProductionState = "unverified"
+)
+
+// Differs reports whether development and production are known to
+// differ: not in production, drifted or in production only.
+func (s ProductionState) Differs() bool {
+	return s == ProductionNotDeployed || s == ProductionDrifted || s == ProductionOnly
+}
 
 // Presence is one side of a comparison.
 type Presence struct {
 	// Present reports whether the item exists (for agents: has a
 	// configuration) on this side.
 	Present bool `json:"present"`
-	// Version is the agent configuration's version, "" when absent or not
-	// reported by the backend (E1 does not report production versions).
+	// Version is the agent configuration's version, "" for resources and
+	// when absent or not reported by the backend (E1 does not report
+	// production versions).
 	Version string `json:"version,omitempty"`
+	// Digest identifies the content on this side: a hash of the canonical
+	// form of everything the backend serves for the item, in the backend
+	// generation's shape. Equal digests mean equal contents. "" when the
+	// content could not be read.
+	Digest string `json:"digest,omitempty"`
 }
 
 // AgentStatus compares one agent across local, development and production.
@@ -58,7 +92,17 @@ type AgentStatus struct {
 	Local       Presence `json:"local"`       // in the local definitions (WithLocal only)
 	Development Presence `json:"development"` // development's configuration
 	Production  Presence `json:"production"`  // production's configuration
-	State       State    `json:"state"`       // how the three compare
+	// LocalState compares the local definition with development; "" without
+	// WithLocal.
+	LocalState LocalState `json:"localState,omitempty"`
+	// LocalDiff names what differs between local and development, e.g.
+	// "systemPrompt", "model.temperature", "tools[lookup].parameters".
+	LocalDiff []string `json:"localDiff,omitempty"`
+	// ProductionState compares development with production.
+	ProductionState ProductionState `json:"productionState"`
+	// ProductionDiff names what differs between development and
+	// production.
+	ProductionDiff []string `json:"productionDiff,omitempty"`
 }
 
 // ResourceKind names a kind of resource other than agents.
@@ -71,20 +115,28 @@ const (
 	KindTrigger    ResourceKind = "trigger"
 )
 
-// ResourceStatus compares one entity type, role or trigger.
+// ResourceStatus compares one entity type, role or trigger by content.
 type ResourceStatus struct {
 	Kind ResourceKind `json:"kind"` // entity type, role or trigger
 	// Name is the slug for entity types and triggers, the name for roles.
-	Name        string `json:"name"`
-	Local       bool   `json:"local"`       // in the local definitions
-	Development bool   `json:"development"` // in development
-	Production  bool   `json:"production"`  // in production (E1: same as development)
-	State       State  `json:"state"`       // how the three compare
+	Name        string   `json:"name"`
+	Local       Presence `json:"local"`       // in the local definitions
+	Development Presence `json:"development"` // in development
+	Production  Presence `json:"production"`  // in production (E1: same as development)
+	// LocalState compares the local definition with development; "" without
+	// WithLocal, or when neither has it.
+	LocalState LocalState `json:"localState,omitempty"`
+	// LocalDiff names the fields that differ, e.g. "policies".
+	LocalDiff []string `json:"localDiff,omitempty"`
+	// ProductionState compares development with production.
+	ProductionState ProductionState `json:"productionState"`
+	// ProductionDiff names the fields that differ.
+	ProductionDiff []string `json:"productionDiff,omitempty"`
 }
 
 // StatusSchemaVersion is the version of Status's JSON shape. It changes
 // only when a field is removed or changes meaning.
-const StatusSchemaVersion = 1
+const StatusSchemaVersion = 2
 
 // Status is the result of Client.Status.
 type Status struct {
@@ -96,27 +148,34 @@ type Status struct {
 	Notes          []string         `json:"notes,omitempty"`          // what this backend cannot report
 }
 
-// StatusOption configures Client.Status.
+// StatusOption configures Client.Status. WithLocal is the only one.
 type StatusOption interface{ applyStatus(*statusOptions) }
 
 type statusOptions struct{ local *Definitions }
 
-// WithLocal compares local definitions too: Status reports new, modified
-// and will-be-deleted items, and Deploy refuses when they differ from
+// WithLocal compares local definitions too. With Status, each agent and
+// resource gets a LocalState (new, modified, will be deleted, ...) saying
+// how it compares with development, by content. With Deploy, the deploy
+// is refused (ErrLocalDiffers), before anything is written, when any agent,
+// entity type, role or trigger of the definitions differs from
 // development.
 func WithLocal(defs *Definitions) LocalOption { return LocalOption{defs: defs} }
 
-// LocalOption is the option WithLocal returns; it applies to Status and to
-// Deploy.
+// LocalOption is the option WithLocal returns; it is both a StatusOption
+// and a DeployOption.
 type LocalOption struct{ defs *Definitions }
 
 func (o LocalOption) applyStatus(s *statusOptions) { s.local = o.defs }
 
 // Status compares development and production (and local definitions, with
-// WithLocal) agent by agent and resource by resource. On
-// environment-isolated backends the two environments are read
-// concurrently. A failed read fails the whole call: a partial status could
-// pass a CI gate that should fail.
+// WithLocal) agent by agent and resource by resource, by content: each
+// side's configuration is reduced to a canonical digest of everything the
+// backend serves for it, and where digests differ Status names the fields.
+// All reads run concurrently. A failed read fails the whole call: a partial
+// status could pass a CI gate that should fail.
+//
+// Local definitions the backend's generation cannot store are refused with
+// an *UnsupportedDefinitionsError, as Sync would refuse them.
 func (c *Client) Status(ctx context.Context, opts ...StatusOption) (*Status, error) {
 	const op = "status"
 	if ctx == nil {
@@ -131,15 +190,49 @@ func (c *Client) Status(ctx context.Context, opts ...StatusOption) (*Status, err
 			return nil, wrapOp(op, err)
 		}
 	}
-	r, err := c.readRemote(ctx, op, reads{devPull: o.local != nil})
+	r, err := c.readRemote(ctx, op, reads{devPull: true, prodPull: true})
 	if err != nil {
 		return nil, err
 	}
-	devPull, err := r.pulledAgents(op, r.devPull)
+	st, err := buildStatus(op, r, o.local, c.s.org)
 	if err != nil {
 		return nil, err
 	}
-	return buildStatus(r, o.local, devPull, c.s.org), nil
+	return st, nil
+}
+
+// localDifferences lists, as refusals naming the fields, every agent and
+// resource whose local definition differs from development's content in
+// r (which must hold development's pull state on isolated backends). It is
+// Deploy's WithLocal guard.
+func localDifferences(op string, r *remote, defs *Definitions) ([]Refusal, error) {
+	st, err := buildStatus(op, r, defs, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Refusal
+	for _, a := range st.Agents {
+		if a.LocalState.Differs() {
+			out = append(out, Refusal{Slug: a.Slug, Kind: "agent", Fields: a.LocalDiff,
+				Reason: "local definition differs from development (" + describe(string(a.LocalState), a.LocalDiff) + "): run Sync first"})
+		}
+	}
+	kinds := map[ResourceKind]string{KindEntityType: "entity type", KindRole: "role", KindTrigger: "trigger"}
+	for _, rs := range st.Resources {
+		if rs.LocalState.Differs() {
+			out = append(out, Refusal{Slug: rs.Name, Kind: kinds[rs.Kind], Fields: rs.LocalDiff,
+				Reason: fmt.Sprintf("local %s differs from development (%s): run Sync first", kinds[rs.Kind], describe(string(rs.LocalState), rs.LocalDiff))})
+		}
+	}
+	return out, nil
+}
+
+// describe is "state" or "state: field, field".
+func describe(state string, diff []string) string {
+	if len(diff) == 0 {
+		return state
+	}
+	return state + ": " + strings.Join(diff, ", ")
 }
 
 // pulledAgents indexes a pull state's agent configurations by slug; nil
@@ -165,12 +258,307 @@ func (r *remote) pulledAgents(op string, p *wirePullState) (map[string]json.RawM
 	return out, nil
 }
 
-func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessage, org string) *Status {
+// content is one item reduced to its canonical form.
+type content struct {
+	value  map[string]any
+	digest string
+}
+
+// pulledContents indexes one pull state's items of a kind by their key.
+func pulledContents(op string, raws []json.RawMessage, kind string) (map[string]content, error) {
+	out := make(map[string]content, len(raws))
+	key := "slug"
+	if kind == string(KindRole) {
+		key = "name"
+	}
+	for _, raw := range raws {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " that is not an object", kinds: []error{ErrMalformedResponse}}
+		}
+		k, _ := m[key].(string)
+		if k == "" {
+			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " without a " + key, kinds: []error{ErrMalformedResponse}}
+		}
+		out[k] = canonicalContent(kind, m)
+	}
+	return out, nil
+}
+
+// canonicalContent normalizes one item the way the backend stores and
+// serves it, so that a local definition and what the backend returns for
+// it compare equal exactly when a sync would not change it:
+//   - agents: every field served but the slug (the key); an empty
+//     description is absent;
+//   - roles: policies as the set of (resource, effect, action) rows the
+//     backend stores, regrouped; scope rules and masks only where a policy
+//     of the same resource carries them, without duplicates (masks keyed
+//     without their config), in a fixed order; agentAccess is not served
+//     and not compared;
+//   - entity types: searchFields default to [];
+//   - an empty description is absent everywhere.
+func canonicalContent(kind string, m map[string]any) content {
+	if d, ok := m["description"]; ok && (d == "" || d == nil) {
+		delete(m, "description")
+	}
+	switch kind {
+	case "agent":
+		delete(m, "slug")
+	case string(KindEntityType):
+		if _, ok := m["searchFields"]; !ok {
+			m["searchFields"] = []any{}
+		}
+	case string(KindRole):
+		delete(m, "agentAccess")
+		canonicalRole(m)
+	}
+	b, _ := json.Marshal(m) // maps encode with sorted keys
+	return content{value: m, digest: digest(b)}
+}
+
+func canonicalRole(m map[string]any) {
+	type row struct{ resource, effect, action string }
+	var rows []row
+	resources := map[string]bool{}
+	pols, _ := m["policies"].([]any)
+	for _, p := range pols {
+		pm, _ := p.(map[string]any)
+		res, _ := pm["resource"].(string)
+		eff, _ := pm["effect"].(string)
+		acts, _ := pm["actions"].([]any)
+		resources[res] = true
+		for _, a := range acts {
+			s, _ := a.(string)
+			rows = append(rows, row{res, eff, s})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.resource != b.resource {
+			return a.resource < b.resource
+		}
+		if a.effect != b.effect {
+			return a.effect < b.effect
+		}
+		return a.action < b.action
+	})
+	grouped := []any{}
+	for i := 0; i < len(rows); {
+		j := i
+		acts := []any{}
+		for j < len(rows) && rows[j].resource == rows[i].resource && rows[j].effect == rows[i].effect {
+			acts = append(acts, rows[j].action)
+			j++
+		}
+		grouped = append(grouped, map[string]any{"resource": rows[i].resource, "effect": rows[i].effect, "actions": acts})
+		i = j
+	}
+	m["policies"] = grouped
+	attached := func(field string, key func(map[string]any) string) {
+		list, _ := m[field].([]any)
+		seen := map[string]bool{}
+		out := []any{}
+		for _, x := range list {
+			xm, _ := x.(map[string]any)
+			et, _ := xm["entityType"].(string)
+			k := key(xm)
+			if !resources[et] || seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, xm)
+		}
+		sort.SliceStable(out, func(i, j int) bool { return key(out[i].(map[string]any)) < key(out[j].(map[string]any)) })
+		m[field] = out
+	}
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	attached("scopeRules", func(x map[string]any) string {
+		return strings.Join([]string{str(x, "entityType"), str(x, "field"), str(x, "operator"), str(x, "value")}, "\x00")
+	})
+	attached("fieldMasks", func(x map[string]any) string {
+		return strings.Join([]string{str(x, "entityType"), str(x, "fieldPath"), str(x, "maskType")}, "\x00")
+	})
+}
+
+// localContents converts the local definitions to the generation's wire
+// shape and reduces each item to its canonical form, as the backend would
+// serve it after a sync.
+func localContents(gen Generation, d *Definitions) (map[string]map[string]content, error) {
+	wire, err := wireDefinitions(gen, d)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]content{"agent": {}, string(KindEntityType): {}, string(KindRole): {}, string(KindTrigger): {}}
+	add := func(kind, key string, v any) {
+		b, _ := json.Marshal(v)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		if kind == "agent" {
+			// Not served back by any generation's pull state.
+			delete(m, "firstMessageSuggestions")
+			delete(m, "threadContextParams")
+		}
+		out[kind][key] = canonicalContent(kind, m)
+	}
+	for _, a := range wire.Agents {
+		add("agent", a.Slug, a)
+	}
+	for _, e := range wire.EntityTypes {
+		add(string(KindEntityType), e.Slug, e)
+	}
+	for _, r := range wire.Roles {
+		add(string(KindRole), r.Name, r)
+	}
+	for _, t := range wire.Triggers {
+		add(string(KindTrigger), t.Slug, t)
+	}
+	return out, nil
+}
+
+// diffFields names the fields in which a and b differ: top-level keys,
+// with the model's keys and each tool (by name) looked into.
+func diffFields(a, b map[string]any) []string {
+	var out []string
+	for _, k := range unionKeys(a, b) {
+		x, y := a[k], b[k]
+		if jsonEq(x, y) {
+			continue
+		}
+		switch xm, ym := asMap(x), asMap(y); {
+		case k == "model" && xm != nil && ym != nil:
+			for _, f := range diffFields(xm, ym) {
+				out = append(out, "model."+f)
+			}
+		case k == "tools":
+			out = append(out, diffTools(x, y)...)
+		default:
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func diffTools(x, y any) []string {
+	byName := func(v any) ([]string, map[string]map[string]any) {
+		list, _ := v.([]any)
+		var names []string
+		m := map[string]map[string]any{}
+		for _, t := range list {
+			tm := asMap(t)
+			n, _ := tm["name"].(string)
+			names = append(names, n)
+			m[n] = tm
+		}
+		return names, m
+	}
+	xn, xm := byName(x)
+	yn, ym := byName(y)
+	var out []string
+	for _, n := range unionKeys(xm, ym) {
+		a, inA := xm[n]
+		b, inB := ym[n]
+		switch {
+		case !inA || !inB:
+			out = append(out, "tools["+n+"]")
+		default:
+			for _, f := range diffFields(a, b) {
+				out = append(out, "tools["+n+"]."+f)
+			}
+		}
+	}
+	if len(out) == 0 && !slices.Equal(xn, yn) {
+		out = append(out, "tools (order)")
+	}
+	if len(out) == 0 {
+		out = append(out, "tools")
+	}
+	return out
+}
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func jsonEq(x, y any) bool {
+	a, errA := json.Marshal(x)
+	b, errB := json.Marshal(y)
+	return errA == nil && errB == nil && string(a) == string(b)
+}
+
+// compare returns whether two contents are equal and, if not, the fields.
+func compare(a, b content) (bool, []string) {
+	if a.digest == b.digest {
+		return true, nil
+	}
+	return false, diffFields(a.value, b.value)
+}
+
+func buildStatus(op string, r *remote, local *Definitions, org string) (*Status, error) {
 	st := &Status{Generation: r.gen, OrganizationID: org, WithLocal: local != nil, Resources: []ResourceStatus{}}
 	st.Agents = make([]AgentStatus, 0, len(r.dev.Agents))
-	if r.gen == GenerationE1 {
-		st.Notes = append(st.Notes, "this backend (E1) does not report production versions: drift between development and production cannot be detected, and entity types and roles are organization-wide")
+	isolated := r.gen.EnvironmentIsolated()
+	if !isolated {
+		st.Notes = append(st.Notes, "this backend (E1) serves no configuration contents: production's content cannot be read, so agents configured in both environments are unverified rather than compared; local definitions are compared with development by version only; entity types and roles are organization-wide and compared by presence")
 	}
+	if r.gen == GenerationHead {
+		st.Notes = append(st.Notes, "agent firstMessageSuggestions and threadContextParams and role agentAccess are not served back by this backend's state queries, so Status does not compare them")
+	}
+
+	var locals map[string]map[string]content
+	if local != nil {
+		var err error
+		if locals, err = localContents(r.gen, local); err != nil {
+			return nil, wrapOp(op, err)
+		}
+	}
+	// Pulled contents; nil maps when not read.
+	pulled := func(p *wirePullState) (map[string]map[string]content, error) {
+		if p == nil {
+			return nil, nil
+		}
+		out := map[string]map[string]content{}
+		for kind, raws := range map[string][]json.RawMessage{"agent": p.Agents, string(KindEntityType): p.EntityTypes, string(KindRole): p.Roles, string(KindTrigger): p.Triggers} {
+			m, err := pulledContents(op, raws, kind)
+			if err != nil {
+				return nil, err
+			}
+			out[kind] = m
+		}
+		return out, nil
+	}
+	devC, err := pulled(r.devPull)
+	if err != nil {
+		return nil, err
+	}
+	prodC, err := pulled(r.prodPull)
+	if err != nil {
+		return nil, err
+	}
+	// lookup returns the pulled content of a present item, or an error
+	// when the pull state misses what the sync state lists.
+	lookup := func(c map[string]map[string]content, env Environment, kind, key string) (content, bool, error) {
+		if c == nil {
+			return content{}, false, nil
+		}
+		v, ok := c[kind][key]
+		if !ok {
+			return content{}, false, &APIError{Op: op, Path: fnGetPullState, Message: fmt.Sprintf("%s's pull state lacks %s %q that its sync state lists (the reads were not consistent); retry", env, kind, key), kinds: []error{ErrMalformedResponse}}
+		}
+		return v, true, nil
+	}
+
 	var localAgents map[string]Agent
 	if local != nil {
 		localAgents = make(map[string]Agent, len(local.Agents))
@@ -185,136 +573,141 @@ func buildStatus(r *remote, local *Definitions, devPull map[string]json.RawMessa
 			Development: Presence{Present: dev.configured, Version: dev.version},
 			Production:  Presence{Present: prod.configured, Version: prod.version},
 		}
+		var dc, pc content
+		var haveDev, haveProd bool
+		if dev.configured {
+			if dc, haveDev, err = lookup(devC, Development, "agent", a.Slug); err != nil {
+				return nil, err
+			}
+			as.Development.Digest = dc.digest
+		}
+		if prod.configured {
+			if pc, haveProd, err = lookup(prodC, Production, "agent", a.Slug); err != nil {
+				return nil, err
+			}
+			as.Production.Digest = pc.digest
+		}
 		la, hasLocal := localAgents[a.Slug]
 		if hasLocal {
-			as.Local = Presence{Present: true, Version: la.Version}
+			lc := locals["agent"][a.Slug]
+			as.Local = Presence{Present: true, Version: la.Version, Digest: lc.digest}
+			switch {
+			case !dev.configured:
+				as.LocalState, as.LocalDiff = LocalModified, []string{"configuration (none in development)"}
+			case haveDev:
+				if same, diff := compare(lc, dc); same {
+					as.LocalState = LocalSynced
+				} else {
+					as.LocalState, as.LocalDiff = LocalModified, diff
+				}
+			case la.Version != dev.version:
+				as.LocalState, as.LocalDiff = LocalModified, []string{"version"}
+			default:
+				as.LocalState = LocalSynced
+			}
+		} else if local != nil {
+			if isolated {
+				as.LocalState = LocalWillBeDeleted
+			} else {
+				as.LocalState = LocalUnmanaged // E1 syncs preserve agents missing from the payload
+			}
 		}
 		switch {
-		case local != nil && !hasLocal && r.gen.EnvironmentIsolated():
-			as.State = StateWillBeDeleted
-		case local != nil && !hasLocal:
-			// E1 syncs preserve agents missing from the payload.
-			as.State = StateUnmanaged
-		case hasLocal && (!dev.configured || !agentMatches(r.gen, la, dev, devPull[a.Slug])):
-			as.State = StateModified
-		case dev.configured && !prod.configured:
-			as.State = StateNotInProduction
-		case dev.configured && prod.version != "" && dev.version != prod.version:
-			as.State = StateDrifted
-		case !dev.configured && prod.configured:
-			as.State = StateNotInDevelopment
-		case !dev.configured:
-			as.State = StateUnconfigured
+		case dev.configured && prod.configured && haveDev && haveProd:
+			if same, diff := compare(dc, pc); same {
+				as.ProductionState = ProductionSynced
+			} else {
+				as.ProductionState, as.ProductionDiff = ProductionDrifted, diff
+			}
+		case dev.configured && prod.configured && isolated && dev.version != prod.version:
+			as.ProductionState, as.ProductionDiff = ProductionDrifted, []string{"version"}
+		case dev.configured && prod.configured && isolated:
+			as.ProductionState = ProductionSynced // compared by version only (contents not read)
+		case dev.configured && prod.configured:
+			as.ProductionState = ProductionUnverified
+		case dev.configured:
+			as.ProductionState = ProductionNotDeployed
+		case prod.configured:
+			as.ProductionState = ProductionOnly
 		default:
-			as.State = StateSynced
+			as.ProductionState = ProductionUnconfigured
 		}
 		st.Agents = append(st.Agents, as)
 	}
 	if local != nil {
 		for _, a := range local.Agents {
 			if !r.hasAgent(a.Slug) {
-				st.Agents = append(st.Agents, AgentStatus{Slug: a.Slug, Name: a.Name, Local: Presence{Present: true, Version: a.Version}, State: StateNew})
+				st.Agents = append(st.Agents, AgentStatus{Slug: a.Slug, Name: a.Name,
+					Local:      Presence{Present: true, Version: a.Version, Digest: locals["agent"][a.Slug].digest},
+					LocalState: LocalNew, ProductionState: ProductionUnconfigured})
 			}
 		}
 	}
-	// The backend's list order is not guaranteed (protocol §12).
+	// The backend's list order is not guaranteed.
 	bySlug := func(a, b AgentStatus) int { return strings.Compare(a.Slug, b.Slug) }
 	if !slices.IsSortedFunc(st.Agents, bySlug) {
 		slices.SortFunc(st.Agents, bySlug)
 	}
-	st.Resources = append(st.Resources, resourceStatuses(r, local)...)
-	return st
-}
-
-// agentMatches reports whether a local agent equals development's
-// configuration. With development's full configuration (isolated
-// backends) every field is compared; otherwise only the version.
-func agentMatches(gen Generation, local Agent, dev envView, pulled json.RawMessage) bool {
-	if local.Version != dev.version {
-		return false
-	}
-	if pulled == nil {
-		return true
-	}
-	lj, err := json.Marshal(wireAgentFor(gen, local, &wireProblems{gen: gen}))
+	res, err := resourceComparisons(op, r, local, locals, devC, prodC, lookup)
 	if err != nil {
-		return false
+		return nil, err
 	}
-	return jsonEqual(lj, pulled, "description")
+	st.Resources = append(st.Resources, res...)
+	return st, nil
 }
 
-// jsonEqual compares two JSON objects semantically. Keys listed in
-// optional compare equal when absent on one side and empty on the other.
-func jsonEqual(a, b []byte, optional ...string) bool {
-	var x, y map[string]any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
+type lookupFunc func(c map[string]map[string]content, env Environment, kind, key string) (content, bool, error)
+
+// resourceNames lists the resources of a kind in a sync state, with
+// whether each is pack-managed (E1).
+func resourceNames(s *wireSyncState, kind ResourceKind) map[string]bool {
+	out := map[string]bool{}
+	if s == nil {
+		return out
 	}
-	for _, k := range optional {
-		if v, ok := x[k]; ok && v == "" {
-			delete(x, k)
+	switch kind {
+	case KindEntityType:
+		for _, e := range s.EntityTypes {
+			out[e.Slug] = e.IsPackManaged
 		}
-		if v, ok := y[k]; ok && v == "" {
-			delete(y, k)
+	case KindRole:
+		for _, e := range s.Roles {
+			out[e.Name] = e.IsPackManaged
+		}
+	case KindTrigger:
+		for _, e := range s.Triggers {
+			out[e.Slug] = false
 		}
 	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
+	return out
 }
 
-func resourceStatuses(r *remote, local *Definitions) []ResourceStatus {
-	type names struct{ dev, prod, local map[string]bool }
-	collect := func(kind ResourceKind) names {
-		n := names{dev: map[string]bool{}, prod: map[string]bool{}, local: map[string]bool{}}
-		add := func(m map[string]bool, s *wireSyncState) {
-			if s == nil {
-				return
-			}
-			switch kind {
-			case KindEntityType:
-				for _, e := range s.EntityTypes {
-					m[e.Slug] = true
-				}
-			case KindRole:
-				for _, e := range s.Roles {
-					m[e.Name] = true
-				}
-			case KindTrigger:
-				for _, e := range s.Triggers {
-					m[e.Slug] = true
-				}
-			}
-		}
-		add(n.dev, r.dev)
-		if r.prod != nil {
-			add(n.prod, r.prod)
-		} else {
-			add(n.prod, r.dev) // E1: organization-wide resources
-		}
-		if local != nil {
-			switch kind {
-			case KindEntityType:
-				for _, e := range local.EntityTypes {
-					n.local[e.Slug] = true
-				}
-			case KindRole:
-				for _, e := range local.Roles {
-					n.local[e.Name] = true
-				}
-			case KindTrigger:
-				for _, e := range local.Triggers {
-					n.local[e.Slug] = true
-				}
-			}
-		}
-		return n
-	}
+// resourceStatuses lists the entity types, roles and triggers of r by
+// presence only (no local definitions, no contents).
+func resourceStatuses(r *remote, _ *Definitions) []ResourceStatus {
+	out, _ := resourceComparisons("", r, nil, nil, nil, nil, func(map[string]map[string]content, Environment, string, string) (content, bool, error) {
+		return content{}, false, nil
+	})
+	return out
+}
+
+func resourceComparisons(op string, r *remote, local *Definitions, locals, devC, prodC map[string]map[string]content, lookup lookupFunc) ([]ResourceStatus, error) {
+	isolated := r.gen.EnvironmentIsolated()
 	var out []ResourceStatus
 	for _, kind := range []ResourceKind{KindEntityType, KindRole, KindTrigger} {
-		n := collect(kind)
+		dev := resourceNames(r.dev, kind)
+		prod := dev // E1: organization-wide resources
+		if r.prod != nil {
+			prod = resourceNames(r.prod, kind)
+		}
+		localNames := map[string]bool{}
+		if local != nil {
+			for k := range locals[string(kind)] {
+				localNames[k] = true
+			}
+		}
 		all := map[string]bool{}
-		for _, m := range []map[string]bool{n.dev, n.prod, n.local} {
+		for _, m := range []map[string]bool{dev, prod, localNames} {
 			for k := range m {
 				all[k] = true
 			}
@@ -325,88 +718,128 @@ func resourceStatuses(r *remote, local *Definitions) []ResourceStatus {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			rs := ResourceStatus{Kind: kind, Name: k, Local: n.local[k], Development: n.dev[k], Production: n.prod[k]}
+			_, inDev := dev[k]
+			_, inProd := prod[k]
+			rs := ResourceStatus{Kind: kind, Name: k, Local: Presence{Present: localNames[k]},
+				Development: Presence{Present: inDev}, Production: Presence{Present: inProd}}
+			var dc, pc content
+			var haveDev, haveProd bool
+			var err error
+			if inDev && isolated {
+				if dc, haveDev, err = lookup(devC, Development, string(kind), k); err != nil {
+					return nil, err
+				}
+				rs.Development.Digest = dc.digest
+			}
+			if inProd && isolated {
+				if pc, haveProd, err = lookup(prodC, Production, string(kind), k); err != nil {
+					return nil, err
+				}
+				rs.Production.Digest = pc.digest
+			}
+			if local != nil {
+				lc := locals[string(kind)][k]
+				if rs.Local.Present {
+					rs.Local.Digest = lc.digest
+				}
+				switch {
+				case rs.Local.Present && !inDev:
+					rs.LocalState = LocalNew
+				case rs.Local.Present && haveDev:
+					if same, diff := compare(lc, dc); same {
+						rs.LocalState = LocalSynced
+					} else {
+						rs.LocalState, rs.LocalDiff = LocalModified, diff
+					}
+				case rs.Local.Present:
+					rs.LocalState = LocalSynced // E1: compared by presence only
+				case !inDev:
+					// Neither side has it: nothing to compare.
+				case dev[k] || (kind == KindTrigger && len(local.Triggers) == 0):
+					// Pack resources are preserved (E1), and omitted
+					// triggers are never deleted by sync.
+					rs.LocalState = LocalUnmanaged
+				default:
+					rs.LocalState = LocalWillBeDeleted
+				}
+			}
 			switch {
-			case local != nil && rs.Local && !rs.Development:
-				rs.State = StateNew
-			case local != nil && !rs.Local && rs.Development && !(kind == KindTrigger && len(local.Triggers) == 0):
-				// Omitted triggers are never deleted by sync (protocol §6.1).
-				rs.State = StateWillBeDeleted
-			case rs.Development && !rs.Production:
-				rs.State = StateNotInProduction
-			case !rs.Development && rs.Production:
-				rs.State = StateNotInDevelopment
+			case inDev && inProd && haveDev && haveProd:
+				if same, diff := compare(dc, pc); same {
+					rs.ProductionState = ProductionSynced
+				} else {
+					rs.ProductionState, rs.ProductionDiff = ProductionDrifted, diff
+				}
+			case inDev && inProd:
+				rs.ProductionState = ProductionSynced // E1, or contents not read: presence only
+			case inDev:
+				rs.ProductionState = ProductionNotDeployed
+			case inProd:
+				rs.ProductionState = ProductionOnly
 			default:
-				rs.State = StateSynced
+				rs.ProductionState = ProductionUnconfigured
 			}
 			out = append(out, rs)
 		}
 	}
-	return out
+	return out, nil
 }
 
-// InSync reports whether nothing differs: every agent and resource is
-// StateSynced.
+// InSync reports whether nothing is known to differ: every local
+// comparison (with WithLocal) is synced and every agent and resource is the
+// same in development and production (or, on E1, unverified).
 func (s *Status) InSync() bool {
 	for _, a := range s.Agents {
-		if a.State != StateSynced {
+		if a.LocalState.Differs() || (a.ProductionState != ProductionSynced && a.ProductionState != ProductionUnverified) {
 			return false
 		}
 	}
 	for _, r := range s.Resources {
-		if r.State != StateSynced {
+		if r.LocalState.Differs() || r.ProductionState != ProductionSynced {
 			return false
 		}
 	}
 	return true
 }
 
-// AgentsIn returns the slugs of the agents in any of the given states.
-func (s *Status) AgentsIn(states ...State) []string {
+// AgentsIn returns the slugs of the agents whose development ↔ production
+// comparison is one of states.
+func (s *Status) AgentsIn(states ...ProductionState) []string {
 	var out []string
 	for _, a := range s.Agents {
-		for _, st := range states {
-			if a.State == st {
-				out = append(out, a.Slug)
-				break
-			}
+		if slices.Contains(states, a.ProductionState) {
+			out = append(out, a.Slug)
 		}
 	}
 	return out
 }
 
-// LocalDiffers returns the agents and resources ("kind name") whose local
-// definition differs from development: new, modified, will be deleted or
-// unmanaged. It is empty when Status was called without WithLocal.
+// LocalDiffers returns the agents (by slug) and resources ("kind name")
+// whose local definition differs from development. It is empty when Status
+// was called without WithLocal.
 func (s *Status) LocalDiffers() []string {
 	var out []string
 	for _, a := range s.Agents {
-		if a.State.DiffersLocally() {
+		if a.LocalState.Differs() {
 			out = append(out, a.Slug)
 		}
 	}
 	for _, r := range s.Resources {
-		if r.State.DiffersLocally() {
+		if r.LocalState.Differs() {
 			out = append(out, string(r.Kind)+" "+r.Name)
 		}
 	}
 	return out
 }
 
-// DiffersLocally reports whether st says a local definition differs from
-// development: new, modified, will be deleted or unmanaged.
-func (st State) DiffersLocally() bool {
-	return st == StateNew || st == StateModified || st == StateWillBeDeleted || st == StateUnmanaged
-}
-
-// Drifted returns the agents whose production differs from development,
-// whatever the local definitions say: configured in one environment only,
-// or with different versions where the backend reports both.
-func (s *Status) Drifted() []string {
+// ProductionDiffers returns the agents whose production differs from
+// development, by content: configured in one environment only, or serving
+// another configuration (another prompt, model, tool, ... even under the
+// same version).
+func (s *Status) ProductionDiffers() []string {
 	var out []string
 	for _, a := range s.Agents {
-		d, p := a.Development, a.Production
-		if d.Present != p.Present || (d.Present && p.Version != "" && d.Version != p.Version) {
+		if a.ProductionState.Differs() {
 			out = append(out, a.Slug)
 		}
 	}
@@ -415,18 +848,25 @@ func (s *Status) Drifted() []string {
 
 // ProductionMatchesDevelopment reports whether production serves every
 // agent configuration development holds (the CI gate's question): no agent
-// is drifted. Entity types, roles and triggers are not promoted by Deploy;
+// differs. Entity types, roles and triggers are not promoted by Deploy;
 // see ResourcesDiffer.
-func (s *Status) ProductionMatchesDevelopment() bool { return len(s.Drifted()) == 0 }
+func (s *Status) ProductionMatchesDevelopment() bool { return len(s.ProductionDiffers()) == 0 }
 
-// ResourcesDiffer returns the entity types, roles and triggers present in
-// only one of development and production, as "kind name".
+// ResourcesDiffer returns the entity types, roles and triggers whose
+// development and production differ (present in one only, or with other
+// contents), as "kind name".
 func (s *Status) ResourcesDiffer() []string {
 	var out []string
 	for _, r := range s.Resources {
-		if r.Development != r.Production {
+		if r.ProductionState.Differs() {
 			out = append(out, string(r.Kind)+" "+r.Name)
 		}
 	}
 	return out
+}
+
+// digest is the hex SHA-256 of b, shortened to 128 bits.
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }

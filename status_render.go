@@ -7,20 +7,28 @@ import (
 	"text/tabwriter"
 )
 
-// stateLegend explains each state, in the order the legend prints them.
-var stateLegend = []struct {
-	state State
+type legendLine struct {
+	state string
 	text  string
-}{
-	{StateSynced, "development and production agree"},
-	{StateNotInProduction, "in development only: Deploy promotes agents (entity types, roles and triggers stay as they are)"},
-	{StateDrifted, "production serves another version: Deploy promotes development"},
-	{StateNotInDevelopment, "in production only: Deploy skips it"},
-	{StateUnconfigured, "no configuration in any environment: Deploy skips it"},
-	{StateNew, "local only: Sync creates it"},
-	{StateModified, "local differs from development: Sync updates it"},
-	{StateWillBeDeleted, "not in local definitions: Sync deletes it"},
-	{StateUnmanaged, "not in local definitions: Sync keeps it (E1), Deploy promotes it"},
+}
+
+// localLegend and productionLegend explain each state, in the order the
+// legend prints them.
+var localLegend = []legendLine{
+	{string(LocalSynced), "local matches development"},
+	{string(LocalNew), "local only: Sync creates it"},
+	{string(LocalModified), "local differs from development: Sync updates it"},
+	{string(LocalWillBeDeleted), "not in local definitions: Sync deletes it"},
+	{string(LocalUnmanaged), "not in local definitions: Sync keeps it"},
+}
+
+var productionLegend = []legendLine{
+	{string(ProductionSynced), "development and production agree"},
+	{string(ProductionNotDeployed), "in development only: Deploy promotes agents (entity types, roles and triggers stay as they are)"},
+	{string(ProductionDrifted), "production serves other content: Deploy promotes an agent's development configuration"},
+	{string(ProductionOnly), "in production only: Deploy skips it"},
+	{string(ProductionUnconfigured), "no configuration in any environment: Deploy skips it"},
+	{string(ProductionUnverified), "configured in both; this backend does not serve production's content to compare"},
 }
 
 func presence(p Presence) string {
@@ -33,53 +41,96 @@ func presence(p Presence) string {
 	return p.Version
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
+func orDash(s string) string {
+	if s == "" {
+		return "-"
 	}
-	return "-"
+	return s
 }
 
-// String renders the status as aligned tables with a legend of the states
-// that appear, like the CLI's status command.
+// rows returns the table of agents and of resources, with the header.
+func (s *Status) rows() (agents, resources [][]string) {
+	head := func(first string) []string {
+		if s.WithLocal {
+			return []string{first, "LOCAL", "DEVELOPMENT", "PRODUCTION", "LOCAL VS DEV", "DEV VS PROD"}
+		}
+		return []string{first, "DEVELOPMENT", "PRODUCTION", "STATE"}
+	}
+	row := func(name string, l, d, p Presence, ls LocalState, ps ProductionState) []string {
+		if s.WithLocal {
+			return []string{name, presence(l), presence(d), presence(p), orDash(string(ls)), string(ps)}
+		}
+		return []string{name, presence(d), presence(p), string(ps)}
+	}
+	agents = append(agents, head("AGENT"))
+	for _, a := range s.Agents {
+		agents = append(agents, row(a.Slug, a.Local, a.Development, a.Production, a.LocalState, a.ProductionState))
+	}
+	if len(s.Resources) > 0 {
+		resources = append(resources, head("RESOURCE"))
+		for _, r := range s.Resources {
+			resources = append(resources, row(string(r.Kind)+" "+r.Name, r.Local, r.Development, r.Production, r.LocalState, r.ProductionState))
+		}
+	}
+	return agents, resources
+}
+
+// differences describes every field-level difference, one line each, as
+// "agent support: local vs development: systemPrompt".
+func (s *Status) differences() []string {
+	var out []string
+	add := func(what, cmp string, diff []string) {
+		if len(diff) > 0 {
+			out = append(out, fmt.Sprintf("%s: %s: %s", what, cmp, strings.Join(diff, ", ")))
+		}
+	}
+	for _, a := range s.Agents {
+		add("agent "+a.Slug, "local vs development", a.LocalDiff)
+		add("agent "+a.Slug, "development vs production", a.ProductionDiff)
+	}
+	for _, r := range s.Resources {
+		add(string(r.Kind)+" "+r.Name, "local vs development", r.LocalDiff)
+		add(string(r.Kind)+" "+r.Name, "development vs production", r.ProductionDiff)
+	}
+	return out
+}
+
+// String renders the status as aligned tables, the fields that differ,
+// and a legend of the states that appear.
 func (s *Status) String() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	header := "AGENT\tDEVELOPMENT\tPRODUCTION\tSTATE"
-	if s.WithLocal {
-		header = "AGENT\tLOCAL\tDEVELOPMENT\tPRODUCTION\tSTATE"
-	}
-	fmt.Fprintln(w, header)
-	for _, a := range s.Agents {
-		if s.WithLocal {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Slug, presence(a.Local), presence(a.Development), presence(a.Production), a.State)
-		} else {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Slug, presence(a.Development), presence(a.Production), a.State)
-		}
+	agents, resources := s.rows()
+	for _, r := range agents {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
 	}
 	if len(s.Agents) == 0 {
 		fmt.Fprintln(w, "(none)")
 	}
-	if len(s.Resources) > 0 {
+	if len(resources) > 0 {
 		fmt.Fprintln(w)
-		header = "RESOURCE\tDEVELOPMENT\tPRODUCTION\tSTATE"
-		if s.WithLocal {
-			header = "RESOURCE\tLOCAL\tDEVELOPMENT\tPRODUCTION\tSTATE"
-		}
-		fmt.Fprintln(w, header)
-		for _, r := range s.Resources {
-			name := string(r.Kind) + " " + r.Name
-			if s.WithLocal {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", name, yesNo(r.Local), yesNo(r.Development), yesNo(r.Production), r.State)
-			} else {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, yesNo(r.Development), yesNo(r.Production), r.State)
-			}
+		for _, r := range resources {
+			fmt.Fprintln(w, strings.Join(r, "\t"))
 		}
 	}
 	_ = w.Flush()
+	if diffs := s.differences(); len(diffs) > 0 {
+		b.WriteString("\nDifferences:\n")
+		for _, d := range diffs {
+			b.WriteString("  " + d + "\n")
+		}
+	}
 	b.WriteString("\n")
-	for _, l := range s.legend() {
-		fmt.Fprintf(&b, "  %-18s %s\n", l.state, l.text)
+	local, prod := s.legend()
+	for _, l := range local {
+		fmt.Fprintf(&b, "  local %-18s %s\n", l.state, l.text)
+	}
+	for _, l := range prod {
+		if s.WithLocal {
+			fmt.Fprintf(&b, "  prod  %-18s %s\n", l.state, l.text)
+		} else {
+			fmt.Fprintf(&b, "  %-18s %s\n", l.state, l.text)
+		}
 	}
 	for _, n := range s.Notes {
 		b.WriteString("Note: " + n + "\n")
@@ -88,73 +139,87 @@ func (s *Status) String() string {
 }
 
 // legend returns the legend lines for the states present in s.
-func (s *Status) legend() []struct {
-	state State
-	text  string
-} {
-	used := map[State]bool{}
+func (s *Status) legend() (local, prod []legendLine) {
+	usedL, usedP := map[string]bool{}, map[string]bool{}
 	for _, a := range s.Agents {
-		used[a.State] = true
+		usedL[string(a.LocalState)], usedP[string(a.ProductionState)] = true, true
 	}
 	for _, r := range s.Resources {
-		used[r.State] = true
+		usedL[string(r.LocalState)], usedP[string(r.ProductionState)] = true, true
 	}
-	var out []struct {
-		state State
-		text  string
-	}
-	for _, l := range stateLegend {
-		if used[l.state] {
-			out = append(out, l)
+	for _, l := range localLegend {
+		if usedL[l.state] {
+			local = append(local, l)
 		}
 	}
-	return out
+	for _, l := range productionLegend {
+		if usedP[l.state] {
+			prod = append(prod, l)
+		}
+	}
+	return local, prod
 }
 
-// Markdown renders the status for a CI job summary (GitHub-flavoured
-// Markdown tables).
+// Markdown renders the status for a CI job summary or a pull-request
+// comment (GitHub-flavoured Markdown tables).
 func (s *Status) Markdown() string {
 	var b strings.Builder
 	b.WriteString("### Struere status\n\n")
 	if s.ProductionMatchesDevelopment() {
 		b.WriteString("Production serves every development agent configuration.\n\n")
 	} else {
-		fmt.Fprintf(&b, "Production differs from development for: %s.\n\n", strings.Join(s.Drifted(), ", "))
+		fmt.Fprintf(&b, "Production differs from development for: %s.\n\n", strings.Join(s.ProductionDiffers(), ", "))
+	}
+	if diff := s.LocalDiffers(); len(diff) > 0 {
+		fmt.Fprintf(&b, "Local definitions differ from development for: %s.\n\n", strings.Join(diff, ", "))
 	}
 	if diff := s.ResourcesDiffer(); len(diff) > 0 {
-		fmt.Fprintf(&b, "Resources in one environment only (Deploy does not promote them): %s.\n\n", strings.Join(diff, ", "))
+		fmt.Fprintf(&b, "Resources that differ between development and production (Deploy does not promote them): %s.\n\n", strings.Join(diff, ", "))
 	}
-	cols := []string{"Agent", "Development", "Production", "State"}
-	if s.WithLocal {
-		cols = []string{"Agent", "Local", "Development", "Production", "State"}
-	}
-	mdRow(&b, cols...)
-	mdRow(&b, strings.Split(strings.Repeat("---,", len(cols)-1)+"---", ",")...)
-	for _, a := range s.Agents {
-		cells := []string{"`" + a.Slug + "`", presence(a.Development), presence(a.Production), string(a.State)}
-		if s.WithLocal {
-			cells = []string{"`" + a.Slug + "`", presence(a.Local), presence(a.Development), presence(a.Production), string(a.State)}
-		}
-		mdRow(&b, cells...)
-	}
-	if len(s.Resources) > 0 {
-		b.WriteString("\n")
-		cols[0] = "Resource"
-		mdRow(&b, cols...)
-		mdRow(&b, strings.Split(strings.Repeat("---,", len(cols)-1)+"---", ",")...)
-		for _, r := range s.Resources {
-			name := string(r.Kind) + " `" + r.Name + "`"
-			cells := []string{name, yesNo(r.Development), yesNo(r.Production), string(r.State)}
-			if s.WithLocal {
-				cells = []string{name, yesNo(r.Local), yesNo(r.Development), yesNo(r.Production), string(r.State)}
+	agents, resources := s.rows()
+	table := func(rows [][]string, code bool) {
+		for i, r := range rows {
+			cells := append([]string(nil), r...)
+			if i == 0 {
+				for j, c := range cells {
+					cells[j] = mdTitle(c)
+				}
+				mdRow(&b, cells...)
+				mdRow(&b, strings.Split(strings.Repeat("---,", len(cells)-1)+"---", ",")...)
+				continue
+			}
+			if code {
+				if kind, name, ok := strings.Cut(cells[0], " "); ok && rows[0][0] == "RESOURCE" {
+					cells[0] = kind + " `" + name + "`"
+				} else {
+					cells[0] = "`" + cells[0] + "`"
+				}
 			}
 			mdRow(&b, cells...)
+		}
+	}
+	table(agents, true)
+	if len(resources) > 0 {
+		b.WriteString("\n")
+		table(resources, true)
+	}
+	if diffs := s.differences(); len(diffs) > 0 {
+		b.WriteString("\n**Differences**\n\n")
+		for _, d := range diffs {
+			b.WriteString("- " + d + "\n")
 		}
 	}
 	for _, n := range s.Notes {
 		b.WriteString("\n> " + n + "\n")
 	}
 	return b.String()
+}
+
+// mdTitle turns a text column header into a Markdown one: "DEV VS PROD"
+// becomes "Dev vs prod".
+func mdTitle(h string) string {
+	h = strings.ToLower(h)
+	return strings.ToUpper(h[:1]) + h[1:]
 }
 
 func mdRow(b *strings.Builder, cells ...string) {
@@ -170,10 +235,14 @@ func mdRow(b *strings.Builder, cells ...string) {
 func (s *Status) MarshalJSON() ([]byte, error) {
 	type plain Status
 	return json.Marshal(struct {
-		SchemaVersion                int    `json:"schemaVersion"`
-		Generation                   string `json:"generation"`
-		InSync                       bool   `json:"inSync"`
-		ProductionMatchesDevelopment bool   `json:"productionMatchesDevelopment"`
+		SchemaVersion                int      `json:"schemaVersion"`
+		Generation                   string   `json:"generation"`
+		InSync                       bool     `json:"inSync"`
+		ProductionMatchesDevelopment bool     `json:"productionMatchesDevelopment"`
+		ProductionDiffers            []string `json:"productionDiffers"`
+		LocalDiffers                 []string `json:"localDiffers"`
+		ResourcesDiffer              []string `json:"resourcesDiffer"`
 		*plain
-	}{StatusSchemaVersion, s.Generation.String(), s.InSync(), s.ProductionMatchesDevelopment(), (*plain)(s)})
+	}{StatusSchemaVersion, s.Generation.String(), s.InSync(), s.ProductionMatchesDevelopment(),
+		nonNil(s.ProductionDiffers()), nonNil(s.LocalDiffers()), nonNil(s.ResourcesDiffer()), (*plain)(s)})
 }

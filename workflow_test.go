@@ -99,7 +99,7 @@ func TestWorkflowSyncStatusDeployStatus(t *testing.T) {
 
 		st, err := c.Status(ctx, struere.WithLocal(defs))
 		require.NoError(t, err)
-		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateNotInProduction))
+		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.ProductionNotDeployed))
 		require.False(t, st.ProductionMatchesDevelopment())
 
 		dry, err := c.Deploy(ctx, struere.DryRun())
@@ -130,7 +130,12 @@ func TestWorkflowSyncStatusDeployStatus(t *testing.T) {
 		st, err = c.Status(ctx, struere.WithLocal(defs))
 		require.NoError(t, err)
 		require.True(t, st.ProductionMatchesDevelopment(), st.String())
-		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateSynced))
+		want := struere.ProductionSynced
+		if gen == struere.GenerationE1 {
+			want = struere.ProductionUnverified // E1 serves no production content
+		}
+		require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(want))
+		require.Empty(t, st.LocalDiffers(), st.String())
 	})
 }
 
@@ -381,14 +386,16 @@ func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
 
 			st, err := c.Status(ctx)
 			require.NoError(t, err)
-			require.Equal(t, []string{"support"}, st.Drifted())
-			require.Equal(t, []string{"support"}, st.AgentsIn(struere.StateDrifted))
+			require.Equal(t, []string{"support"}, st.ProductionDiffers())
+			require.Equal(t, []string{"support"}, st.AgentsIn(struere.ProductionDrifted))
 			a := st.Agents[0]
 			if a.Slug != "support" {
 				a = st.Agents[1]
 			}
-			require.Equal(t, struere.Presence{Present: true, Version: "1.0.0"}, a.Production)
-			require.Equal(t, struere.Presence{Present: true, Version: "1.1.0"}, a.Development)
+			require.Equal(t, "1.0.0", a.Production.Version)
+			require.Equal(t, "1.1.0", a.Development.Version)
+			require.NotEqual(t, a.Development.Digest, a.Production.Digest)
+			require.Equal(t, []string{"version"}, a.ProductionDiff)
 		})
 	}
 }
@@ -447,7 +454,7 @@ func TestStatusAndDeployWorkWithNoOptionsOnRedactingDeployments(t *testing.T) {
 			require.NoError(t, err)
 			st, err := c.Status(ctx)
 			require.NoError(t, err)
-			require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateNotInProduction))
+			require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.ProductionNotDeployed))
 			for _, r := range srv.Requests() {
 				require.NotEqual(t, "sync:deployAllAgents", r.FunctionPath, "Status and Sync never call a deploy function, not even to probe")
 			}

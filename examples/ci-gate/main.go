@@ -6,11 +6,13 @@
 //	go run ./examples/ci-gate -json               # JSON for tools
 //	go run ./examples/ci-gate -local defs.json    # also fail when defs.json differs from development
 //
-// It reads Status and prints it. It exits 1, naming the agents, when
-// production differs from development (an agent configured in one
-// environment only, or serving another version — see
-// struere.Status.Drifted), and, with -local, when the local definitions
-// differ from development. When $GITHUB_STEP_SUMMARY names a file, the
+// It reads Status and prints it. It exits 1, naming the agents and the
+// fields, when production differs from development (an agent configured
+// in one environment only, or serving another configuration — another
+// prompt, model or tool, even under the same version; see
+// struere.Status.ProductionDiffers), and, with -local, when the local
+// definitions (agents, entity types, roles, triggers, by content) differ
+// from development. When $GITHUB_STEP_SUMMARY names a file, the
 // report is appended to it as Markdown.
 //
 // Credentials come from the environment as struere.ConfigFromEnv finds
@@ -71,10 +73,12 @@ func main() {
 type verdict struct {
 	Pass                         bool `json:"pass"`
 	ProductionMatchesDevelopment bool `json:"productionMatchesDevelopment"`
-	// Drifted lists the agents whose production differs from development.
-	Drifted []string `json:"drifted"`
+	// ProductionDiffers lists the agents whose production differs from
+	// development.
+	ProductionDiffers []string `json:"productionDiffers"`
 	// LocalDiffers lists what differs between the -local file and
-	// development, as "agent support (modified)"; empty without -local.
+	// development, as "agent support (modified: systemPrompt)"; empty
+	// without -local.
 	LocalDiffers []string        `json:"localDiffers"`
 	Status       *struere.Status `json:"status"`
 }
@@ -180,16 +184,16 @@ func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, err
 		return nil, err
 	}
 	v := &verdict{Status: st, ProductionMatchesDevelopment: st.ProductionMatchesDevelopment(),
-		Drifted: nonNil(st.Drifted()), LocalDiffers: []string{}}
+		ProductionDiffers: nonNil(st.ProductionDiffers()), LocalDiffers: []string{}}
 	if local != nil {
 		for _, a := range st.Agents {
-			if a.State.DiffersLocally() {
-				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("agent %s (%s)", a.Slug, a.State))
+			if a.LocalState.Differs() {
+				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("agent %s (%s)", a.Slug, describe(string(a.LocalState), a.LocalDiff)))
 			}
 		}
 		for _, r := range st.Resources {
-			if r.State.DiffersLocally() {
-				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("%s %s (%s)", r.Kind, r.Name, r.State))
+			if r.LocalState.Differs() {
+				v.LocalDiffers = append(v.LocalDiffers, fmt.Sprintf("%s %s (%s)", r.Kind, r.Name, describe(string(r.LocalState), r.LocalDiff)))
 			}
 		}
 	}
@@ -235,7 +239,7 @@ func textVerdict(v *verdict) string {
 		b.WriteString(".\n")
 		return b.String()
 	}
-	if len(v.Drifted) > 0 {
+	if len(v.ProductionDiffers) > 0 {
 		b.WriteString("FAIL: production differs from development:\n")
 		for _, line := range driftLines(v) {
 			b.WriteString("  " + line + "\n")
@@ -250,7 +254,16 @@ func textVerdict(v *verdict) string {
 	return b.String()
 }
 
-// driftLines describes each drifted agent with both sides' versions.
+// describe is "state" or "state: field, field".
+func describe(state string, fields []string) string {
+	if len(fields) == 0 {
+		return state
+	}
+	return state + ": " + strings.Join(fields, ", ")
+}
+
+// driftLines describes each differing agent with both sides' versions and
+// the fields that differ.
 func driftLines(v *verdict) []string {
 	side := func(p struere.Presence) string {
 		switch {
@@ -262,10 +275,14 @@ func driftLines(v *verdict) []string {
 		return p.Version
 	}
 	var out []string
-	for _, slug := range v.Drifted {
+	for _, slug := range v.ProductionDiffers {
 		for _, a := range v.Status.Agents {
 			if a.Slug == slug {
-				out = append(out, fmt.Sprintf("%s: development %s, production %s", slug, side(a.Development), side(a.Production)))
+				line := fmt.Sprintf("%s: development %s, production %s", slug, side(a.Development), side(a.Production))
+				if len(a.ProductionDiff) > 0 {
+					line += " (differs: " + strings.Join(a.ProductionDiff, ", ") + ")"
+				}
+				out = append(out, line)
 			}
 		}
 	}

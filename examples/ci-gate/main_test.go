@@ -92,14 +92,14 @@ func TestFailsNamingTheDriftedAgents(t *testing.T) {
 	summaryPath := credentialsFor(t, srv)
 	res := exampleenv.Run(t, run)
 	require.Equal(t, exitFail, res.Code, "stderr: %s", res.Stderr)
-	require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.1.0, production 1.0.0\n")
+	require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.1.0, production 1.0.0 (differs: version)\n")
 	require.NotContains(t, res.Stdout, "scheduler: development")
 	require.Regexp(t, `(?m)^support\s+1\.1\.0\s+1\.0\.0\s+drifted$`, res.Stdout, "the Status table")
 	requireReadOnly(t, srv)
 
 	summary, err := os.ReadFile(summaryPath)
 	require.NoError(t, err)
-	require.Contains(t, string(summary), "**Struere gate: fail**\n\n- production differs: support: development 1.1.0, production 1.0.0\n")
+	require.Contains(t, string(summary), "**Struere gate: fail**\n\n- production differs: support: development 1.1.0, production 1.0.0 (differs: version)\n")
 	require.Contains(t, string(summary), "| `support` | 1.1.0 | 1.0.0 | drifted |")
 }
 
@@ -133,7 +133,7 @@ func TestJSONReport(t *testing.T) {
 	var got struct {
 		Pass                         bool     `json:"pass"`
 		ProductionMatchesDevelopment bool     `json:"productionMatchesDevelopment"`
-		Drifted                      []string `json:"drifted"`
+		ProductionDiffers            []string `json:"productionDiffers"`
 		LocalDiffers                 []string `json:"localDiffers"`
 		Status                       struct {
 			SchemaVersion int `json:"schemaVersion"`
@@ -146,7 +146,7 @@ func TestJSONReport(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &got), "stdout is only JSON: %s", res.Stdout)
 	require.False(t, got.Pass)
 	require.False(t, got.ProductionMatchesDevelopment)
-	require.Equal(t, []string{"support"}, got.Drifted)
+	require.Equal(t, []string{"support"}, got.ProductionDiffers)
 	require.NotNil(t, got.LocalDiffers)
 	require.Empty(t, got.LocalDiffers)
 	require.Equal(t, struere.StatusSchemaVersion, got.Status.SchemaVersion)
@@ -176,7 +176,7 @@ func TestLocalDefinitionsMustMatchDevelopment(t *testing.T) {
 		credentialsFor(t, srv)
 		res := exampleenv.Run(t, run, "-local", path)
 		require.Equal(t, exitFail, res.Code, "stdout: %s", res.Stdout)
-		require.Contains(t, res.Stdout, "FAIL: the local definitions differ from development:\n  agent billing (new)\n  agent scheduler (modified)\n")
+		require.Contains(t, res.Stdout, "FAIL: the local definitions differ from development:\n  agent billing (new)\n  agent scheduler (modified: version)\n")
 		require.NotContains(t, res.Stdout, "production differs", "production still matches development")
 		requireReadOnly(t, srv)
 	})
@@ -188,7 +188,7 @@ func TestWithoutCredentialsDemonstratesAFailingGate(t *testing.T) {
 	require.Equal(t, exitFail, res.Code, "the embedded demonstration fails on purpose; stderr: %s", res.Stderr)
 	require.Contains(t, res.Stdout, "embedded test backend (strueretest)")
 	require.Contains(t, res.Stdout, "exit code 1 is the demonstration")
-	require.Contains(t, res.Stdout, "  support: development 1.1.0, production 1.0.0\n")
+	require.Contains(t, res.Stdout, "  support: development 1.1.0, production 1.0.0 (differs: systemPrompt, version)\n")
 }
 
 func TestExpiredLoginCannotDecideInsteadOfRunningEmbedded(t *testing.T) {
@@ -224,6 +224,63 @@ func TestCannotDecideExitsTwo(t *testing.T) {
 			res := exampleenv.Run(t, run, args...)
 			require.Equal(t, exitError, res.Code)
 			require.Contains(t, res.Stderr, "Usage")
+		})
+	}
+}
+
+// writeDefs writes defs to a temporary file and returns its path.
+func writeDefs(t *testing.T, defs *struere.Definitions) string {
+	t.Helper()
+	b, err := json.Marshal(defs)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "defs.json")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return path
+}
+
+// A new system prompt synced to development without a version bump is a
+// difference: production serves the old prompt.
+func TestFailsOnAPromptOnlyChange(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, c := deployed(t, strueretest.WithGeneration(gen))
+			defs := loadSample(t)
+			require.Equal(t, "support", defs.Agents[0].Slug)
+			defs.Agents[0].SystemPrompt = "You help Acme's customers. Never offer refunds."
+			_, err := c.Sync(t.Context(), defs)
+			require.NoError(t, err)
+			srv.ResetRequests()
+
+			summaryPath := credentialsFor(t, srv)
+			res := exampleenv.Run(t, run)
+			require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+			require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.0.0, production 1.0.0 (differs: systemPrompt)\n")
+			require.Regexp(t, `(?m)^support\s+1\.0\.0\s+1\.0\.0\s+drifted$`, res.Stdout)
+			requireReadOnly(t, srv)
+			summary, err := os.ReadFile(summaryPath)
+			require.NoError(t, err)
+			require.Contains(t, string(summary), "- agent support: development vs production: systemPrompt\n")
+		})
+	}
+}
+
+// A changed role policy in the local definitions is a difference from
+// development, although the role exists on both sides.
+func TestFailsOnARolePolicyChangeWithLocal(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, _ := deployed(t, strueretest.WithGeneration(gen))
+			defs := loadSample(t)
+			require.Equal(t, "support-agent", defs.Roles[0].Name)
+			defs.Roles[0].Policies[0].Actions = []string{"read", "update", "delete"}
+			path := writeDefs(t, defs)
+
+			credentialsFor(t, srv)
+			res := exampleenv.Run(t, run, "-local", path)
+			require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+			require.Contains(t, res.Stdout, "FAIL: the local definitions differ from development:\n  role support-agent (modified: policies)\n")
+			require.NotContains(t, res.Stdout, "production differs")
+			requireReadOnly(t, srv)
 		})
 	}
 }

@@ -240,13 +240,13 @@ func deploy(ctx context.Context, o options, out io.Writer) (*report, int) {
 func drift(st *struere.Status, plan *struere.Plan) []string {
 	var out []string
 	for _, a := range st.Agents {
-		if a.State.DiffersLocally() {
-			out = append(out, fmt.Sprintf("agent %s is %s (local differs from development)", a.Slug, a.State))
+		if a.LocalState.Differs() {
+			out = append(out, fmt.Sprintf("agent %s is %s (local differs from development: %s)", a.Slug, a.LocalState, strings.Join(a.LocalDiff, ", ")))
 		}
 	}
 	for _, r := range st.Resources {
-		if r.State.DiffersLocally() {
-			out = append(out, fmt.Sprintf("%s %s is %s (local differs from development)", r.Kind, r.Name, r.State))
+		if r.LocalState.Differs() {
+			out = append(out, fmt.Sprintf("%s %s is %s (local differs from development: %s)", r.Kind, r.Name, r.LocalState, strings.Join(r.LocalDiff, ", ")))
 		}
 	}
 	for _, r := range plan.Refusals {

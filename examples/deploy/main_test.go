@@ -114,8 +114,9 @@ func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 			SchemaVersion                int  `json:"schemaVersion"`
 			ProductionMatchesDevelopment bool `json:"productionMatchesDevelopment"`
 			Agents                       []struct {
-				Slug  string `json:"slug"`
-				State string `json:"state"`
+				Slug            string `json:"slug"`
+				LocalState      string `json:"localState"`
+				ProductionState string `json:"productionState"`
 			} `json:"agents"`
 		} `json:"status"`
 		Plan struct {
@@ -142,7 +143,8 @@ func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 	require.True(t, got.Status.ProductionMatchesDevelopment)
 	require.Len(t, got.Status.Agents, 2)
 	for _, a := range got.Status.Agents {
-		require.Equal(t, string(struere.StateSynced), a.State, a.Slug)
+		require.Equal(t, string(struere.ProductionSynced), a.ProductionState, a.Slug)
+		require.Equal(t, string(struere.LocalSynced), a.LocalState, a.Slug)
 	}
 	require.Equal(t, string(struere.PromoteServer), got.Plan.Method)
 	require.Len(t, got.Plan.Deploy, 2)

@@ -96,8 +96,8 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 	require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
 	require.Contains(t, res.Stdout, "Read-only")
 	require.NotContains(t, res.Stdout, "embedded")
-	require.Regexp(t, tableRow("support", "1.0.0", "1.2.0", "-", "modified"), res.Stdout, "-defs is compared, not synced")
-	require.Regexp(t, tableRow("scheduler", "2.1.0", "-", "-", "new"), res.Stdout)
+	require.Regexp(t, tableRow("support", "1.0.0", "1.2.0", "-", "modified", "not-in-production"), res.Stdout, "-defs is compared, not synced")
+	require.Regexp(t, tableRow("scheduler", "2.1.0", "-", "-", "new", "unconfigured"), res.Stdout)
 	require.Regexp(t, tableRow("deploy", "support", "none", "->", "1.2.0"), res.Stdout)
 	require.Contains(t, res.Stdout, "nothing was written")
 	require.Empty(t, writes(t, srv))
@@ -114,7 +114,7 @@ func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
 	require.Contains(t, res.Stdout, "Deployed  scheduler (2.1.0), support (1.0.0)\n")
 	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
 	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
-	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced"), res.Stdout)
+	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced", "synced"), res.Stdout)
 }
 
 func TestSyncThatWouldDeleteFailsAndWritesNothing(t *testing.T) {
