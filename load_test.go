@@ -1,6 +1,7 @@
 package struere_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -49,7 +50,11 @@ func TestThousandConcurrentStatusCallsFromOneClient(t *testing.T) {
 	leaks := goleak.IgnoreCurrent()
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	c, shutdown := loadClient(t, srv, struere.GenerationAuto)
-	ctx := ctxT(t)
+	// A bound, not a timed assertion: each Status makes four reads (both
+	// environments' states and contents), which on a loaded machine with
+	// the race detector takes longer than ctxT allows.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	_, err := c.Sync(ctx, sampleDefs(t))
 	require.NoError(t, err)
 	want, err := c.Status(ctx)
@@ -84,8 +89,9 @@ func TestThousandConcurrentStatusCallsFromOneClient(t *testing.T) {
 		}
 	}
 	// The probe reads once, the Sync twice (its read and the re-read just
-	// before writing); every Status reads both environments once.
-	require.Equal(t, 2*(n+2)+2, reads, "each Status made exactly its two reads: no retries, no lost calls")
+	// before writing); every Status reads both environments' states once
+	// (and their contents, getPullState, once).
+	require.Equal(t, 2*(n+2)+2, reads, "each Status made exactly its two state reads: no retries, no lost calls")
 	t.Logf("%d concurrent Status calls: %s (%.0f calls/s)", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
 	shutdown()
 	goleak.VerifyNone(t, leaks)
