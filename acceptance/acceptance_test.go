@@ -382,20 +382,34 @@ func (r *run) ours(t *testing.T, st *struere.Status) (support, scheduler struere
 	return support, scheduler
 }
 
+// requireSynced checks that local, development and production agree on a
+// (production as far as the generation lets Status read it).
+func (r *run) requireSynced(t *testing.T, a struere.AgentStatus) {
+	t.Helper()
+	require.Equal(t, struere.LocalSynced, a.LocalState, "%s: %v", a.Slug, a.LocalDiff)
+	want := struere.ProductionSynced
+	if !r.isolated() {
+		want = struere.ProductionUnverified
+	}
+	require.Equal(t, want, a.ProductionState, "%s: %v", a.Slug, a.ProductionDiff)
+}
+
 func (r *run) stepStatus(t *testing.T, ctx context.Context) {
 	defs := r.defs("1.0.0", "You help customers.", "2.0.0")
 	st, err := r.c.Status(ctx, struere.WithLocal(defs))
 	require.NoError(t, err)
 	sup, sch := r.ours(t, st)
-	require.Equal(t, struere.StateNotInProduction, sup.State)
-	require.Equal(t, struere.StateNotInProduction, sch.State)
+	require.Equal(t, struere.ProductionNotDeployed, sup.ProductionState)
+	require.Equal(t, struere.ProductionNotDeployed, sch.ProductionState)
+	require.Equal(t, struere.LocalSynced, sup.LocalState, "%v", sup.LocalDiff)
+	require.Equal(t, struere.LocalSynced, sch.LocalState, "%v", sch.LocalDiff)
 	require.Equal(t, "1.0.0", sup.Development.Version)
 	require.Equal(t, "2.0.0", sch.Development.Version)
 	require.False(t, sup.Production.Present)
 	for _, d := range st.LocalDiffers() {
 		require.False(t, strings.Contains(d, r.prefix), "local and development agree on %s", d)
 	}
-	require.Subset(t, st.Drifted(), []string{r.slug("support"), r.slug("scheduler")})
+	require.Subset(t, st.ProductionDiffers(), []string{r.slug("support"), r.slug("scheduler")})
 
 	if r.canChat(t) && !r.tg.prodKey.IsZero() {
 		_, err := r.c.Chat(ctx, r.tg.prodKey, r.slug("support"), "hello", struere.RequireEnvironment(struere.Production))
@@ -491,9 +505,9 @@ func (r *run) stepDeploy(t *testing.T, ctx context.Context) {
 	st, err := r.c.Status(ctx, struere.WithLocal(r.defs("1.0.0", "You help customers.", "2.0.0")))
 	require.NoError(t, err)
 	sup, sch := r.ours(t, st)
-	require.Equal(t, struere.StateSynced, sup.State)
-	require.Equal(t, struere.StateSynced, sch.State)
-	require.NotContains(t, st.Drifted(), r.slug("support"))
+	r.requireSynced(t, sup)
+	r.requireSynced(t, sch)
+	require.NotContains(t, st.ProductionDiffers(), r.slug("support"))
 }
 
 func (r *run) stepDrift(t *testing.T, ctx context.Context) {
@@ -506,14 +520,15 @@ func (r *run) stepDrift(t *testing.T, ctx context.Context) {
 	sup, sch := r.ours(t, st)
 	require.Equal(t, "1.1.0", sup.Development.Version)
 	if r.isolated() {
-		require.Equal(t, struere.StateDrifted, sup.State)
+		require.Equal(t, struere.ProductionDrifted, sup.ProductionState)
+		require.Contains(t, sup.ProductionDiff, "systemPrompt")
 		require.Equal(t, "1.0.0", sup.Production.Version)
-		require.Contains(t, st.Drifted(), r.slug("support"))
-		require.Equal(t, struere.StateSynced, sch.State)
+		require.Contains(t, st.ProductionDiffers(), r.slug("support"))
+		require.Equal(t, struere.ProductionSynced, sch.ProductionState)
 	} else {
 		// E1 does not report production versions: drift is invisible,
 		// and Status says so instead of guessing.
-		require.NotContains(t, st.Drifted(), r.slug("support"))
+		require.NotContains(t, st.ProductionDiffers(), r.slug("support"))
 		require.NotEmpty(t, st.Notes)
 	}
 	// Production still serves what the first deploy wrote.
@@ -610,8 +625,8 @@ func (r *run) stepRedeploy(t *testing.T, ctx context.Context) {
 	st, err := r.c.Status(ctx, struere.WithLocal(want))
 	require.NoError(t, err)
 	sup, sch := r.ours(t, st)
-	require.Equal(t, struere.StateSynced, sup.State)
-	require.Equal(t, struere.StateSynced, sch.State)
+	r.requireSynced(t, sup)
+	r.requireSynced(t, sch)
 	if r.isolated() {
 		require.Equal(t, "1.1.0", sup.Production.Version)
 	}
