@@ -11,7 +11,7 @@ import (
 	"github.com/struere/struere-go/strueretest"
 )
 
-var contentGenerations = []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy}
+var contentGenerations = []struere.Generation{struere.GenerationHead, struere.GenerationE2, struere.GenerationE2Deploy}
 
 // agentStatus returns the status of one agent.
 func agentStatus(t *testing.T, st *struere.Status, slug string) struere.AgentStatus {

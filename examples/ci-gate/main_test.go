@@ -241,7 +241,7 @@ func writeDefs(t *testing.T, defs *struere.Definitions) string {
 // A new system prompt synced to development without a version bump is a
 // difference: production serves the old prompt.
 func TestFailsOnAPromptOnlyChange(t *testing.T) {
-	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE2} {
+	for _, gen := range []struere.Generation{struere.GenerationHead, struere.GenerationE2Deploy, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, c := deployed(t, strueretest.WithGeneration(gen))
 			defs := loadSample(t)
@@ -267,7 +267,7 @@ func TestFailsOnAPromptOnlyChange(t *testing.T) {
 // A changed role policy in the local definitions is a difference from
 // development, although the role exists on both sides.
 func TestFailsOnARolePolicyChangeWithLocal(t *testing.T) {
-	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE2} {
+	for _, gen := range []struere.Generation{struere.GenerationHead, struere.GenerationE2Deploy, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, _ := deployed(t, strueretest.WithGeneration(gen))
 			defs := loadSample(t)
