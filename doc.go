@@ -74,13 +74,29 @@
 //
 // Struere backends exist in generations (GenerationE1, GenerationE2,
 // GenerationE2Deploy, GenerationHead). The Client probes the deployment
-// once and remembers the answer, or takes Config.Generation. Deploy has the
-// same meaning on each: where sync:deployAllAgents exists it is called;
-// elsewhere Deploy performs the same promotion itself. Status and Deploy
-// work on every generation; Sync does not yet write the newest backend's
-// shapes and fails there with ErrUnsupported. It never deletes and never invents:
-// when the promotion cannot be expressed exactly it refuses before writing,
-// with ErrRefused naming the agents and reasons.
+// once, with read-only queries, and remembers the answer; Config.Generation
+// pins it instead. A probe reports GenerationHead for any deployment that
+// accepts the eval environment, which includes some from the weeks before
+// the newest backend: pin GenerationE2 for those.
+//
+// Definitions are the same for every generation; Sync converts them to the
+// generation's wire shapes (a model given as "provider/id" or as provider
+// and name is converted where the two name the same model) and refuses,
+// naming the agent and field, what the generation cannot store. On the
+// newest backend Sync writes development or, with SyncTo(Eval), the eval
+// environment, which alone takes fixtures.
+//
+// Deploy has the same meaning on each: where sync:deployAllAgents exists it
+// is called; elsewhere Deploy performs the same promotion itself. It never
+// deletes and never invents: when the promotion cannot be expressed exactly
+// it refuses before writing, with ErrRefused naming the agents and reasons.
+//
+// Status compares by content, not by version: each agent's configuration
+// and each entity type, role and trigger is reduced to a canonical digest of
+// what the backend serves for it, and where two sides differ Status names
+// the fields. It makes two separate comparisons: local definitions with
+// development (LocalState, with WithLocal) and development with production
+// (ProductionState).
 //
 // # Errors
 //
@@ -88,7 +104,7 @@
 // code, server message, request id, Retry-After) that matches the sentinels
 // with errors.Is: ErrNotAuthenticated, ErrAccessDenied, ErrNotFound,
 // ErrValidation, ErrRateLimited, ErrUnavailable, ErrUnsupported,
-// ErrMalformedResponse, ErrResponseTooLarge. Production deployments redact
+// ErrMalformedResponse, ErrResponseTooLarge, ErrPlanLimit. Production deployments redact
 // function errors to "Server Error"; such an error still names the
 // operation and request id, and APIError.Redacted is set. Workflow errors
 // are ErrRefused (with ErrWouldDelete, ErrLocalDiffers), ErrStalePlan and

@@ -29,10 +29,20 @@ const (
 	// serves sync:deployAllAgents: the deploy the product documentation
 	// describes. No backend commit has it; strueretest emulates it.
 	GenerationE2Deploy
-	// GenerationHead is the newest backend (protocol's HEAD): like
-	// GenerationE2, plus the eval environment, and agent models written as
-	// "provider/id" without tool isBuiltin flags. Status and Deploy work on
-	// it; Sync does not yet (it fails with ErrUnsupported).
+	// GenerationHead is the newest backend, the one the hosted service
+	// runs: like GenerationE2, plus the eval environment and fixtures,
+	// agent models written as "provider/id", tools without isBuiltin
+	// flags, the fields only it stores (first-message suggestions, thread
+	// context parameters, tool templateOnly, role agentAccess) and plan
+	// limits (ErrPlanLimit). Sync converts definitions to these shapes.
+	//
+	// When the generation is probed, GenerationHead means "accepts the
+	// eval environment". Deployments from the weeks before the newest
+	// backend accept it too while still requiring the older model shape
+	// (and, for some of them, tool isBuiltin flags); no read-only call
+	// tells them apart, so the probe reports GenerationHead for them as
+	// well. Set Config.Generation to pin the generation (GenerationE2 for
+	// such a deployment); the probe is then skipped.
 	GenerationHead
 )
 
