@@ -122,7 +122,7 @@ func TestKeysAloneRunSyncStatusAndDeployEachWithItsEnvironmentsKey(t *testing.T)
 	require.ElementsMatch(t, []string{"support", "scheduler"}, res.Agents.Created)
 	st, err := c.Status(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateNotInProduction))
+	require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.ProductionNotDeployed))
 	plan, err := c.Deploy(ctx, struere.DryRun(), keysOnlyLosses)
 	require.NoError(t, err)
 	require.Contains(t, strings.Join(plan.Plan.Notes, "\n"), "API keys alone")
@@ -133,7 +133,7 @@ func TestKeysAloneRunSyncStatusAndDeployEachWithItsEnvironmentsKey(t *testing.T)
 	require.Equal(t, "1.0.0", currentConfig(t, srv, "support", strueretest.Production).Version, "production serves the development version")
 	st, err = c.Status(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.StateSynced))
+	require.ElementsMatch(t, []string{"support", "scheduler"}, st.AgentsIn(struere.ProductionSynced))
 
 	// Every request went to a site route with the key of the environment
 	// it read or wrote; nothing went to the function API.
