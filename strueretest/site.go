@@ -1,6 +1,8 @@
 package strueretest
 
 import (
+	struere "github.com/struere/struere-go"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -165,7 +167,7 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	var cfg *configRow
 	if s.isE1() {
 		id := a.prodConfigID
-		if k.env == Development {
+		if k.env == envDev {
 			id = a.devConfigID
 		}
 		if id == "" {
@@ -176,6 +178,9 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 		}
 	} else if cfg = st.currentConfig(a.id, k.env); cfg == nil {
 		return nil, chatError500{fmt.Sprintf("No %s configuration found", k.env)}
+	}
+	if err := s.checkThreadContext(req, cfg); err != nil {
+		return nil, err
 	}
 	if ext, _ := req["externalThreadId"].(string); th == nil && ext != "" {
 		for i := range st.threads {
@@ -198,8 +203,45 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	out := (len(answer) + 3) / 4
 	th.chars += len(message) + len(answer)
 	th.messages += 2
-	s.served.add(Served{Agent: a.slug, AgentID: a.id, Version: cfg.version, Environment: k.env, KeyPrefix: k.prefix,
+	s.served.add(Served{Agent: a.slug, AgentID: a.id, Version: cfg.version, Environment: struere.Environment(k.env), KeyPrefix: k.prefix,
 		ThreadID: th.id, Message: message, At: ms(now)})
 	return map[string]any{"message": answer, "threadId": th.id,
 		"usage": map[string]any{"inputTokens": float64(in), "outputTokens": float64(out), "totalTokens": float64(in + out)}}, nil
+}
+
+// checkThreadContext is HEAD's validateThreadContextParams: when the
+// request carries threadContext.params and the configuration declares
+// threadContextParams, required parameters must be present and every
+// declared one must have its type.
+func (s *Server) checkThreadContext(req map[string]any, cfg *configRow) error {
+	tc, _ := req["threadContext"].(map[string]any)
+	params, ok := tc["params"].(map[string]any)
+	schema, _ := cfg.threadContextParams.([]any)
+	if !s.isHead() || !ok || schema == nil {
+		return nil
+	}
+	for _, pv := range schema {
+		p, _ := pv.(map[string]any)
+		name := str(p, "name")
+		v, present := params[name]
+		if !present || v == nil {
+			if req, _ := p["required"].(bool); req {
+				return chatError500{"Missing required thread context param: " + name}
+			}
+			continue
+		}
+		var okType bool
+		switch str(p, "type") {
+		case "string":
+			_, okType = v.(string)
+		case "number":
+			_, okType = v.(float64)
+		case "boolean":
+			_, okType = v.(bool)
+		}
+		if !okType {
+			return chatError500{"Thread context param \"" + name + "\" must be a " + str(p, "type")}
+		}
+	}
+	return nil
 }

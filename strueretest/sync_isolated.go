@@ -1,6 +1,7 @@
 package strueretest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,7 +48,7 @@ func (r *syncRun) limits() (agents, suites, automations int) {
 
 func (r *syncRun) run() (map[string]any, *fnError) {
 	op := "sync"
-	if r.env == Production {
+	if r.env == envProd {
 		op = "deploy"
 	}
 	if r.logf != nil {
@@ -84,7 +85,7 @@ func (r *syncRun) run() (map[string]any, *fnError) {
 		}
 		out["triggers"], payload["triggers"] = ch.e2(), ch.e2()
 	}
-	if fixtures := list(r.args, "fixtures"); r.head && len(fixtures) > 0 && r.env == Eval {
+	if fixtures := list(r.args, "fixtures"); r.head && len(fixtures) > 0 && r.env == envEval {
 		res, err := r.fixtures(fixtures)
 		if err != nil {
 			return nil, err
@@ -104,6 +105,18 @@ func (r *syncRun) run() (map[string]any, *fnError) {
 			eventType: op + ".completed", actorType: actorType, actorID: r.userID, payload: payload, timestamp: r.now})
 	}
 	return out, nil
+}
+
+// jsonStringify renders v as JavaScript's JSON.stringify does (no HTML
+// escaping; Go sorts object keys, JavaScript keeps insertion order).
+func jsonStringify(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(encodeValue(v, false)); err != nil {
+		return "undefined"
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // joinJS renders a list as a JavaScript template literal does: elements
@@ -138,7 +151,7 @@ func (r *syncRun) logDiagnostics(when string) {
 		if et := st.entityType(e.typeID); et != nil {
 			slug = et.slug
 		}
-		r.log("[SYNC]   entity %s type=%s data=%s", e.id, slug, render(e.data))
+		r.log("[SYNC]   entity %s type=%s data=%s", e.id, slug, jsonStringify(e.data))
 	}
 	var rels []relationRow
 	for _, rel := range st.relations {
@@ -269,7 +282,7 @@ func (r *syncRun) roles() *changes {
 			ch.deleted = append(ch.deleted, name)
 		}
 	}
-	if r.env == Production {
+	if r.env == envProd {
 		r.copyUserRoles(payload)
 	}
 	return ch
@@ -301,11 +314,11 @@ func (r *syncRun) copyUserRoles(payload []any) {
 	st := r.st
 	for _, v := range payload {
 		name := str(v.(map[string]any), "name")
-		dev := firstRole(st, r.orgID, Development, name)
+		dev := firstRole(st, r.orgID, envDev, name)
 		if dev == nil {
 			continue
 		}
-		prod := firstRole(st, r.orgID, Production, name)
+		prod := firstRole(st, r.orgID, envProd, name)
 		if prod == nil {
 			continue
 		}
@@ -322,7 +335,7 @@ func (r *syncRun) copyUserRoles(payload []any) {
 					return false
 				}
 				role := st.role(x.roleID)
-				return role != nil && role.env == Production
+				return role != nil && role.env == envProd
 			})
 			st.userRoles = append(st.userRoles, userRoleRow{id: st.newID(tableUserRoles), userID: ur.userID, roleID: prodID, createdAt: r.now})
 		}
