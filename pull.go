@@ -185,6 +185,11 @@ type headRecovery struct {
 // notes.
 func (c *Client) recoverForPull(ctx context.Context, op string, env Environment, sync *wireSyncState, pull *wirePullState) (*headRecovery, error) {
 	hr := &headRecovery{}
+	if c.s.auth == nil {
+		const why = "the agent and role queries need a user token, and the client has API keys only"
+		hr.agentsWhy, hr.rolesWhy = why, why
+		return hr, nil
+	}
 	var roleNames []string
 	for _, raw := range pull.Roles {
 		var r struct {
@@ -217,7 +222,7 @@ func (c *Client) recoverPullAgents(ctx context.Context, op string, env Environme
 		other = Development
 	}
 	otherState := new(wireSyncState)
-	if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: other}, otherState); err != nil {
+	if err := c.exchange(ctx, op, other, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: other}, otherState); err != nil {
 		return err
 	}
 	r := &remote{gen: GenerationHead, dev: sync, prod: otherState}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -476,4 +477,32 @@ func TestPullReadsTheEvalEnvironmentOnHead(t *testing.T) {
 	sch, ok := res.Definitions.Agent("scheduler")
 	require.True(t, ok)
 	require.Equal(t, "2.0.1-eval", sch.Version, "the eval environment's own configuration")
+}
+
+func TestPullWithAPIKeysOnlySaysWhatItCouldNotRecover(t *testing.T) { // protocol-head H3.3: /v1/sync/pull
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	c, ctx := newClient(t, srv), ctxT(t)
+	_, err := c.Sync(ctx, headDefs(t))
+	require.NoError(t, err)
+	dev, err := srv.CreateAPIKey(strueretest.Development, "ci", time.Time{})
+	require.NoError(t, err)
+	devKey, err := struere.ParseAPIKey(dev, struere.Development)
+	require.NoError(t, err)
+	keys, err := struere.New(struere.Config{URL: srv.URL(), SiteURL: srv.SiteURL(), APIKeys: []struere.APIKey{devKey}})
+	require.NoError(t, err)
+	srv.ResetRequests()
+
+	res, err := keys.Pull(ctx, struere.Development)
+	require.NoError(t, err)
+	want := headDefs(t)
+	want.Agents[0].FirstMessageSuggestions, want.Agents[0].ThreadContextParams = nil, nil
+	want.Roles[0].AgentAccess = nil
+	require.Empty(t, cmp.Diff(want, res.Definitions, sameJSON))
+	sup, _ := res.Agent("support")
+	require.Len(t, sup.Notes, 1)
+	require.Equal(t, struere.NoteNotReadable, sup.Notes[0].Code)
+	require.Contains(t, sup.Notes[0].Text, "API keys only")
+	for _, r := range srv.Requests() {
+		require.NotEqual(t, "/api/query", r.URLPath, "a keys-only client never calls the function API")
+	}
 }

@@ -203,6 +203,7 @@ func runSuite(t *testing.T, tg target) {
 		{"skipped agent", r.stepSkippedAgent},
 		{"refused promotion", r.stepRefusedPromotion},
 		{"loss refused unless accepted", r.stepLossRefused},
+		{"key-pair deploy", r.stepKeyPairDeploy},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx) }) {

@@ -78,3 +78,47 @@ func (r *run) stepLossRefused(t *testing.T, ctx context.Context) {
 	_, err = r.c.Sync(ctx, current)
 	require.NoError(t, err)
 }
+
+// stepKeyPairDeploy runs sync and deploy on a client holding only the
+// development and production API keys (the backend's /v1/sync* routes),
+// and checks the outcome with the token client.
+func (r *run) stepKeyPairDeploy(t *testing.T, ctx context.Context) {
+	if r.gen != struere.GenerationHead {
+		t.Logf("not run on %s: only the newest backend serves /v1/sync*", r.gen)
+		return
+	}
+	if r.tg.devKey.IsZero() || r.tg.prodKey.IsZero() {
+		t.Log("not run: it needs both STRUERE_DEVELOPMENT_API_KEY and STRUERE_PRODUCTION_API_KEY")
+		return
+	}
+	kc, err := struere.New(struere.Config{URL: r.tg.cfg.URL, SiteURL: r.tg.cfg.SiteURL, APIKeys: []struere.APIKey{r.tg.devKey, r.tg.prodKey}})
+	require.NoError(t, err)
+	// The keys name their organization themselves: make sure it is the
+	// one the suite checked before writing anything with them.
+	st, err := kc.Status(ctx)
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(st.Agents, func(a struere.AgentStatus) bool { return a.Slug == r.slug("support") }),
+		"the API keys belong to another organization than %s: refusing to write with them", r.c.OrganizationID())
+
+	defs := r.defs("1.2.0", "Deployed with keys.", "2.0.0")
+	_, err = kc.Sync(ctx, defs)
+	require.NoError(t, err)
+	before := r.productionVersions(t, ctx)
+
+	// Without a user token the fields the pull state omits cannot be
+	// read, so a promotion cannot show it keeps them: refused.
+	_, err = kc.Deploy(ctx)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Equal(t, before, r.productionVersions(t, ctx), "a refused deploy writes nothing")
+
+	res, err := kc.Deploy(ctx, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams))
+	require.NoError(t, err)
+	require.Contains(t, res.Deployed, r.slug("support"))
+	require.True(t, res.Verified)
+	p, err := r.c.Pull(ctx, struere.Production)
+	require.NoError(t, err)
+	got, ok := p.Definitions.Agent(r.slug("support"))
+	require.True(t, ok)
+	require.Equal(t, "1.2.0", got.Version, "production serves what the key pair deployed")
+	require.Equal(t, "Deployed with keys.", got.SystemPrompt)
+}

@@ -3,7 +3,9 @@
 // refusals (a sync that would delete, a deploy whose local definitions
 // differ, a stale plan), redeploy, a deploy with nothing to promote, pull,
 // a skipped agent, a promotion that would invent a configuration, and on
-// the newest backend a value its sync rejects — run through the public API
+// the newest backend a value its sync rejects and a sync and deploy by a
+// client holding only the development and production API keys — run
+// through the public API
 // against one deployment, asserting only outcomes (what development and
 // production hold afterwards, what was refused, what a pull wrote), never
 // the backend's wording. The package has no API; the suite is its test,
@@ -24,6 +26,8 @@
 //	STRUERE_SITE_URL             optional; derived from the deployment URL
 //	STRUERE_DEVELOPMENT_API_KEY  optional; development key: the suite chats with development
 //	STRUERE_PRODUCTION_API_KEY   optional; production key: the suite checks what production serves
+//	                             (with both keys, on the newest backend, it also deploys with the keys alone,
+//	                             after checking they belong to the same organization)
 //	STRUERE_ACCEPTANCE_ALLOW_FOREIGN=1  see "Foreign items" below
 //
 //	STRUERE_ACCEPTANCE=1 STRUERE_CONVEX_URL=… STRUERE_TOKEN=… STRUERE_ORG_ID=… \
