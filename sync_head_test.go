@@ -107,7 +107,7 @@ func TestTheHeadCLIPayloadSyncsAndReadsBackSynced(t *testing.T) {
 
 	cfg := currentConfig(t, srv, "support", "development")
 	require.Equal(t, []string{"Book a session", "Cancel my booking"}, cfg.FirstMessageSuggestions)
-	require.JSONEq(t, `[{"name":"customerId","type":"string","required":true,"description":"The customer's record id"},{"name":"vip","type":"boolean"}]`, string(cfg.ThreadContextParams))
+	require.JSONEq(t, `[{"name":"customerId","type":"string","required":true,"description":"The customer's record id"},{"name":"vip","type":"boolean"}]`, mustJSON(t, cfg.ThreadContextParams))
 	require.Contains(t, string(cfg.StoredTools), `"templateOnly":true`)
 	require.NotContains(t, string(cfg.StoredTools), "isBuiltin")
 	var teacher *strueretest.Role
@@ -186,7 +186,7 @@ func TestSyncToEvalTakesFixturesAndOtherEnvironmentsRefuseThem(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, struere.Eval, res.Environment)
 	require.Equal(t, &struere.FixtureChanges{EntitiesCreated: 2, RelationsCreated: 1}, res.Fixtures)
-	require.Len(t, srv.Entities(struere.Eval.String()), 2)
+	require.Len(t, srv.Entities(struere.Eval), 2)
 	require.Empty(t, currentConfigs(srv, "support", "development"), "eval only")
 	require.Equal(t, "1.0.0", currentConfig(t, srv, "support", "eval").Version)
 
@@ -226,9 +226,17 @@ func TestSyncRefusesNewestBackendFieldsOnE2(t *testing.T) {
 func currentConfigs(srv *strueretest.Server, slug, env string) []strueretest.ConfigRecord {
 	var out []strueretest.ConfigRecord
 	for _, c := range srv.Configs(slug) {
-		if c.Current && c.Environment == env {
+		if c.Current && string(c.Environment) == env {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// mustJSON encodes v for a JSON comparison.
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
