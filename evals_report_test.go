@@ -212,3 +212,28 @@ func TestEvalTextMarkdownJSON(t *testing.T) {
 		t.Errorf("JSON round trip %+v", back)
 	}
 }
+
+// TestEvalCase85SnapshotDiffs: the run's snapshot must match the eval
+// configuration in version, model, system prompt and tool names.
+func TestEvalCase85SnapshotDiffs(t *testing.T) {
+	cfg := pulledConfig{Name: "Support", Slug: "support", Version: "1.0.0", SystemPrompt: "You are",
+		Model: json.RawMessage(`{"model":"openai/gpt-5-mini","temperature":0.7}`), Tools: json.RawMessage(`[{"name":"entity.query","description":"q","parameters":{}}]`)}
+	same := &AgentSnapshot{Version: "1.0.0", Model: json.RawMessage(`{"temperature":0.7,"model":"openai/gpt-5-mini"}`), SystemPrompt: "You are", Tools: []string{"entity.query"}}
+	if d := snapshotDiffs(same, cfg); len(d) != 0 {
+		t.Fatalf("equal snapshot differs: %v", d)
+	}
+	for field, snap := range map[string]AgentSnapshot{
+		"version":      {Version: "1.0.1", Model: same.Model, SystemPrompt: same.SystemPrompt, Tools: same.Tools},
+		"model":        {Version: "1.0.0", Model: json.RawMessage(`{"model":"openai/gpt-4o","temperature":0.7}`), SystemPrompt: same.SystemPrompt, Tools: same.Tools},
+		"systemPrompt": {Version: "1.0.0", Model: same.Model, SystemPrompt: "other", Tools: same.Tools},
+		"tool names":   {Version: "1.0.0", Model: same.Model, SystemPrompt: same.SystemPrompt, Tools: []string{"entity.query", "my_tool"}},
+	} {
+		d := snapshotDiffs(&snap, cfg)
+		if len(d) != 1 || !strings.HasPrefix(d[0], field) {
+			t.Errorf("%s: diffs %v, want one naming %s", field, d, field)
+		}
+	}
+	if d := snapshotDiffs(nil, cfg); len(d) != 1 || !strings.Contains(d[0], "no configuration") {
+		t.Errorf("missing snapshot: %v", d)
+	}
+}

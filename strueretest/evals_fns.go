@@ -77,6 +77,8 @@ func (s *Server) addEvalFunctions(fns map[string]function) {
 	add("deleteCase", "mutation", obj(req("id", id("evalCases"))), s.evDeleteCase)
 	add("reorderCases", "mutation", obj(req("suiteId", id("evalSuites")), req("caseIds", arr(id("evalCases")))), s.evReorderCases)
 	add("deleteCasesBySuite", "mutation", obj(req("suiteId", id("evalSuites"))), s.evDeleteCasesBySuite)
+	add("listFixtures", "query", obj(opt("environment", env)), s.evListFixtures)
+	add("listFixtureEntities", "query", obj(req("entityTypeSlug", vString{})), s.evListFixtureEntities)
 	fns["billing:getBalance"] = function{"query", obj(), s.getBalance}
 	fns["organizations:getCurrent"] = function{"query", obj(), s.getCurrentOrg}
 	fns["modelPricing:getFeaturedPricing"] = function{"query", obj(), s.getFeaturedPricing}
@@ -469,6 +471,59 @@ func (s *Server) evGetEvalStats(st *state, c *callCtx) (any, *fnError) {
 	}
 	return map[string]any{"totalRuns": float64(total), "completedRuns": float64(completed),
 		"agentTokens": agent, "judgeTokens": judge, "totalTokens": agent + judge}, nil
+}
+
+func (s *Server) evListFixtures(st *state, c *callCtx) (any, *fnError) {
+	_, orgID, err := c.resolveOrg(st)
+	if err != nil {
+		return nil, err
+	}
+	env := envArg(c, envEval)
+	out := []any{}
+	for _, f := range st.fixtures {
+		if f.orgID != orgID || f.env != env {
+			continue
+		}
+		counts := map[string]any{}
+		for k, v := range f.entityTypeCounts {
+			counts[k] = float64(v)
+		}
+		d := sysFields(f.id, f.syncedAt)
+		d["organizationId"], d["environment"], d["name"], d["slug"] = f.orgID, f.env, f.name, f.slug
+		d["entityCount"], d["relationCount"], d["entityTypeCounts"], d["syncedAt"] = float64(f.entityCount), float64(f.relationCount), counts, float64(f.syncedAt)
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// evListFixtureEntities returns the eval entity type with that slug and
+// its live entities, or null.
+func (s *Server) evListFixtureEntities(st *state, c *callCtx) (any, *fnError) {
+	_, orgID, err := c.resolveOrg(st)
+	if err != nil {
+		return nil, err
+	}
+	slug := str(c.args, "entityTypeSlug")
+	for _, et := range st.entityTypes {
+		if et.orgID != orgID || et.env != envEval || et.slug != slug {
+			continue
+		}
+		typ := sysFields(et.id, et.createdAt)
+		typ["organizationId"], typ["environment"], typ["name"], typ["slug"], typ["schema"] = et.orgID, et.env, et.name, et.slug, et.schema
+		typ["searchFields"] = anys(et.searchFields)
+		entities := []any{}
+		for _, e := range st.entities {
+			if e.typeID != et.id || e.deleted {
+				continue
+			}
+			d := sysFields(e.id, e.createdAt)
+			d["organizationId"], d["environment"], d["entityTypeId"], d["status"], d["data"] = e.orgID, e.env, e.typeID, e.status, e.data
+			d["createdAt"], d["updatedAt"] = float64(e.createdAt), float64(e.createdAt)
+			entities = append(entities, d)
+		}
+		return map[string]any{"entityType": typ, "entities": entities}, nil
+	}
+	return nil, nil
 }
 
 // Mutations.

@@ -745,3 +745,50 @@ func TestEvalWaitRuns(t *testing.T) {
 		t.Errorf("WaitEvalRuns = %v, %v; want [%s]", ids, err, runID)
 	}
 }
+
+func TestEvalReadQueries(t *testing.T) {
+	s := evalServer(t)
+	args := map[string]any{"organizationId": s.OrganizationID(), "environment": evalEnv,
+		"agents":      []any{evalAgent("support", "1.0.0")},
+		"entityTypes": []any{map[string]any{"name": "Order", "slug": "order", "schema": map[string]any{"type": "object"}}},
+		"roles":       []any{},
+		"evalSuites":  []any{evSuite("smoke", "support", evalCase("a", turn("hi")))},
+		"fixtures": []any{map[string]any{"name": "Orders", "slug": "orders",
+			"entities": []any{map[string]any{"ref": "o1", "type": "order", "data": map[string]any{"n": "1"}}}}}}
+	value[map[string]any](t, mutation(t, s, "sync:syncOrganization", args))
+	fx := value[[]map[string]any](t, query(t, s, "evals:listFixtures", map[string]any{}))
+	if len(fx) != 1 || fx[0]["slug"] != "orders" || fx[0]["entityCount"] != 1.0 || fx[0]["environment"] != evalEnv {
+		t.Errorf("listFixtures %v", fx)
+	}
+	ents := value[map[string]any](t, query(t, s, "evals:listFixtureEntities", map[string]any{"entityTypeSlug": "order"}))
+	if list := ents["entities"].([]any); len(list) != 1 || list[0].(map[string]any)["data"].(map[string]any)["n"] != "1" {
+		t.Errorf("listFixtureEntities %v", ents)
+	}
+	if r := query(t, s, "evals:listFixtureEntities", map[string]any{"entityTypeSlug": "nope"}); string(r.Value) != "null" {
+		t.Errorf("unknown type: %s, want null", r.Value)
+	}
+	id := suiteID(t, s, evalEnv, "smoke")
+	first, second := startRun(t, s, id), startRun(t, s, id)
+	runs := value[[]runDocT](t, query(t, s, "evals:listRuns", map[string]any{"suiteId": id}))
+	if len(runs) != 2 || runs[0].ID != second || runs[1].ID != first {
+		t.Errorf("listRuns not newest first: %+v", runs)
+	}
+	if runs := value[[]runDocT](t, query(t, s, "evals:listRuns", map[string]any{"suiteId": id, "limit": 1})); len(runs) != 1 || runs[0].ID != second {
+		t.Errorf("listRuns limit 1: %+v", runs)
+	}
+	agentID := s.Agents()[0].ID
+	if runs := value[[]runDocT](t, query(t, s, "evals:listRunsByAgent", map[string]any{"agentId": agentID})); len(runs) != 2 {
+		t.Errorf("listRunsByAgent (default env eval): %d runs", len(runs))
+	}
+	if runs := value[[]runDocT](t, query(t, s, "evals:listAllRuns", map[string]any{"environment": "development"})); len(runs) != 0 {
+		t.Errorf("listAllRuns in development: %d runs", len(runs))
+	}
+	m := value[[]map[string]any](t, query(t, s, "evals:listSuitesMap", map[string]any{"agentId": agentID}))
+	if len(m) != 1 || m[0]["_id"] != id || m[0]["name"] != "Smoke" || len(m[0]) != 2 {
+		t.Errorf("listSuitesMap %v", m)
+	}
+	stats := value[map[string]float64](t, query(t, s, "evals:getEvalStats", map[string]any{"environment": evalEnv}))
+	if stats["totalRuns"] != 2 || stats["completedRuns"] != 2 || stats["totalTokens"] != stats["agentTokens"]+stats["judgeTokens"] {
+		t.Errorf("getEvalStats %v", stats)
+	}
+}
