@@ -113,6 +113,15 @@
 //     (only seeding can create them). A production sync copies users'
 //     development role assignments (protocol-head §H1.3, also at E2).
 //   - getPullState lists enabled triggers only, and no eval suites.
+//   - The dashboard's read queries a client-side promotion uses
+//     (protocol-head §H2.4) are served on E2 as on HEAD, as the E2
+//     backend (14009adf) has them: agents:list and agents:getWithConfig
+//     (admins only, [] / null otherwise), roles:list and
+//     roles:getWithPolicies (any member), all on the caller's default
+//     organization. roles:getWithPolicies returns each stored policy row
+//     with its scope rules (type "field" unless seeded otherwise) and field
+//     masks; those nested documents carry policyId and createdAt but no
+//     _id, since the emulation does not store them as separate rows.
 //   - E1 SeedTrigger and SeedEvalSuite fail; SeedPack works on every
 //     generation but only E1 reports packs.
 //
