@@ -126,24 +126,24 @@ type SuiteResult struct {
 
 // AgentSnapshot is the agent configuration a run recorded when it started.
 type AgentSnapshot struct {
-	Version      string          `json:"version"`
-	Model        json.RawMessage `json:"model"`
-	SystemPrompt string          `json:"systemPrompt"`
-	Tools        []string        `json:"tools"` // tool names only
+	Version      string          `json:"version"`      // the configuration's version
+	Model        json.RawMessage `json:"model"`        // the model object, as stored
+	SystemPrompt string          `json:"systemPrompt"` // the system prompt, unrendered
+	Tools        []string        `json:"tools"`        // tool names only
 }
 
 // CaseResult is one case's result.
 type CaseResult struct {
-	Name   string     `json:"name"`
-	CaseID string     `json:"caseId"`
-	Status EvalStatus `json:"status"`
+	Name   string     `json:"name"`   // the case's name
+	CaseID string     `json:"caseId"` // the case's id in this run
+	Status EvalStatus `json:"status"` // passed, failed, error or pending
 	// Score is the weighted mean of the case's judge scores; nil when no
 	// judge graded it.
 	Score        *float64          `json:"score,omitempty"`
-	Duration     time.Duration     `json:"durationMs"`
-	ErrorMessage string            `json:"errorMessage,omitempty"`
-	Turns        []TurnResult      `json:"turns,omitempty"`
-	Final        []AssertionResult `json:"finalAssertions,omitempty"`
+	Duration     time.Duration     `json:"durationMs"`                // the case's time, retry waits included
+	ErrorMessage string            `json:"errorMessage,omitempty"`    // why an errored case failed to run
+	Turns        []TurnResult      `json:"turns,omitempty"`           // per turn; none for an errored case
+	Final        []AssertionResult `json:"finalAssertions,omitempty"` // checks after the last turn
 	// Judge tokens and the costs (microdollars) as the backend reports
 	// them for this case.
 	JudgeInputTokens  int64 `json:"judgeInputTokens,omitempty"`
@@ -159,14 +159,14 @@ type CaseResult struct {
 
 // TurnResult is one turn of a case.
 type TurnResult struct {
-	Index        int               `json:"index"`
-	UserMessage  string            `json:"userMessage"`
-	Reply        string            `json:"reply"`
-	ToolCalls    []ToolCall        `json:"toolCalls,omitempty"`
-	Assertions   []AssertionResult `json:"assertions,omitempty"`
-	Duration     time.Duration     `json:"durationMs"`
-	InputTokens  int64             `json:"inputTokens"`
-	OutputTokens int64             `json:"outputTokens"`
+	Index        int               `json:"index"`                // 0-based
+	UserMessage  string            `json:"userMessage"`          // what the case said
+	Reply        string            `json:"reply"`                // the agent's reply (possibly truncated by the backend)
+	ToolCalls    []ToolCall        `json:"toolCalls,omitempty"`  // tools the agent called in this turn
+	Assertions   []AssertionResult `json:"assertions,omitempty"` // the turn's checks
+	Duration     time.Duration     `json:"durationMs"`           // the chat call's time
+	InputTokens  int64             `json:"inputTokens"`          // the chat's input tokens
+	OutputTokens int64             `json:"outputTokens"`         // the chat's output tokens
 	// AccountProblem flags a canned reply; see CaseResult.AccountProblem.
 	AccountProblem string `json:"accountProblem,omitempty"`
 }
@@ -174,15 +174,15 @@ type TurnResult struct {
 // ToolCall is one tool call the agent made in a turn, under the name the
 // backend records.
 type ToolCall struct {
-	Name      string          `json:"name"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Result    string          `json:"result,omitempty"` // the tool's output as text, possibly truncated
+	Name      string          `json:"name"`                // the tool's recorded name
+	Arguments json.RawMessage `json:"arguments,omitempty"` // the call's arguments, raw JSON
+	Result    string          `json:"result,omitempty"`    // the tool's output as text, possibly truncated
 }
 
 // AssertionResult is the outcome of one assertion.
 type AssertionResult struct {
-	Type     string   `json:"type"`
-	Passed   bool     `json:"passed"`
+	Type     string   `json:"type"`               // the assertion type (Assert* constants)
+	Passed   bool     `json:"passed"`             // whether the check held
 	Score    *float64 `json:"score,omitempty"`    // the judge's score (1 to 5), for llm_judge
 	Reason   string   `json:"reason,omitempty"`   // the check's or the judge's reasoning
 	Criteria string   `json:"criteria,omitempty"` // the llm_judge criteria, when given

@@ -19,7 +19,7 @@ var ErrEvalsFailed = errors.New("struere: evals failed")
 
 // EvalsFailedError is the error of a Deploy stopped by its eval gate.
 type EvalsFailedError struct {
-	Op string
+	Op string // the operation, "deploy"
 	// Report is what the evals found; nil when they never ran (the
 	// configurations differed, or a step before the runs failed).
 	Report *EvalReport
@@ -30,6 +30,7 @@ type EvalsFailedError struct {
 	Err error
 }
 
+// Error says that nothing was written and why.
 func (e *EvalsFailedError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "struere: %s: evals gate: nothing was written to production", e.Op)

@@ -119,14 +119,14 @@ func WithEvalScheduling(m EvalScheduling) Option { return func(o *options) { o.e
 
 // EvalTurn is what the scripted model is asked for one turn of a case.
 type EvalTurn struct {
-	RunID, SuiteSlug, CaseName string
-	Turn                       int    // 0-based
-	UserMessage                string // the turn's message
-	Environment                string // the suite's environment
-	AgentSlug                  string
-	Version, SystemPrompt      string // of the configuration serving the turn
-	Model                      string // model.model of that configuration
-	Tools                      []string
+	RunID, SuiteSlug, CaseName string   // which run, suite and case
+	Turn                       int      // 0-based
+	UserMessage                string   // the turn's message
+	Environment                string   // the suite's environment
+	AgentSlug                  string   // the agent under test
+	Version, SystemPrompt      string   // of the configuration serving the turn
+	Model                      string   // model.model of that configuration
+	Tools                      []string // that configuration's tool names
 }
 
 // EvalReply is the scripted agent's answer to one turn.
@@ -153,19 +153,19 @@ type EvalReply struct {
 
 // EvalToolCall is one tool call of a scripted reply.
 type EvalToolCall struct {
-	Name      string
-	Arguments any
-	Result    any // a string, or any JSON value (stored as its JSON text)
+	Name      string // the agent's tool name, e.g. "entity.query"
+	Arguments any    // the call's arguments (nil: {})
+	Result    any    // a string, or any JSON value (stored as its JSON text); nil: none
 }
 
 // EvalJudging is what the scripted judge is asked for one llm_judge
 // assertion.
 type EvalJudging struct {
-	RunID, SuiteSlug, CaseName string
-	Turn                       int // 0-based; -1 for a final assertion
-	Criteria                   string
-	Reply                      string
-	JudgeModel                 string
+	RunID, SuiteSlug, CaseName string // which run, suite and case
+	Turn                       int    // 0-based; -1 for a final assertion
+	Criteria                   string // the assertion's criteria, or the backend's default text
+	Reply                      string // the reply being graded
+	JudgeModel                 string // the suite's judge model, or the default
 }
 
 // EvalVerdict is the scripted judge's raw answer.
@@ -196,8 +196,8 @@ type EvalModel interface {
 // case's judge calls in order (the last repeats); a case without verdicts
 // passes with score 4.
 type ScriptedModel struct {
-	Replies  map[string][]EvalReply
-	Verdicts map[string][]EvalVerdict
+	Replies  map[string][]EvalReply   // by case name, one per turn
+	Verdicts map[string][]EvalVerdict // by case name, one per judge call
 
 	mu    sync.Mutex
 	calls map[string]int
