@@ -177,6 +177,9 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	} else if cfg = st.currentConfig(a.id, k.env); cfg == nil {
 		return nil, chatError500{fmt.Sprintf("No %s configuration found", k.env)}
 	}
+	if err := s.checkThreadContext(req, cfg); err != nil {
+		return nil, err
+	}
 	if ext, _ := req["externalThreadId"].(string); th == nil && ext != "" {
 		for i := range st.threads {
 			if st.threads[i].orgID == k.orgID && st.threads[i].externalID == ext {
@@ -202,4 +205,41 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 		ThreadID: th.id, Message: message, At: ms(now)})
 	return map[string]any{"message": answer, "threadId": th.id,
 		"usage": map[string]any{"inputTokens": float64(in), "outputTokens": float64(out), "totalTokens": float64(in + out)}}, nil
+}
+
+// checkThreadContext is HEAD's validateThreadContextParams: when the
+// request carries threadContext.params and the configuration declares
+// threadContextParams, required parameters must be present and every
+// declared one must have its type.
+func (s *Server) checkThreadContext(req map[string]any, cfg *configRow) error {
+	tc, _ := req["threadContext"].(map[string]any)
+	params, ok := tc["params"].(map[string]any)
+	schema, _ := cfg.threadContextParams.([]any)
+	if !s.isHead() || !ok || schema == nil {
+		return nil
+	}
+	for _, pv := range schema {
+		p, _ := pv.(map[string]any)
+		name := str(p, "name")
+		v, present := params[name]
+		if !present || v == nil {
+			if req, _ := p["required"].(bool); req {
+				return chatError500{"Missing required thread context param: " + name}
+			}
+			continue
+		}
+		var okType bool
+		switch str(p, "type") {
+		case "string":
+			_, okType = v.(string)
+		case "number":
+			_, okType = v.(float64)
+		case "boolean":
+			_, okType = v.(bool)
+		}
+		if !okType {
+			return chatError500{"Thread context param \"" + name + "\" must be a " + str(p, "type")}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package strueretest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -106,6 +107,18 @@ func (r *syncRun) run() (map[string]any, *fnError) {
 	return out, nil
 }
 
+// jsonStringify renders v as JavaScript's JSON.stringify does (no HTML
+// escaping; Go sorts object keys, JavaScript keeps insertion order).
+func jsonStringify(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(encodeValue(v, false)); err != nil {
+		return "undefined"
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // joinJS renders a list as a JavaScript template literal does: elements
 // joined by commas.
 func joinJS(l []any) string {
@@ -138,7 +151,7 @@ func (r *syncRun) logDiagnostics(when string) {
 		if et := st.entityType(e.typeID); et != nil {
 			slug = et.slug
 		}
-		r.log("[SYNC]   entity %s type=%s data=%s", e.id, slug, render(e.data))
+		r.log("[SYNC]   entity %s type=%s data=%s", e.id, slug, jsonStringify(e.data))
 	}
 	var rels []relationRow
 	for _, rel := range st.relations {
