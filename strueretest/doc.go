@@ -72,14 +72,16 @@
 //     that is not <name>-<semver> gives 400 InvalidVersion; a body over 8 MB
 //     gives 413 PayloadTooLarge. A missing "args" means {}.
 //   - Without "format" the output is always clean JSON (the backend's
-//     "old npm client" exception is not emulated). logLines are never sent;
-//     HTTP 560 is never sent.
+//     "old npm client" exception is not emulated). logLines are sent only by
+//     HEAD's sync:syncOrganization and only when errors are not redacted
+//     (see HEAD below); HTTP 560 is never sent.
 //   - /api/query_at_ts runs as a plain query; /api/query_ts returns the clock.
 //   - Redaction hides every function error text after the first line,
 //     including ArgumentValidationError and "Could not find public function".
-//   - Validation reports missing required fields before extra fields, fields
-//     in name order. The environment argument is a union of two literals, so
-//     "staging" and "eval" give "Value does not match validator." with
+//   - Validation reports an object's extra fields before its missing ones
+//     (the first extra field in name order), then checks fields in name
+//     order. The environment argument is a union of literals, so "staging"
+//     (and "eval" before HEAD) give "Value does not match validator." with
 //     Path/Value/Validator lines (the union text of §1.6), not the single
 //     literal text.
 //   - Validators: agent "tools" is required; description, searchFields,
@@ -98,8 +100,10 @@
 //     from a counter, a 4-character checksum. A string that fails the check
 //     gives "Unable to decode ID: …"; a well-formed id that is not a live
 //     organization gives "Organization not found".
-//   - apiKeys:create needs no admin role; on E1 its environment is optional
-//     and defaults to production.
+//   - apiKeys:create needs no admin role before HEAD (HEAD requires one; an
+//     owner counts as admin); on E1 its environment is optional and
+//     defaults to production.
+//   - organizationId "" counts as omitted in every generation (§H6.7).
 //
 // Sync and deploy:
 //   - The current configuration of (agent, environment) is its newest row;
@@ -131,7 +135,8 @@
 //     {"code":"[Request ID: …] Server Error"} plus "trace" when not redacting.
 //   - externalThreadId is looked up within the organization only, so a dev
 //     and a prod key can share a thread, as §7.1 says of the real backend.
-//   - A successful chat sets the key's lastUsedAt.
+//   - Before HEAD a successful chat sets the key's lastUsedAt; at HEAD
+//     every authenticated site request does, even one that then fails.
 //   - The slug route prefers a live agent of that slug and does not check
 //     its status. On E1 only the literal path "/v1/agents/:slug/chat" is
 //     routed; every real slug gets 404.
@@ -174,8 +179,87 @@
 //   - Id arguments of another table fail with the "Found ID … from table"
 //     text (§H9.1) for every function.
 //
+// HEAD (protocol-head.md):
+//   - Errors are redacted by default, as on the hosted deployment;
+//     WithRedaction(false) shows the texts. Non-redacting, the public sync
+//     mutation returns as logLines ("[LOG] '<text>'") the lines of
+//     cvx/sync.ts: start and end, the diagnostic scans before and after
+//     (entities of the environment, relations of the organization, every
+//     user-role assignment) and the three result lines; entity data is
+//     rendered with sorted keys. The lines logged by cvx/lib/sync/*.ts are
+//     not reproduced. Site routes never return log lines.
+//   - Case 39 says a {provider,name} model is rejected with extra field
+//     `provider`; the emulation names `name`, the first extra field in name
+//     order (Convex objects are sorted maps), and says "extra field" either
+//     way. Tests match "extra field".
+//   - Plan limits are checked at HEAD only. Every organization has the
+//     server's plan (WithPlan, default PlanFree) unless SetPlan gave it
+//     one; starter and pro are unlimited, an unknown plan has the free
+//     limits (as getPlanLimits does). Polar is not emulated.
+//   - Existing rows are matched as the backend's Maps do: the last of equal
+//     slugs for entity types, agents, triggers and active suites; the first
+//     of equal names for roles (the others are deleted). Payload
+//     duplicates are all created (case 50).
+//   - Eval cases are rows of their own (new ids on every sync of the suite);
+//     EvalSuite.Cases assembles them in order.
+//   - The production user-role copy (case 53) runs on E2 and E2Deploy too.
+//     AssignRole seeds assignments; UserRoles lists them.
+//   - events:listSyncEvents orders by timestamp, newest first, and the
+//     later insertion first among equal timestamps; an event's
+//     _creationTime is its timestamp.
+//   - roles:list, agents:list and agents:getWithConfig return raw
+//     documents; roles have updatedAt = createdAt; getWithConfig returns
+//     each environment's current (newest) configuration, null when none.
+//   - POST /v1/sync: an argument validation error is returned bare
+//     ("ArgumentValidationError: …", no prefix); a body that is not JSON
+//     gives V8's texts ("Unexpected end of JSON input", or "Unexpected
+//     token 'x', "<first 10 bytes>..." is not valid JSON"); a null body
+//     gives "Cannot read properties of null (reading 'agents')".
+//   - HTTP strips trailing spaces of header values, so "Authorization:
+//     Bearer " arrives as "Bearer"; that value counts as the empty key
+//     (401 Unauthorized, case 56).
+//   - POST /v1/auth/refresh: sessions come from AddSession (a subject and
+//     the org_id claim of the tokens it mints; SetSessionOrganization moves
+//     it); RejectSession makes Clerk refuse one with a given body; an
+//     unknown session gets Clerk's resource_not_found body;
+//     SetClerkSecretConfigured(false) removes the secret. A non-JSON body,
+//     a null body or a non-string sessionId give the Convex-generated 500.
+//     Minted tokens last a year of server clock, like MintToken's.
+//   - Rate limits: the refresh window (20 per minute per session id) starts
+//     at the window's first request; chat token buckets (30/min burst 10
+//     per key hash, then 100/min burst 30 per organization) start full and
+//     refill continuously; retryAt is when one token is back. The sync
+//     routes have none.
+//   - Chat validates threadContext.params against the configuration's
+//     threadContextParams only when both are present, as HEAD does.
+//   - Studio keys come from CreateKey with Studio set (the backend creates
+//     them when it mirrors an organization from Clerk).
+//
+// How protocol-head §H8 was resolved:
+//   - Nested error texts on /v1/sync: bare texts, as above; tests match
+//     substrings.
+//   - Convex limit errors, the cost of the whole-table scans and OCC
+//     conflicts: not emulated (no read or write limits, one lock).
+//   - logLines on the hosted deployment: none (the default redacts);
+//     present with WithRedaction(false).
+//   - Live data shapes: seed them with AgentConfig.RawModel and RawTools
+//     (isBuiltin tools, {provider,name} models, model.reasoning).
+//   - Clerk token lifetime: a year of server clock; ExpireToken expires
+//     one at once.
+//   - Fixed-window alignment: see rate limits above; no test depends on it.
+//   - Plan detection: WithPlan and SetPlan instead of Polar products.
+//   - created/updated lists follow the payload, deleted lists index order.
+//
+// # Conformance
+//
+// A test named TestCase<N>_… covers conformance case N: of protocol.md §11
+// for N ≤ 38, of protocol-head.md §H7 for 39 ≤ N ≤ 64. Cases 61–63 are
+// about clients; their tests check what the server gives such a client.
+//
 // # Not emulated
 //
-// Admin keys. Eval statistics (getEvalStats) count tokens only. The eval
-// authoring functions do not check plan limits.
+// Admin keys, chat credit checks, the data and template routes (/v1/data/*,
+// /v1/templates/*, /v1/compile-prompt, /v1/run-tool) and Clerk webhooks.
+// Eval statistics (getEvalStats) count tokens only. The eval authoring
+// functions do not check plan limits.
 package strueretest
