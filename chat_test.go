@@ -36,7 +36,7 @@ func newChatFixture(t *testing.T, gen struere.Generation, opts ...strueretest.Op
 	f := &chatFixture{srv: srv, c: newClient(t, srv)}
 	cfg := func(v string) strueretest.AgentConfig {
 		return strueretest.AgentConfig{Version: v, Name: "Support", SystemPrompt: "Help.",
-			Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
+			Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
 	}
 	a, err := srv.SeedAgent(strueretest.Agent{Slug: "support"})
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func newChatFixture(t *testing.T, gen struere.Generation, opts ...strueretest.Op
 
 func chatKey(t *testing.T, srv *strueretest.Server, env struere.Environment, expires time.Time) struere.APIKey {
 	t.Helper()
-	raw, err := srv.CreateAPIKey(string(env), string(env)+" key", expires)
+	raw, err := srv.CreateAPIKey(env, string(env)+" key", expires)
 	require.NoError(t, err)
 	k, err := struere.ParseAPIKey(raw, env)
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ func TestChatKeyReachesOnlyItsOwnEnvironment(t *testing.T) {
 		require.Positive(t, prod.Usage.InputTokens)
 		require.Positive(t, prod.Usage.OutputTokens)
 		require.Equal(t, prod.Usage.InputTokens+prod.Usage.OutputTokens, prod.Usage.TotalTokens)
-		envOf := map[string]string{}
+		envOf := map[string]struere.Environment{}
 		for _, th := range f.srv.Threads() {
 			envOf[th.ID] = th.Environment
 		}

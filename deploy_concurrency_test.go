@@ -58,7 +58,7 @@ func TestDeployRefusesAsStaleWhenTheBackendChangesBeforeTheWrite(t *testing.T) {
 		_, err := srv.SeedAgent(strueretest.Agent{Slug: "intruder", Name: "Intruder"})
 		require.NoError(t, err)
 		_, err = srv.SeedConfig("intruder", strueretest.Development, strueretest.AgentConfig{Version: "1.0.0", Name: "Intruder", SystemPrompt: "x",
-			Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+			Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 		require.NoError(t, err)
 	})
 	srv.ResetRequests()

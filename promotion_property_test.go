@@ -65,7 +65,7 @@ var ignoreVolatile = cmp.FilterPath(func(p cmp.Path) bool {
 	return n == ".ID" || n == ".UpdatedAt" || n == ".CreatedAt" || n == ".AgentID"
 }, cmp.Ignore())
 
-func current(recs []strueretest.ConfigRecord, env string) (strueretest.ConfigRecord, bool) {
+func current(recs []strueretest.ConfigRecord, env struere.Environment) (strueretest.ConfigRecord, bool) {
 	for _, c := range recs {
 		if c.Current && c.Environment == env {
 			return c, true
@@ -78,7 +78,7 @@ func checkPromotion(t *testing.T, rnd *rand.Rand) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
 	var slugs []string
 	unconfigured, renamed := false, false
-	model := strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}
+	model := struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}
 	for i := range 1 + rnd.IntN(5) {
 		slug := fmt.Sprintf("agent-%d", i)
 		slugs = append(slugs, slug)
@@ -100,7 +100,7 @@ func checkPromotion(t *testing.T, rnd *rand.Rand) {
 		if dev {
 			_, err = srv.SeedConfig(slug, strueretest.Development, strueretest.AgentConfig{Version: fmt.Sprintf("2.%d.0", rnd.IntN(9)), Name: devName,
 				SystemPrompt: fmt.Sprintf("dev prompt %d", rnd.IntN(1000)), Model: model,
-				Tools: []strueretest.Tool{{Name: "entity.query", Description: "q", Parameters: json.RawMessage(`{"type":"object"}`), IsBuiltin: true}}})
+				Tools: []struere.Tool{{Name: "entity.query", Description: "q", Parameters: json.RawMessage(`{"type":"object"}`), IsBuiltin: new(true)}}})
 			require.NoError(t, err)
 		}
 		if prod {
@@ -110,7 +110,7 @@ func checkPromotion(t *testing.T, rnd *rand.Rand) {
 		}
 		unconfigured = unconfigured || (!dev && !prod)
 	}
-	for _, env := range []string{strueretest.Development, strueretest.Production} {
+	for _, env := range []struere.Environment{strueretest.Development, strueretest.Production} {
 		for i := range rnd.IntN(3) {
 			slug := fmt.Sprintf("%s-type-%d", env[:3], i)
 			_, err := srv.SeedEntityType(env, strueretest.EntityType{Name: slug, Slug: slug,

@@ -181,7 +181,7 @@ func TestPullFlagsAgentsWithoutAConfigurationInsteadOfInventingOne(t *testing.T)
 			_, err := srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
 			require.NoError(t, err)
 			_, err = srv.SeedConfig("legacy", strueretest.Production, strueretest.AgentConfig{Version: "3.0.0", SystemPrompt: "Old.",
-				Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+				Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 			require.NoError(t, err)
 
 			dev, err := c.Pull(ctx, struere.Development)

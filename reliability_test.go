@@ -204,7 +204,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("support", strueretest.Development, strueretest.AgentConfig{Version: "1.0.0", Name: "Support",
-		SystemPrompt: "You help customers.", Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		SystemPrompt: "You help customers.", Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 	require.NoError(t, err)
 	raw, err := srv.CreateAPIKey(strueretest.Development, "matrix", time.Time{})
 	require.NoError(t, err)

@@ -146,7 +146,7 @@ func synced(t *testing.T, gen struere.Generation) (*strueretest.Server, *struere
 	return srv, c, ctx, defs
 }
 
-func currentConfig(t *testing.T, srv *strueretest.Server, slug, env string) strueretest.ConfigRecord {
+func currentConfig(t *testing.T, srv *strueretest.Server, slug string, env struere.Environment) strueretest.ConfigRecord {
 	t.Helper()
 	for _, c := range srv.Configs(slug) {
 		if c.Current && c.Environment == env {
@@ -173,7 +173,7 @@ func TestDeploySkipsAgentsWithoutDevelopmentConfig(t *testing.T) { // cases 14, 
 		// An agent created elsewhere with a production configuration only.
 		_, err := srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
 		require.NoError(t, err)
-		_, err = srv.SeedConfig("legacy", "production", strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy", SystemPrompt: "old", Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		_, err = srv.SeedConfig("legacy", "production", strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy", SystemPrompt: "old", Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 		require.NoError(t, err)
 		if gen == struere.GenerationE1 {
 			// E1: a production config pointer without a development one.
@@ -254,7 +254,7 @@ func TestARepeatedDeployWritesNothingAndReportsAgentsUnchanged(t *testing.T) { /
 
 		// One agent changes: only it is reported deployed.
 		_, err = srv.SeedConfig("support", strueretest.Development, strueretest.AgentConfig{Version: "1.0.1", Name: "Support", SystemPrompt: "New prompt.",
-			Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+			Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 		require.NoError(t, err)
 		third, err := c.Deploy(ctx)
 		require.NoError(t, err)

@@ -662,7 +662,7 @@ func (r *run) stepSkippedAgent(t *testing.T, ctx context.Context) {
 	_, err := r.tg.srv.SeedAgent(strueretest.Agent{Slug: legacy, Name: "Acceptance legacy"})
 	require.NoError(t, err)
 	_, err = r.tg.srv.SeedConfig(legacy, strueretest.Production, strueretest.AgentConfig{Version: "0.9.0", Name: "Acceptance legacy",
-		SystemPrompt: "Old.", Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		SystemPrompt: "Old.", Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 	require.NoError(t, err)
 
 	res, err := r.c.Deploy(ctx)

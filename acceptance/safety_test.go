@@ -113,7 +113,7 @@ func TestSuiteRefusesForeignItemsItCannotCarryExactly(t *testing.T) {
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "prod-only", Name: "Prod only"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("prod-only", strueretest.Production, strueretest.AgentConfig{Version: "1.0.0", SystemPrompt: "Live.",
-		Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 	require.NoError(t, err)
 	srv.ResetRequests()
 
@@ -141,7 +141,7 @@ func TestSuiteCleanupLeavesNothingUnderItsPrefix(t *testing.T) {
 			for _, a := range srv.Agents() {
 				require.False(t, strings.HasPrefix(a.Slug, r.prefix) && a.Status != strueretest.StatusDeleted, "agent %s left", a.Slug)
 			}
-			for _, env := range []string{strueretest.Development, strueretest.Production} {
+			for _, env := range []struere.Environment{strueretest.Development, strueretest.Production} {
 				for _, e := range srv.EntityTypes(env) {
 					require.False(t, strings.HasPrefix(e.Slug, r.prefix), "%s entity type %s left", env, e.Slug)
 				}

@@ -21,7 +21,7 @@ func benchServer(b *testing.B, n int) *Server {
 			a := agentRow{id: st.newID(tableAgents), orgID: s.orgID, name: fmt.Sprintf("Agent %d", i), slug: fmt.Sprintf("agent-%d", i),
 				status: StatusActive, createdAt: now, updatedAt: now}
 			st.agents = append(st.agents, a)
-			for _, env := range []string{Development, Production} {
+			for _, env := range []string{envDev, envProd} {
 				st.configs = append(st.configs, configRow{id: st.newID(tableConfigs), agentID: a.id, env: env, version: "1.0.0",
 					name: a.name, model: map[string]any{"provider": "anthropic", "name": "claude-haiku-4-5"}, tools: []any{}, createdAt: now})
 			}
@@ -46,7 +46,7 @@ func BenchmarkGetSyncStateParallel(b *testing.B) {
 	for _, n := range []int{10, 1_000} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			s := benchServer(b, n)
-			body, auth := getSyncStateRequest(s, Development)
+			body, auth := getSyncStateRequest(s, envDev)
 			parallelCalls(b, s.URL()+"/api/query", body, auth)
 			s.ResetRequests()
 		})
@@ -59,7 +59,7 @@ func BenchmarkGetSyncStateParallel(b *testing.B) {
 // writes the bytes strueretest answers with (10 agents), doing nothing else.
 func BenchmarkLoopbackFloorParallel(b *testing.B) {
 	s := benchServer(b, 10)
-	body, auth := getSyncStateRequest(s, Development)
+	body, auth := getSyncStateRequest(s, envDev)
 	req := httptest.NewRequest(http.MethodPost, "/api/query", bytes.NewReader(body))
 	req.Header.Set("Authorization", auth)
 	w := httptest.NewRecorder()
@@ -119,7 +119,7 @@ func BenchmarkGetSyncStateHandler(b *testing.B) {
 	for _, n := range []int{10, 1_000, 10_000} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			s := benchServer(b, n)
-			body, auth := getSyncStateRequest(s, Production)
+			body, auth := getSyncStateRequest(s, envProd)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {

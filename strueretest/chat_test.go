@@ -47,7 +47,7 @@ func chat(t *testing.T, s *strueretest.Server, path, key string, body any) chatR
 
 // chatSetup seeds agent "support" with the given configurations and
 // returns its id.
-func chatSetup(t *testing.T, s *strueretest.Server, envs map[string]string) string {
+func chatSetup(t *testing.T, s *strueretest.Server, envs map[struere.Environment]string) string {
 	t.Helper()
 	a := must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"}))
 	for env, version := range envs {
@@ -60,7 +60,7 @@ func TestCase27_DevelopmentKeyNeverReachesProduction(t *testing.T) {
 	for _, g := range allGenerations {
 		t.Run(g.String(), func(t *testing.T) {
 			s := newServer(t, g)
-			id := chatSetup(t, s, map[string]string{"production": "1.0.0"})
+			id := chatSetup(t, s, map[struere.Environment]string{"production": "1.0.0"})
 			dev := must[string](t)(s.CreateAPIKey("development", "dev", time.Time{}))
 			prod := must[string](t)(s.CreateAPIKey("production", "prod", time.Time{}))
 			r := chat(t, s, "/v1/chat", dev, map[string]any{"agentId": id, "message": "hi"})
@@ -78,7 +78,7 @@ func TestCase27_DevelopmentKeyNeverReachesProduction(t *testing.T) {
 			}
 			var envs []string
 			for _, th := range s.Threads() {
-				envs = append(envs, th.Environment)
+				envs = append(envs, string(th.Environment))
 			}
 			diff(t, "thread environments", []string{"production", "development"}, envs)
 		})
@@ -87,7 +87,7 @@ func TestCase27_DevelopmentKeyNeverReachesProduction(t *testing.T) {
 
 func TestCase27_ProductionKeyWithoutProductionConfig(t *testing.T) {
 	s := newServer(t, struere.GenerationE2Deploy)
-	id := chatSetup(t, s, map[string]string{"development": "1.0.0"})
+	id := chatSetup(t, s, map[struere.Environment]string{"development": "1.0.0"})
 	prod := must[string](t)(s.CreateAPIKey("production", "prod", time.Time{}))
 	r := chat(t, s, "/v1/chat", prod, map[string]any{"agentId": id, "message": "hi"})
 	if r.HTTPStatus != 500 || r.Error != "No production configuration found" {
@@ -104,7 +104,7 @@ func TestCase28_UnknownAndExpiredKeysAreInvalid(t *testing.T) {
 	for _, g := range allGenerations {
 		t.Run(g.String(), func(t *testing.T) {
 			s := newServer(t, g)
-			id := chatSetup(t, s, map[string]string{"production": "1.0.0"})
+			id := chatSetup(t, s, map[struere.Environment]string{"production": "1.0.0"})
 			expiring := must[string](t)(s.CreateAPIKey("production", "exp", s.Now().Add(time.Hour)))
 			forever := must[string](t)(s.CreateAPIKey("production", "forever", time.Time{}))
 			body := map[string]any{"agentId": id, "message": "hi"}
@@ -169,7 +169,7 @@ func TestCase30_MissingFieldsGive400(t *testing.T) {
 
 func TestCase31_AgentOutsideTheKeysOrganization(t *testing.T) {
 	s := newServer(t, struere.GenerationE2Deploy)
-	id := chatSetup(t, s, map[string]string{"production": "1.0.0"})
+	id := chatSetup(t, s, map[struere.Environment]string{"production": "1.0.0"})
 	other := must[strueretest.Organization](t)(s.AddOrganization(strueretest.Organization{Name: "Other", Slug: "other"}))
 	foreign := must[string](t)(s.CreateAPIKeyIn(other.ID, "production", "k", time.Time{}))
 	key := must[string](t)(s.CreateAPIKey("production", "k", time.Time{}))
@@ -199,7 +199,7 @@ func TestCase32_SlugRoutingAndUnknownRoutes(t *testing.T) {
 	for _, g := range allGenerations {
 		t.Run(g.String(), func(t *testing.T) {
 			s := newServer(t, g)
-			chatSetup(t, s, map[string]string{"production": "1.0.0"})
+			chatSetup(t, s, map[struere.Environment]string{"production": "1.0.0"})
 			key := must[string](t)(s.CreateAPIKey("production", "k", time.Time{}))
 			for _, path := range []string{"/v1/agents/support/chat", "/v1/agents/support"} {
 				r := chat(t, s, path, key, map[string]any{"message": "hi"})

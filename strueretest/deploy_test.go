@@ -99,8 +99,8 @@ func TestCase16_DeployAllAgentsInsertsANewProductionRowEveryCall(t *testing.T) {
 			must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "support"}))
 			temp := 0.3
 			dev := strueretest.AgentConfig{Version: "1.2.0", Name: "Support v1.2", SystemPrompt: "Be kind",
-				Model: strueretest.Model{Provider: "anthropic", Name: "claude-sonnet-4", Temperature: &temp},
-				Tools: []strueretest.Tool{{Name: "lookup", Description: "find", Parameters: json.RawMessage(`{"type":"object"}`), HandlerCode: "return 1"}}}
+				Model: struere.Model{Provider: "anthropic", Name: "claude-sonnet-4", Temperature: &temp},
+				Tools: []struere.Tool{{Name: "lookup", Description: "find", Parameters: json.RawMessage(`{"type":"object"}`), HandlerCode: "return 1", IsBuiltin: new(false)}}}
 			must[strueretest.ConfigRecord](t)(s.SeedConfig("support", "development", dev))
 			must[strueretest.EntityType](t)(s.SeedEntityType("production", strueretest.EntityType{Name: "Customer", Slug: "customer"}))
 			must[strueretest.Role](t)(s.SeedRole("production", strueretest.Role{Name: "teacher", Policies: []strueretest.Policy{{Resource: "session", Actions: []string{"read"}, Effect: "allow"}}}))

@@ -33,7 +33,7 @@ func (c *callCtx) logf(format string, a ...any) {
 // functions returns the public functions of the server's generation.
 func (s *Server) functions() map[string]function {
 	g := s.opts.gen
-	envV := literals(Development, Production)
+	envV := literals(envDev, envProd)
 	orgOnly := obj(opt("organizationId", vString{}))
 	withEnv := obj(opt("organizationId", vString{}), req("environment", envV))
 	none := obj()

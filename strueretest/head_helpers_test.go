@@ -22,7 +22,7 @@ func headAgent(slug string) map[string]any {
 		"systemPrompt": "You are " + slug, "model": map[string]any{"model": "openai/gpt-5-mini"}, "tools": []any{}}
 }
 
-func headSync(env string, agents ...map[string]any) map[string]any {
+func headSync(env struere.Environment, agents ...map[string]any) map[string]any {
 	list := []any{}
 	for _, a := range agents {
 		list = append(list, a)
@@ -111,7 +111,7 @@ func decode[T any](t *testing.T, raw json.RawMessage) T {
 }
 
 // key creates an API key of the seeded organization in env.
-func key(t *testing.T, s *strueretest.Server, env string) string {
+func key(t *testing.T, s *strueretest.Server, env struere.Environment) string {
 	t.Helper()
 	raw, _, err := s.CreateKey(strueretest.APIKey{Environment: env, Name: "ci", Permissions: []string{"*"}})
 	if err != nil {

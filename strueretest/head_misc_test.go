@@ -13,7 +13,7 @@ import (
 
 func TestCase35_HeadChatRateLimitAfterKeyValidation(t *testing.T) {
 	s := headServer(t)
-	chatSetup(t, s, map[string]string{strueretest.Production: "1.0.0"})
+	chatSetup(t, s, map[struere.Environment]string{strueretest.Production: "1.0.0"})
 	k := key(t, s, strueretest.Production)
 	for i := 0; i < 10; i++ {
 		// Even a request that then fails with 400 spends a token.
@@ -47,7 +47,7 @@ func TestCase35_HeadChatRateLimitAfterKeyValidation(t *testing.T) {
 	}
 	// E2 has no rate limit.
 	e2 := newServer(t, struere.GenerationE2)
-	chatSetup(t, e2, map[string]string{strueretest.Production: "1.0.0"})
+	chatSetup(t, e2, map[struere.Environment]string{strueretest.Production: "1.0.0"})
 	ek := must[string](t)(e2.CreateAPIKey(strueretest.Production, "k", time.Time{}))
 	for i := 0; i < 12; i++ {
 		if r := chat(t, e2, "/v1/agents/support/chat", ek, map[string]any{"message": "hi"}); r.HTTPStatus != 200 {
@@ -58,7 +58,7 @@ func TestCase35_HeadChatRateLimitAfterKeyValidation(t *testing.T) {
 
 func TestCase28_HeadAnswers401InvalidAPIKeyBeforeTheBody(t *testing.T) {
 	s := headServer(t)
-	chatSetup(t, s, map[string]string{strueretest.Production: "1.0.0"})
+	chatSetup(t, s, map[struere.Environment]string{strueretest.Production: "1.0.0"})
 	expired, _, err := s.CreateKey(strueretest.APIKey{Environment: strueretest.Production, ExpiresAt: s.Now().Add(-time.Second)})
 	if err != nil {
 		t.Fatal(err)
@@ -91,9 +91,10 @@ func TestCase28_HeadAnswers401InvalidAPIKeyBeforeTheBody(t *testing.T) {
 
 func TestHeadChatValidatesThreadContextParams(t *testing.T) {
 	s := headServer(t)
+	yes := true
 	must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "support"}))
 	must[strueretest.ConfigRecord](t)(s.SeedConfig("support", strueretest.Production, strueretest.AgentConfig{Version: "1.0.0",
-		ThreadContextParams: json.RawMessage(`[{"name":"customerId","type":"string","required":true},{"name":"vip","type":"boolean"}]`)}))
+		ThreadContextParams: []struere.ThreadContextParam{{Name: "customerId", Type: "string", Required: &yes}, {Name: "vip", Type: "boolean"}}}))
 	k := key(t, s, strueretest.Production)
 	for _, tc := range []struct {
 		params map[string]any

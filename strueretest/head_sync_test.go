@@ -70,7 +70,8 @@ func TestCase40_HeadOnlyFieldsAreStoredAndAnOmissionRemovesThem(t *testing.T) {
 
 	c := s.Configs("support")[0]
 	diff(t, "suggestions", []string{"Book a session"}, c.FirstMessageSuggestions)
-	wantJSON(t, "threadContextParams", `[{"name":"customerId","required":true,"type":"string"}]`, c.ThreadContextParams)
+	yes := true
+	diff(t, "threadContextParams", []struere.ThreadContextParam{{Name: "customerId", Type: "string", Required: &yes}}, c.ThreadContextParams)
 	wantJSON(t, "stored tools", `[{"description":"Query","name":"entity.query","parameters":{"type":"object"}},`+
 		`{"description":"Find","handlerCode":"return 1","name":"lookup","parameters":{},"templateOnly":true}]`, c.StoredTools)
 	wantJSON(t, "stored model", `{"model":"openai/gpt-5-mini"}`, c.StoredModel)
@@ -84,7 +85,7 @@ func TestCase40_HeadOnlyFieldsAreStoredAndAnOmissionRemovesThem(t *testing.T) {
 	syncOK(t, s, args)
 	c = s.Configs("support")[0]
 	if c.FirstMessageSuggestions != nil || c.ThreadContextParams != nil {
-		t.Errorf("omitted keys must be removed, got %q and %s", c.FirstMessageSuggestions, c.ThreadContextParams)
+		t.Errorf("omitted keys must be removed, got %q and %v", c.FirstMessageSuggestions, c.ThreadContextParams)
 	}
 	if got := s.Roles(strueretest.Development)[0].AgentAccess; got != nil {
 		t.Errorf("omitted agentAccess must be removed, got %q", got)
@@ -125,7 +126,7 @@ func fixtureTypes() []any {
 }
 
 func TestCase41_FixturesOutsideEvalAreIgnored(t *testing.T) {
-	for _, env := range []string{strueretest.Development, strueretest.Production} {
+	for _, env := range []struere.Environment{strueretest.Development, strueretest.Production} {
 		s := headServer(t)
 		must[strueretest.EntityType](t)(s.SeedEntityType(env, strueretest.EntityType{Name: "Teacher", Slug: "teacher"}))
 		kept := must[strueretest.Entity](t)(s.SeedEntity(env, strueretest.Entity{EntityType: "teacher", Data: json.RawMessage(`{"name":"Old"}`)}))
@@ -282,7 +283,7 @@ func TestCase45_EachSuccessfulSyncWritesOneEvent(t *testing.T) {
 	}
 	for i, want := range []struct{ env, typ string }{{"development", "sync.completed"}, {"eval", "sync.completed"}, {"production", "deploy.completed"}} {
 		e := ev[i]
-		if e.Environment != want.env || e.EventType != want.typ || e.ActorType != "user" || e.ActorID != s.UserID() || e.SchemaVersion != 1 {
+		if string(e.Environment) != want.env || e.EventType != want.typ || e.ActorType != "user" || e.ActorID != s.UserID() || e.SchemaVersion != 1 {
 			t.Errorf("event %d: %+v", i, e)
 		}
 	}
@@ -404,7 +405,7 @@ func TestCase48_EvalSuiteLimitAndSkippedSuites(t *testing.T) {
 
 func TestCase49_EvalSyncHardDeletesAgentsEverywhere(t *testing.T) {
 	s := headServer(t)
-	for _, env := range []string{strueretest.Development, strueretest.Production, strueretest.Eval} {
+	for _, env := range []struere.Environment{strueretest.Development, strueretest.Production, strueretest.Eval} {
 		syncOK(t, s, headSync(env, headAgent("a"), headAgent("b")))
 	}
 	if n := len(s.Configs("a")); n != 3 {
@@ -469,7 +470,7 @@ func TestCase52_PullOmitsHeadFieldsAndReturnsLegacyRowsVerbatim(t *testing.T) {
 	must[strueretest.Trigger](t)(s.SeedTrigger(strueretest.Development, strueretest.Trigger{Name: "Old", Slug: "old", EntityType: "x", Action: "created", Disabled: true}))
 	must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "legacy"}))
 	must[strueretest.ConfigRecord](t)(s.SeedConfig("legacy", strueretest.Development, strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy",
-		Model:    strueretest.Model{Provider: "openai", Name: "gpt-4o"},
+		Model:    struere.Model{Provider: "openai", Name: "gpt-4o"},
 		RawTools: json.RawMessage(`[{"name":"lookup","description":"d","parameters":{},"handlerCode":"return 1","isBuiltin":false}]`)}))
 	must[strueretest.Agent](t)(s.SeedAgent(strueretest.Agent{Slug: "old-model"}))
 	must[strueretest.ConfigRecord](t)(s.SeedConfig("old-model", strueretest.Development, strueretest.AgentConfig{Version: "0.9.0", Name: "Old",
@@ -539,7 +540,7 @@ func TestCase53_ProductionSyncCopiesUserRolesFromDevelopment(t *testing.T) {
 	type assignment struct{ User, Role, Env, Org string }
 	var got []assignment
 	for _, ur := range s.UserRoles() {
-		got = append(got, assignment{ur.UserID, ur.RoleName, ur.RoleEnvironment, ur.OrganizationID})
+		got = append(got, assignment{ur.UserID, ur.RoleName, string(ur.RoleEnvironment), ur.OrganizationID})
 	}
 	org := s.OrganizationID()
 	want := []assignment{

@@ -200,5 +200,5 @@ type deployResult struct {
 
 func cfg(version string) strueretest.AgentConfig {
 	return strueretest.AgentConfig{Version: version, Name: "Support", SystemPrompt: "Help " + version,
-		Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
+		Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
 }

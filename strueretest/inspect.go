@@ -45,11 +45,13 @@ func (s *Server) Agents() []Agent {
 
 // envMatch reports whether a row of environment rowEnv is listed for env;
 // on E1 everything is organization-wide and env is ignored.
-func (s *Server) envMatch(rowEnv, env string) bool { return s.isE1() || rowEnv == env }
+func (s *Server) envMatch(rowEnv string, env struere.Environment) bool {
+	return s.isE1() || rowEnv == string(env)
+}
 
 // EntityTypes returns the entity types of env (all of them on E1), in index
 // order.
-func (s *Server) EntityTypes(env string) []EntityType {
+func (s *Server) EntityTypes(env struere.Environment) []EntityType {
 	var out []EntityType
 	s.read(func(st *state, _ int64) {
 		for _, e := range st.entityTypes {
@@ -63,7 +65,7 @@ func (s *Server) EntityTypes(env string) []EntityType {
 
 // Roles returns the roles of env (all of them on E1), system roles
 // included, in index order.
-func (s *Server) Roles(env string) []Role {
+func (s *Server) Roles(env struere.Environment) []Role {
 	var out []Role
 	s.read(func(st *state, _ int64) {
 		for _, r := range st.roles {
@@ -76,11 +78,11 @@ func (s *Server) Roles(env string) []Role {
 }
 
 // Triggers returns the triggers of env, disabled ones included.
-func (s *Server) Triggers(env string) []Trigger {
+func (s *Server) Triggers(env struere.Environment) []Trigger {
 	var out []Trigger
 	s.read(func(st *state, _ int64) {
 		for _, t := range st.triggers {
-			if t.env == env {
+			if t.env == string(env) {
 				out = append(out, t.export())
 			}
 		}
@@ -89,11 +91,11 @@ func (s *Server) Triggers(env string) []Trigger {
 }
 
 // EvalSuites returns the eval suites of env, archived ones included.
-func (s *Server) EvalSuites(env string) []EvalSuite {
+func (s *Server) EvalSuites(env struere.Environment) []EvalSuite {
 	var out []EvalSuite
 	s.read(func(st *state, _ int64) {
 		for _, e := range st.evalSuites {
-			if e.env == env {
+			if e.env == string(env) {
 				out = append(out, e.export(st))
 			}
 		}
@@ -147,8 +149,9 @@ func (s *Server) Users() []User {
 
 // Thread is a chat thread, as returned by Server.Threads.
 type Thread struct {
-	ID, OrganizationID, Environment, AgentID, ExternalThreadID string // the thread's identity and scope
-	Messages                                                   int    // messages stored in it
+	ID, OrganizationID, AgentID, ExternalThreadID string              // the thread's identity
+	Environment                                   struere.Environment // the key's environment that created it
+	Messages                                      int                 // messages stored in it
 }
 
 // Threads returns every chat thread.
@@ -156,7 +159,7 @@ func (s *Server) Threads() []Thread {
 	var out []Thread
 	s.read(func(st *state, _ int64) {
 		for _, t := range st.threads {
-			out = append(out, Thread{ID: t.id, OrganizationID: t.orgID, Environment: t.env, AgentID: t.agentID, ExternalThreadID: t.externalID, Messages: t.messages})
+			out = append(out, Thread{ID: t.id, OrganizationID: t.orgID, Environment: struere.Environment(t.env), AgentID: t.agentID, ExternalThreadID: t.externalID, Messages: t.messages})
 		}
 	})
 	return out

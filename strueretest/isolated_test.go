@@ -53,7 +53,7 @@ func TestCase21_E2FirstSyncIntoNewEnvironmentReportsUpdated(t *testing.T) {
 			diff(t, "prod sync", map[string][]string{"created": {}, "updated": {"support"}, "deleted": {}}, changesOf(t, res["agents"]))
 			var envs []string
 			for _, c := range s.Configs("support") {
-				envs = append(envs, c.Environment)
+				envs = append(envs, string(c.Environment))
 			}
 			diff(t, "config environments", []string{"development", "production"}, envs)
 		})
@@ -192,7 +192,7 @@ func TestCase26_E2DeployIsSyncToProductionAndNeverCopiesDevelopment(t *testing.T
 			}
 			var versions []string
 			for _, c := range s.Configs("support") {
-				versions = append(versions, c.Environment+"="+c.Version)
+				versions = append(versions, string(c.Environment)+"="+c.Version)
 			}
 			diff(t, "configs", []string{"development=2.0.0", "production=1.0.0"}, versions)
 		})
@@ -232,7 +232,7 @@ func TestE2DeployPromotesDevelopmentConfigsWithIsolatedShapes(t *testing.T) {
 	value[map[string]any](t, mutation(t, s, "sync:syncOrganization", syncPayload(g, "development", agentPayload("support", "2.1.0"), agentPayload("draft", "0.1.0"), agentPayload("empty", "0.0.1"))))
 	var versions []string
 	for _, c := range s.Configs("support") {
-		versions = append(versions, c.Environment+"="+c.Version)
+		versions = append(versions, string(c.Environment)+"="+c.Version)
 	}
 	diff(t, "support configs", []string{"development=2.1.0", "production=2.0.0"}, versions)
 }

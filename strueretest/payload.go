@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	struere "github.com/struere/struere-go"
 )
 
 // Helpers that move between validated payload objects (map[string]any), the
@@ -87,7 +89,7 @@ func patchEntityType(row *entityTypeRow, p map[string]any) {
 }
 
 func (row entityTypeRow) export(st *state) EntityType {
-	return EntityType{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: row.name, Slug: row.slug,
+	return EntityType{ID: row.id, OrganizationID: row.orgID, Environment: struere.Environment(row.env), Name: row.name, Slug: row.slug,
 		Schema: toRaw(row.schema), SearchFields: slices.Clone(row.searchFields), DisplayConfig: toRaw(row.displayConfig),
 		BoundToRole: row.boundToRole, UserIDField: row.userIDField, PackManaged: st.packManaged(row.id)}
 }
@@ -209,7 +211,7 @@ func groupPolicies(rows []policyRow) (policies, scopeRules, fieldMasks []any) {
 
 func (row roleRow) export(st *state) Role {
 	rows := st.policiesOf(row.id)
-	r := Role{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: row.name, Description: row.description,
+	r := Role{ID: row.id, OrganizationID: row.orgID, Environment: struere.Environment(row.env), Name: row.name, Description: row.description,
 		IsSystem: row.isSystem, PolicyCount: len(rows), PackManaged: st.packManaged(row.id), AgentAccess: slices.Clone(row.agentAccess)}
 	for _, p := range rows {
 		r.Policies = append(r.Policies, Policy{Resource: p.resource, Actions: []string{p.action}, Effect: p.effect, Priority: p.priority})
@@ -247,7 +249,7 @@ func triggerPayload(t Trigger) (map[string]any, error) {
 
 func (row triggerRow) export() Trigger {
 	d := row.def
-	return Trigger{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: str(d, "name"), Slug: row.slug,
+	return Trigger{ID: row.id, OrganizationID: row.orgID, Environment: struere.Environment(row.env), Name: str(d, "name"), Slug: row.slug,
 		Description: str(d, "description"), EntityType: str(d, "entityType"), Action: str(d, "action"),
 		Condition: toRaw(d["condition"]), Actions: toRaw(d["actions"]), Schedule: toRaw(d["schedule"]), Retry: toRaw(d["retry"]),
 		Disabled: !row.enabled}
@@ -259,21 +261,22 @@ func (row evalSuiteRow) export(st *state) EvalSuite {
 	for _, c := range st.casesOf(row.id) {
 		cases = append(cases, c.def)
 	}
-	return EvalSuite{ID: row.id, OrganizationID: row.orgID, Environment: row.env, Name: str(d, "name"), Slug: row.slug,
+	return EvalSuite{ID: row.id, OrganizationID: row.orgID, Environment: struere.Environment(row.env), Name: str(d, "name"), Slug: row.slug,
 		AgentSlug: str(d, "agentSlug"), AgentID: row.agentID, Description: str(d, "description"), Status: row.status, Cases: toRaw(cases)}
 }
 
 func (s *Server) configRecord(st *state, row configRow) ConfigRecord {
-	rec := ConfigRecord{ID: row.id, AgentID: row.agentID, Environment: row.env, CreatedAt: ms(row.createdAt), DeployedBy: row.deployedBy}
+	rec := ConfigRecord{ID: row.id, AgentID: row.agentID, Environment: struere.Environment(row.env), CreatedAt: ms(row.createdAt), DeployedBy: row.deployedBy}
 	rec.Version, rec.Name, rec.SystemPrompt = row.version, row.name, row.systemPrompt
-	decodeModel(row.model, &rec.Model)
+	rec.Model = decodeModel(row.model)
 	_ = json.Unmarshal(toRaw(row.tools), &rec.Tools)
 	rec.StoredModel, rec.StoredTools = toRaw(row.model), toRaw(row.tools)
 	if row.firstMessageSuggestions != nil {
 		rec.FirstMessageSuggestions = strs(row.firstMessageSuggestions)
 	}
 	if row.threadContextParams != nil {
-		rec.ThreadContextParams = toRaw(row.threadContextParams)
+		rec.ThreadContextParams = []struere.ThreadContextParam{}
+		_ = json.Unmarshal(toRaw(row.threadContextParams), &rec.ThreadContextParams)
 	}
 	if a := st.agent(row.agentID); a != nil {
 		rec.AgentSlug = a.slug

@@ -63,7 +63,7 @@ func syncArgsE1() validator {
 }
 
 func syncArgsE2() validator {
-	return obj(opt("organizationId", vString{}), req("environment", literals(Development, Production)),
+	return obj(opt("organizationId", vString{}), req("environment", literals(envDev, envProd)),
 		req("agents", arr(agentV())), req("entityTypes", arr(entityTypeV(true))), req("roles", arr(roleV(false))),
 		opt("evalSuites", arr(evalSuiteV())), opt("triggers", arr(triggerV())))
 }
@@ -74,7 +74,7 @@ func syncArgsE2() validator {
 // agentAccess, suites have judgeModel {model} and cases channel and
 // contextParams, and fixtures exist.
 
-func envHeadV() validator { return literals(Development, Production, Eval) }
+func envHeadV() validator { return literals(envDev, envProd, envEval) }
 
 func agentHeadV() validator {
 	model := obj(req("model", vString{}), opt("temperature", vNumber{}), opt("maxTokens", vNumber{}))

@@ -171,7 +171,7 @@ func (s *Server) findAgent(st *state, slugOrID string) *agentRow {
 	return st.liveAgentBySlug(s.orgID, slugOrID)
 }
 
-func (s *Server) checkEnv(env string) error {
+func (s *Server) checkEnv(env struere.Environment) error {
 	if env == Eval && s.isHead() {
 		return nil
 	}
@@ -188,7 +188,7 @@ func (s *Server) checkEnv(env string) error {
 // agent is the seeded organization's live agent with that slug, or the agent
 // with that id. The new row becomes the environment's current configuration
 // (on E1 the agent's development or production pointer is moved to it).
-func (s *Server) SeedConfig(slugOrID, env string, cfg AgentConfig) (ConfigRecord, error) {
+func (s *Server) SeedConfig(slugOrID string, env struere.Environment, cfg AgentConfig) (ConfigRecord, error) {
 	if err := s.checkEnv(env); err != nil {
 		return ConfigRecord{}, fmt.Errorf("strueretest: seed config: %w", err)
 	}
@@ -201,7 +201,7 @@ func (s *Server) SeedConfig(slugOrID, env string, cfg AgentConfig) (ConfigRecord
 		fms = anys(cfg.FirstMessageSuggestions)
 	}
 	if cfg.ThreadContextParams != nil {
-		if tcp, err = fromRaw(cfg.ThreadContextParams); err != nil {
+		if tcp, err = toConvex(cfg.ThreadContextParams); err != nil {
 			return ConfigRecord{}, fmt.Errorf("strueretest: seed config: threadContextParams: %w", err)
 		}
 	}
@@ -211,7 +211,7 @@ func (s *Server) SeedConfig(slugOrID, env string, cfg AgentConfig) (ConfigRecord
 		if a == nil {
 			return fmt.Errorf("strueretest: seed config: agent %q not found", slugOrID)
 		}
-		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: env, version: cfg.Version, name: cfg.Name,
+		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: string(env), version: cfg.Version, name: cfg.Name,
 			systemPrompt: cfg.SystemPrompt, model: model, tools: tools, createdAt: now,
 			firstMessageSuggestions: fms, threadContextParams: tcp}
 		st.configs = append(st.configs, row)
@@ -241,17 +241,18 @@ func (s *Server) DeleteConfig(id string) error {
 	})
 }
 
-func (s *Server) scopeEnv(env string) (string, error) {
+// scopeEnv returns the environment rows of env are stored with: "" on E1.
+func (s *Server) scopeEnv(env struere.Environment) (string, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return "", nil
 	}
-	return env, s.checkEnv(env)
+	return string(env), s.checkEnv(env)
 }
 
 // SeedEntityType inserts an entity type into env (ignored on E1) and returns
 // it with its ID. It fails on an invalid environment or a duplicate slug.
-func (s *Server) SeedEntityType(env string, et EntityType) (EntityType, error) {
-	env, err := s.scopeEnv(env)
+func (s *Server) SeedEntityType(env struere.Environment, et EntityType) (EntityType, error) {
+	rowEnv, err := s.scopeEnv(env)
 	if err != nil {
 		return et, fmt.Errorf("strueretest: seed entity type: %w", err)
 	}
@@ -259,14 +260,14 @@ func (s *Server) SeedEntityType(env string, et EntityType) (EntityType, error) {
 	if err != nil {
 		return et, fmt.Errorf("strueretest: seed entity type: %w", err)
 	}
-	et.OrganizationID, et.Environment = s.orgOrSeed(et.OrganizationID), env
+	et.OrganizationID, et.Environment = s.orgOrSeed(et.OrganizationID), struere.Environment(rowEnv)
 	err = s.mutate(func(st *state, now int64) error {
 		for _, e := range st.entityTypes {
-			if e.orgID == et.OrganizationID && e.env == env && e.slug == et.Slug {
+			if e.orgID == et.OrganizationID && e.env == rowEnv && e.slug == et.Slug {
 				return fmt.Errorf("strueretest: seed entity type: slug %q already exists", et.Slug)
 			}
 		}
-		row := entityTypeRow{id: st.newID(tableEntityTypes), orgID: et.OrganizationID, env: env, createdAt: now}
+		row := entityTypeRow{id: st.newID(tableEntityTypes), orgID: et.OrganizationID, env: rowEnv, createdAt: now}
 		patchEntityType(&row, p)
 		st.entityTypes = append(st.entityTypes, row)
 		et.ID = row.id
@@ -278,8 +279,8 @@ func (s *Server) SeedEntityType(env string, et EntityType) (EntityType, error) {
 // SeedRole inserts a role into env (ignored on E1), expanding its policies
 // one row per action, and returns it with its ID. System roles
 // (IsSystem) are never listed, synced or deleted by sync.
-func (s *Server) SeedRole(env string, r Role) (Role, error) {
-	env, err := s.scopeEnv(env)
+func (s *Server) SeedRole(env struere.Environment, r Role) (Role, error) {
+	rowEnv, err := s.scopeEnv(env)
 	if err != nil {
 		return r, fmt.Errorf("strueretest: seed role: %w", err)
 	}
@@ -290,12 +291,12 @@ func (s *Server) SeedRole(env string, r Role) (Role, error) {
 	if err != nil {
 		return r, fmt.Errorf("strueretest: seed role: %w", err)
 	}
-	r.OrganizationID, r.Environment = s.orgOrSeed(r.OrganizationID), env
+	r.OrganizationID, r.Environment = s.orgOrSeed(r.OrganizationID), struere.Environment(rowEnv)
 	err = s.mutate(func(st *state, now int64) error {
 		if st.org(r.OrganizationID) == nil {
 			return errors.New("strueretest: seed role: unknown organization")
 		}
-		row := roleRow{id: st.newID(tableRoles), orgID: r.OrganizationID, env: env, name: r.Name, description: r.Description,
+		row := roleRow{id: st.newID(tableRoles), orgID: r.OrganizationID, env: rowEnv, name: r.Name, description: r.Description,
 			isSystem: r.IsSystem, createdAt: now, agentAccess: slices.Clone(r.AgentAccess)}
 		st.roles = append(st.roles, row)
 		rebuildPolicies(st, row.id, p, s.isE1())
@@ -308,7 +309,7 @@ func (s *Server) SeedRole(env string, r Role) (Role, error) {
 
 // SeedTrigger inserts a trigger into env and returns it with its ID. It
 // fails on E1, which has no triggers.
-func (s *Server) SeedTrigger(env string, t Trigger) (Trigger, error) {
+func (s *Server) SeedTrigger(env struere.Environment, t Trigger) (Trigger, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return t, errors.New("strueretest: seed trigger: E1 has no triggers")
 	}
@@ -322,7 +323,7 @@ func (s *Server) SeedTrigger(env string, t Trigger) (Trigger, error) {
 	t.OrganizationID, t.Environment = s.orgOrSeed(t.OrganizationID), env
 	err = s.mutate(func(st *state, now int64) error {
 		t.ID = st.newID(tableTriggers)
-		st.triggers = append(st.triggers, triggerRow{id: t.ID, orgID: t.OrganizationID, env: env, slug: t.Slug, def: def, enabled: !t.Disabled, createdAt: now})
+		st.triggers = append(st.triggers, triggerRow{id: t.ID, orgID: t.OrganizationID, env: string(env), slug: t.Slug, def: def, enabled: !t.Disabled, createdAt: now})
 		return nil
 	})
 	return t, err
@@ -330,7 +331,7 @@ func (s *Server) SeedTrigger(env string, t Trigger) (Trigger, error) {
 
 // SeedEvalSuite inserts an eval suite into env for the agent AgentSlug and
 // returns it with its ID. It fails on E1 or when the agent does not exist.
-func (s *Server) SeedEvalSuite(env string, e EvalSuite) (EvalSuite, error) {
+func (s *Server) SeedEvalSuite(env struere.Environment, e EvalSuite) (EvalSuite, error) {
 	if s.opts.gen == struere.GenerationE1 {
 		return e, errors.New("strueretest: seed eval suite: E1 has no eval suites")
 	}
@@ -362,7 +363,7 @@ func (s *Server) SeedEvalSuite(env string, e EvalSuite) (EvalSuite, error) {
 			return fmt.Errorf("strueretest: seed eval suite: agent %q not found", e.AgentSlug)
 		}
 		e.ID, e.AgentID = st.newID(tableEvalSuites), a.id
-		st.evalSuites = append(st.evalSuites, evalSuiteRow{id: e.ID, orgID: e.OrganizationID, env: env, slug: e.Slug, agentID: a.id,
+		st.evalSuites = append(st.evalSuites, evalSuiteRow{id: e.ID, orgID: e.OrganizationID, env: string(env), slug: e.Slug, agentID: a.id,
 			def: def, status: e.Status, createdAt: now, updatedAt: now})
 		(&syncRun{st: st, now: now, orgID: e.OrganizationID}).replaceCases(e.ID, caseList)
 		return nil
@@ -374,7 +375,7 @@ func (s *Server) SeedEvalSuite(env string, e EvalSuite) (EvalSuite, error) {
 // are inserted as pack-managed. It returns the pack with ids filled in.
 func (s *Server) SeedPack(p Pack) (Pack, error) {
 	p.OrganizationID = s.orgOrSeed(p.OrganizationID)
-	env := ""
+	var env struere.Environment
 	if s.opts.gen != struere.GenerationE1 {
 		env = Development
 	}
@@ -412,12 +413,12 @@ func (s *Server) SeedPack(p Pack) (Pack, error) {
 // CreateAPIKey creates an API key for the seeded organization in env and
 // returns the raw key (af_live_<8>_<32>); only its SHA-256 and prefix are
 // stored. A zero expiresAt never expires.
-func (s *Server) CreateAPIKey(env, name string, expiresAt time.Time) (string, error) {
+func (s *Server) CreateAPIKey(env struere.Environment, name string, expiresAt time.Time) (string, error) {
 	return s.CreateAPIKeyIn(s.OrganizationID(), env, name, expiresAt)
 }
 
 // CreateAPIKeyIn is CreateAPIKey for any organization.
-func (s *Server) CreateAPIKeyIn(orgID, env, name string, expiresAt time.Time) (string, error) {
+func (s *Server) CreateAPIKeyIn(orgID string, env struere.Environment, name string, expiresAt time.Time) (string, error) {
 	if err := s.checkEnv(env); err != nil {
 		return "", fmt.Errorf("strueretest: create api key: %w", err)
 	}
@@ -430,7 +431,7 @@ func (s *Server) CreateAPIKeyIn(orgID, env, name string, expiresAt time.Time) (s
 		if st.org(orgID) == nil {
 			return errors.New("strueretest: create api key: unknown organization")
 		}
-		row, raw, err := newAPIKey(st, orgID, env, name, []string{"*"}, exp, now)
+		row, raw, err := newAPIKey(st, orgID, string(env), name, []string{"*"}, exp, now)
 		if err != nil {
 			return err
 		}

@@ -6,26 +6,27 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	struere "github.com/struere/struere-go"
 )
 
 // storedModelTools returns cfg's model and tools as the server's generation
 // stores them (see AgentConfig).
 func (s *Server) storedModelTools(cfg AgentConfig) (model, tools any, err error) {
-	if cfg.RawModel != nil {
+	m := cfg.Model
+	switch {
+	case cfg.RawModel != nil:
 		if model, err = fromRaw(cfg.RawModel); err != nil {
 			return nil, nil, fmt.Errorf("model: %w", err)
 		}
-	} else if s.isHead() {
-		m := map[string]any{"model": cfg.Model.Provider + "/" + cfg.Model.Name}
-		if cfg.Model.Temperature != nil {
-			m["temperature"] = *cfg.Model.Temperature
+	case s.isHead():
+		model = modelMap(map[string]any{"model": m.String()}, m)
+	default:
+		provider, name := m.Provider, m.Name
+		if m.ID != "" {
+			provider, name, _ = strings.Cut(m.ID, "/")
 		}
-		if cfg.Model.MaxTokens != nil {
-			m["maxTokens"] = float64(*cfg.Model.MaxTokens)
-		}
-		model = m
-	} else if model, err = toConvex(cfg.Model); err != nil {
-		return nil, nil, fmt.Errorf("model: %w", err)
+		model = modelMap(map[string]any{"provider": provider, "name": name}, m)
 	}
 	if cfg.RawTools != nil {
 		if tools, err = fromRaw(cfg.RawTools); err != nil {
@@ -38,31 +39,53 @@ func (s *Server) storedModelTools(cfg AgentConfig) (model, tools any, err error)
 	}
 	list := make([]any, 0, len(cfg.Tools))
 	for _, t := range cfg.Tools {
-		if len(t.Parameters) == 0 {
-			t.Parameters = json.RawMessage(`{}`)
+		params := any(map[string]any{})
+		if len(t.Parameters) > 0 {
+			if params, err = fromRaw(t.Parameters); err != nil {
+				return nil, nil, fmt.Errorf("tools: %s: parameters: %w", t.Name, err)
+			}
 		}
-		v, err := toConvex(t)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tools: %w", err)
+		row := map[string]any{"name": t.Name, "description": t.Description, "parameters": params}
+		setIf(row, "handlerCode", t.HandlerCode)
+		switch {
+		case s.isHead():
+			if t.TemplateOnly {
+				row["templateOnly"] = true
+			}
+		case t.IsBuiltin != nil:
+			row["isBuiltin"] = *t.IsBuiltin
+		default:
+			row["isBuiltin"] = t.HandlerCode == ""
 		}
-		m := v.(map[string]any)
-		if s.isHead() {
-			delete(m, "isBuiltin")
-		} else {
-			delete(m, "templateOnly")
-		}
-		list = append(list, m)
+		list = append(list, row)
 	}
 	return model, list, nil
 }
 
-// decodeModel reads a stored model of either shape into a Model.
-func decodeModel(v any, out *Model) {
-	m, _ := v.(map[string]any)
-	_ = json.Unmarshal(toRaw(v), out)
-	if id, ok := m["model"].(string); ok {
-		out.Provider, out.Name, _ = strings.Cut(id, "/")
+// modelMap adds m's temperature and maxTokens to base.
+func modelMap(base map[string]any, m struere.Model) map[string]any {
+	if m.Temperature != nil {
+		base["temperature"] = *m.Temperature
 	}
+	if m.MaxTokens != nil {
+		base["maxTokens"] = float64(*m.MaxTokens)
+	}
+	return base
+}
+
+// decodeModel reads a stored model of either shape into a Model: "model"
+// into ID, "provider" and "name" into Provider and Name.
+func decodeModel(v any) struere.Model {
+	m, _ := v.(map[string]any)
+	out := struere.Model{ID: str(m, "model"), Provider: str(m, "provider"), Name: str(m, "name")}
+	if t, ok := m["temperature"].(float64); ok {
+		out.Temperature = &t
+	}
+	if n, ok := m["maxTokens"].(float64); ok {
+		i := int(n)
+		out.MaxTokens = &i
+	}
+	return out
 }
 
 // SetPlan sets an organization's billing plan ("" returns it to the
@@ -100,14 +123,14 @@ func (s *Server) AssignRole(userID, roleID string) (UserRole, error) {
 func (row userRoleRow) export(st *state) UserRole {
 	u := UserRole{ID: row.id, UserID: row.userID, RoleID: row.roleID}
 	if r := st.role(row.roleID); r != nil {
-		u.RoleName, u.RoleEnvironment, u.OrganizationID = r.name, r.env, r.orgID
+		u.RoleName, u.RoleEnvironment, u.OrganizationID = r.name, struere.Environment(r.env), r.orgID
 	}
 	return u
 }
 
 // SeedEntity inserts an entity of the entity type e.EntityType (a slug of
 // env) and returns it with its ids. It fails if the type does not exist.
-func (s *Server) SeedEntity(env string, e Entity) (Entity, error) {
+func (s *Server) SeedEntity(env struere.Environment, e Entity) (Entity, error) {
 	if err := s.checkEnv(env); err != nil {
 		return e, fmt.Errorf("strueretest: seed entity: %w", err)
 	}
@@ -124,7 +147,7 @@ func (s *Server) SeedEntity(env string, e Entity) (Entity, error) {
 	e.OrganizationID, e.Environment = s.orgOrSeed(e.OrganizationID), env
 	err = s.mutate(func(st *state, now int64) error {
 		for _, et := range st.entityTypes {
-			if et.orgID == e.OrganizationID && et.env == env && et.slug == e.EntityType {
+			if et.orgID == e.OrganizationID && et.env == string(env) && et.slug == e.EntityType {
 				e.EntityTypeID = et.id
 				break
 			}
@@ -133,7 +156,7 @@ func (s *Server) SeedEntity(env string, e Entity) (Entity, error) {
 			return fmt.Errorf("strueretest: seed entity: entity type %q not found in %s", e.EntityType, env)
 		}
 		e.ID = st.newID(tableEntities)
-		st.entities = append(st.entities, entityRow{id: e.ID, orgID: e.OrganizationID, env: env, typeID: e.EntityTypeID,
+		st.entities = append(st.entities, entityRow{id: e.ID, orgID: e.OrganizationID, env: string(env), typeID: e.EntityTypeID,
 			status: e.Status, data: data, deleted: e.Deleted, createdAt: now})
 		return nil
 	})
@@ -156,9 +179,9 @@ func (s *Server) SeedRelation(rel Relation) (Relation, error) {
 		if i < 0 || j < 0 {
 			return errors.New("strueretest: seed relation: unknown entity")
 		}
-		rel.OrganizationID, rel.Environment = st.entities[i].orgID, st.entities[i].env
+		rel.OrganizationID, rel.Environment = st.entities[i].orgID, struere.Environment(st.entities[i].env)
 		rel.ID = st.newID(tableRelations)
-		st.relations = append(st.relations, relationRow{id: rel.ID, orgID: rel.OrganizationID, env: rel.Environment,
+		st.relations = append(st.relations, relationRow{id: rel.ID, orgID: rel.OrganizationID, env: string(rel.Environment),
 			fromID: rel.FromEntityID, toID: rel.ToEntityID, relType: rel.RelationType, metadata: meta, createdAt: now})
 		return nil
 	})
@@ -190,7 +213,7 @@ func (s *Server) CreateKey(k APIKey) (string, APIKey, error) {
 		if st.org(k.OrganizationID) == nil {
 			return errors.New("strueretest: create key: unknown organization")
 		}
-		row, key, err := newAPIKey(st, k.OrganizationID, k.Environment, k.Name, perms, exp, now)
+		row, key, err := newAPIKey(st, k.OrganizationID, string(k.Environment), k.Name, perms, exp, now)
 		if err != nil {
 			return err
 		}
@@ -205,7 +228,7 @@ func (s *Server) CreateKey(k APIKey) (string, APIKey, error) {
 }
 
 func (k apiKeyRow) export() APIKey {
-	return APIKey{ID: k.id, OrganizationID: k.orgID, Environment: k.env, Name: k.name, KeyPrefix: k.prefix,
+	return APIKey{ID: k.id, OrganizationID: k.orgID, Environment: struere.Environment(k.env), Name: k.name, KeyPrefix: k.prefix,
 		KeyHash: k.hash, Permissions: slices.Clone(k.permissions), ExpiresAt: ms(k.expiresAt), LastUsedAt: ms(k.lastUsedAt),
 		CreatedAt: ms(k.createdAt), Studio: k.studio}
 }
@@ -215,7 +238,7 @@ func (s *Server) Events() []Event {
 	var out []Event
 	s.read(func(st *state, _ int64) {
 		for _, e := range st.events {
-			out = append(out, Event{ID: e.id, OrganizationID: e.orgID, Environment: e.env, EventType: e.eventType,
+			out = append(out, Event{ID: e.id, OrganizationID: e.orgID, Environment: struere.Environment(e.env), EventType: e.eventType,
 				ActorType: e.actorType, ActorID: e.actorID, SchemaVersion: 1, Payload: toRaw(e.payload), Timestamp: ms(e.timestamp)})
 		}
 	})
@@ -235,14 +258,14 @@ func (s *Server) UserRoles() []UserRole {
 
 // Entities returns the entities of env (every organization), soft-deleted
 // ones included, in insertion order.
-func (s *Server) Entities(env string) []Entity {
+func (s *Server) Entities(env struere.Environment) []Entity {
 	var out []Entity
 	s.read(func(st *state, _ int64) {
 		for _, e := range st.entities {
-			if e.env != env {
+			if e.env != string(env) {
 				continue
 			}
-			x := Entity{ID: e.id, OrganizationID: e.orgID, Environment: e.env, EntityTypeID: e.typeID, Status: e.status,
+			x := Entity{ID: e.id, OrganizationID: e.orgID, Environment: env, EntityTypeID: e.typeID, Status: e.status,
 				Data: toRaw(e.data), Deleted: e.deleted}
 			if et := st.entityType(e.typeID); et != nil {
 				x.EntityType = et.slug
@@ -258,7 +281,7 @@ func (s *Server) Relations() []Relation {
 	var out []Relation
 	s.read(func(st *state, _ int64) {
 		for _, r := range st.relations {
-			out = append(out, Relation{ID: r.id, OrganizationID: r.orgID, Environment: r.env, FromEntityID: r.fromID,
+			out = append(out, Relation{ID: r.id, OrganizationID: r.orgID, Environment: struere.Environment(r.env), FromEntityID: r.fromID,
 				ToEntityID: r.toID, RelationType: r.relType, Metadata: toRaw(r.metadata)})
 		}
 	})
@@ -266,16 +289,16 @@ func (s *Server) Relations() []Relation {
 }
 
 // Fixtures returns the fixtures bookkeeping rows of env.
-func (s *Server) Fixtures(env string) []Fixture {
+func (s *Server) Fixtures(env struere.Environment) []Fixture {
 	var out []Fixture
 	s.read(func(st *state, _ int64) {
 		for _, f := range st.fixtures {
-			if f.env == env {
+			if f.env == string(env) {
 				counts := make(map[string]int, len(f.entityTypeCounts))
 				for k, v := range f.entityTypeCounts {
 					counts[k] = v
 				}
-				out = append(out, Fixture{ID: f.id, OrganizationID: f.orgID, Environment: f.env, Name: f.name, Slug: f.slug,
+				out = append(out, Fixture{ID: f.id, OrganizationID: f.orgID, Environment: env, Name: f.name, Slug: f.slug,
 					EntityCount: f.entityCount, RelationCount: f.relationCount, EntityTypeCounts: counts, SyncedAt: ms(f.syncedAt)})
 			}
 		}

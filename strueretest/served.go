@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	struere "github.com/struere/struere-go"
 )
 
 // Served is one chat reply the server sent, and the agent configuration
@@ -11,14 +13,14 @@ import (
 // text. Real backends answer with model output and say nothing of the
 // kind, so an SDK must not rely on it; this is inspection for tests only.
 type Served struct {
-	Agent       string    // the agent's slug
-	AgentID     string    // the agent's id
-	Version     string    // the version of the configuration that answered
-	Environment string    // the configuration's environment: the API key's
-	KeyPrefix   string    // the first 16 characters of the key that asked
-	ThreadID    string    // the thread the reply belongs to
-	Message     string    // the user's message
-	At          time.Time // server clock
+	Agent       string              // the agent's slug
+	AgentID     string              // the agent's id
+	Version     string              // the version of the configuration that answered
+	Environment struere.Environment // the configuration's environment: the API key's
+	KeyPrefix   string              // the first 16 characters of the key that asked
+	ThreadID    string              // the thread the reply belongs to
+	Message     string              // the user's message
+	At          time.Time           // server clock
 }
 
 // servedLog records every reply, in order. It has its own lock, so

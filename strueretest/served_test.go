@@ -10,7 +10,7 @@ import (
 
 func TestServedRecordsWhichConfigurationAnsweredEachReply(t *testing.T) {
 	s := newServer(t, struere.GenerationE2)
-	id := chatSetup(t, s, map[string]string{strueretest.Development: "1.0.0", strueretest.Production: "0.9.0"})
+	id := chatSetup(t, s, map[struere.Environment]string{strueretest.Development: "1.0.0", strueretest.Production: "0.9.0"})
 	dev := must[string](t)(s.CreateAPIKey(strueretest.Development, "dev", time.Time{}))
 	prod := must[string](t)(s.CreateAPIKey(strueretest.Production, "prod", time.Time{}))
 	if _, ok := s.LastServed(); ok {

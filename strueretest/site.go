@@ -1,6 +1,8 @@
 package strueretest
 
 import (
+	struere "github.com/struere/struere-go"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -165,7 +167,7 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	var cfg *configRow
 	if s.isE1() {
 		id := a.prodConfigID
-		if k.env == Development {
+		if k.env == envDev {
 			id = a.devConfigID
 		}
 		if id == "" {
@@ -201,7 +203,7 @@ func (s *Server) runChat(st *state, now int64, key string, req map[string]any, s
 	out := (len(answer) + 3) / 4
 	th.chars += len(message) + len(answer)
 	th.messages += 2
-	s.served.add(Served{Agent: a.slug, AgentID: a.id, Version: cfg.version, Environment: k.env, KeyPrefix: k.prefix,
+	s.served.add(Served{Agent: a.slug, AgentID: a.id, Version: cfg.version, Environment: struere.Environment(k.env), KeyPrefix: k.prefix,
 		ThreadID: th.id, Message: message, At: ms(now)})
 	return map[string]any{"message": answer, "threadId": th.id,
 		"usage": map[string]any{"inputTokens": float64(in), "outputTokens": float64(out), "totalTokens": float64(in + out)}}, nil

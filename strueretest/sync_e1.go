@@ -116,7 +116,7 @@ func (s *Server) syncOrganizationE1(st *state, c *callCtx) (any, *fnError) {
 			fillConfig(cfg, p, userID)
 			continue
 		}
-		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: Development, createdAt: c.now}
+		row := configRow{id: st.newID(tableConfigs), agentID: a.id, env: envDev, createdAt: c.now}
 		fillConfig(&row, p, userID)
 		st.configs = append(st.configs, row)
 		a.devConfigID = row.id
@@ -204,7 +204,7 @@ func deployAll(st *state, c *callCtx, devOf func(*agentRow) *configRow, point fu
 			continue
 		}
 		row := *dev
-		row.id, row.env, row.createdAt, row.deployedBy = st.newID(tableConfigs), Production, c.now, userID
+		row.id, row.env, row.createdAt, row.deployedBy = st.newID(tableConfigs), envProd, c.now, userID
 		st.configs = append(st.configs, row)
 		point(a, row.id)
 		a.updatedAt = c.now

@@ -128,6 +128,6 @@ func (s *Server) pullState(st *state, orgID, env string) map[string]any {
 }
 
 func (s *Server) deployAllAgentsE2(st *state, c *callCtx) (any, *fnError) {
-	dev := st.configIndex(Development) // deployAll appends production rows only, so the indexes stay valid
+	dev := st.configIndex(envDev) // deployAll appends production rows only, so the indexes stay valid
 	return deployAll(st, c, func(a *agentRow) *configRow { return st.configAt(dev, a.id) }, func(*agentRow, string) {})
 }

@@ -37,7 +37,7 @@ func (s *Server) listSyncEvents(st *state, c *callCtx) (any, *fnError) {
 	}
 	env := str(c.args, "environment")
 	if env == "" {
-		env = Development
+		env = envDev
 	}
 	limit := 20
 	if l, ok := c.args["limit"].(float64); ok {
@@ -97,7 +97,7 @@ func (s *Server) listRoles(st *state, c *callCtx) (any, *fnError) {
 	}
 	env := str(c.args, "environment")
 	if env == "" {
-		env = Development
+		env = envDev
 	}
 	out := []any{}
 	for _, r := range st.roles {
@@ -155,7 +155,7 @@ func (s *Server) getWithConfig(st *state, c *callCtx) (any, *fnError) {
 		return nil, nil
 	}
 	m := agentDoc(*a)
-	for key, env := range map[string]string{"developmentConfig": Development, "productionConfig": Production} {
+	for key, env := range map[string]string{"developmentConfig": envDev, "productionConfig": envProd} {
 		m[key] = nil
 		if cfg := st.currentConfig(a.id, env); cfg != nil {
 			m[key] = configDoc(*cfg)

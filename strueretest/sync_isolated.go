@@ -48,7 +48,7 @@ func (r *syncRun) limits() (agents, suites, automations int) {
 
 func (r *syncRun) run() (map[string]any, *fnError) {
 	op := "sync"
-	if r.env == Production {
+	if r.env == envProd {
 		op = "deploy"
 	}
 	if r.logf != nil {
@@ -85,7 +85,7 @@ func (r *syncRun) run() (map[string]any, *fnError) {
 		}
 		out["triggers"], payload["triggers"] = ch.e2(), ch.e2()
 	}
-	if fixtures := list(r.args, "fixtures"); r.head && len(fixtures) > 0 && r.env == Eval {
+	if fixtures := list(r.args, "fixtures"); r.head && len(fixtures) > 0 && r.env == envEval {
 		res, err := r.fixtures(fixtures)
 		if err != nil {
 			return nil, err
@@ -282,7 +282,7 @@ func (r *syncRun) roles() *changes {
 			ch.deleted = append(ch.deleted, name)
 		}
 	}
-	if r.env == Production {
+	if r.env == envProd {
 		r.copyUserRoles(payload)
 	}
 	return ch
@@ -314,11 +314,11 @@ func (r *syncRun) copyUserRoles(payload []any) {
 	st := r.st
 	for _, v := range payload {
 		name := str(v.(map[string]any), "name")
-		dev := firstRole(st, r.orgID, Development, name)
+		dev := firstRole(st, r.orgID, envDev, name)
 		if dev == nil {
 			continue
 		}
-		prod := firstRole(st, r.orgID, Production, name)
+		prod := firstRole(st, r.orgID, envProd, name)
 		if prod == nil {
 			continue
 		}
@@ -335,7 +335,7 @@ func (r *syncRun) copyUserRoles(payload []any) {
 					return false
 				}
 				role := st.role(x.roleID)
-				return role != nil && role.env == Production
+				return role != nil && role.env == envProd
 			})
 			st.userRoles = append(st.userRoles, userRoleRow{id: st.newID(tableUserRoles), userID: ur.userID, roleID: prodID, createdAt: r.now})
 		}

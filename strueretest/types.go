@@ -4,15 +4,26 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	struere "github.com/struere/struere-go"
 )
 
-// Environment names accepted by the seeding and inspection helpers. E1 keeps
-// entity types and roles organization-wide and ignores the environment given
-// for them; Eval exists on struere.GenerationHead only.
+// The environments, as the root package names them: the seeding and
+// inspection helpers take a struere.Environment, so struere.Production and
+// strueretest.Production are the same value. E1 keeps entity types and
+// roles organization-wide and ignores the environment given for them; Eval
+// exists on struere.GenerationHead only.
 const (
-	Development = "development"
-	Production  = "production"
-	Eval        = "eval"
+	Development = struere.Development
+	Production  = struere.Production
+	Eval        = struere.Eval
+)
+
+// The environments as stored in rows.
+const (
+	envDev  = string(struere.Development)
+	envProd = string(struere.Production)
+	envEval = string(struere.Eval)
 )
 
 // Agent statuses.
@@ -57,51 +68,32 @@ type Agent struct {
 	UpdatedAt      time.Time // server clock; moved by status changes and sync
 }
 
-// Model is an agent configuration's model, as on the wire.
-type Model struct {
-	Provider    string   `json:"provider"`              // e.g. "anthropic"
-	Name        string   `json:"name"`                  // the provider's model name
-	Temperature *float64 `json:"temperature,omitempty"` // nil: unset
-	MaxTokens   *float64 `json:"maxTokens,omitempty"`   // nil: unset
-}
-
-// Tool is one tool of an agent configuration, as on the wire.
-type Tool struct {
-	Name        string          `json:"name"`                  // the tool's name
-	Description string          `json:"description"`           // the tool's description
-	Parameters  json.RawMessage `json:"parameters"`            // the v.any() parameters schema, raw JSON; SeedConfig stores {} when empty
-	HandlerCode string          `json:"handlerCode,omitempty"` // handler source; omitted when ""
-	// IsBuiltin marks a platform built-in tool. E1 and E2 store it on
-	// every tool; HEAD stores no isBuiltin (seed AgentConfig.RawTools for
-	// a legacy HEAD row that still has one).
-	IsBuiltin bool `json:"isBuiltin"`
-	// TemplateOnly is HEAD's templateOnly flag, stored only when true and
-	// only on HEAD.
-	TemplateOnly bool `json:"templateOnly,omitempty"`
-}
-
-// AgentConfig is the content of an agent configuration.
+// AgentConfig is the content of an agent configuration, in the root
+// package's definition types.
 //
 // SeedConfig stores Model and Tools in the shape the server's generation
-// writes: {provider,name,temperature?,maxTokens?} and tools with isBuiltin
-// on E1 and E2; {model:"<provider>/<name>",temperature?,maxTokens?} and
-// tools without isBuiltin (templateOnly when set) on HEAD. RawModel and
-// RawTools, when set, are stored verbatim instead, whatever their shape:
-// they seed legacy HEAD rows (a {provider,name} model, tools with
-// isBuiltin, a model.reasoning object) that only old data can hold.
+// writes. E1 and E2: the model as {provider,name,temperature?,maxTokens?}
+// (a Model given as "provider/id" is split at its first "/") and every
+// tool with isBuiltin (a nil IsBuiltin stores true for a tool without
+// HandlerCode, false otherwise, as Sync sends it); templateOnly is not
+// stored. HEAD: the model as {model:"<provider>/<id>",temperature?,
+// maxTokens?} and tools without isBuiltin (templateOnly when set).
+// RawModel and RawTools, when set, are stored verbatim instead, whatever
+// their shape: they seed legacy HEAD rows (a {provider,name} model, tools
+// with isBuiltin, a model.reasoning object) that only old data can hold.
 type AgentConfig struct {
-	Version      string // the agent's version, e.g. "1.0.0"
-	Name         string // the agent's display name in this config
-	SystemPrompt string // the system prompt
-	Model        Model  // the model settings
-	Tools        []Tool // the tools, in payload order
+	Version      string         // the agent's version, e.g. "1.0.0"
+	Name         string         // the agent's display name in this config
+	SystemPrompt string         // the system prompt
+	Model        struere.Model  // the model settings
+	Tools        []struere.Tool // the tools, in payload order; empty Parameters store {}
 
 	// FirstMessageSuggestions is HEAD's firstMessageSuggestions; nil means
 	// the key is absent (an empty non-nil slice stores []).
 	FirstMessageSuggestions []string
-	// ThreadContextParams is HEAD's threadContextParams array as raw JSON
-	// ([{name,type,required?,description?}]); nil means absent.
-	ThreadContextParams json.RawMessage
+	// ThreadContextParams is HEAD's threadContextParams; nil means the key
+	// is absent.
+	ThreadContextParams []struere.ThreadContextParam
 	// RawModel, when not nil, is stored as the model verbatim.
 	RawModel json.RawMessage
 	// RawTools, when not nil, is stored as the tools array verbatim.
@@ -111,12 +103,13 @@ type AgentConfig struct {
 // ConfigRecord is one row of the agentConfigs table, as returned by
 // Server.Configs.
 type ConfigRecord struct {
-	ID          string // the agentConfigs row id
-	AgentID     string // the agents row id it belongs to
-	AgentSlug   string // that agent's slug; "" if the agent row is gone
-	Environment string // Development, Production or Eval
+	ID          string              // the agentConfigs row id
+	AgentID     string              // the agents row id it belongs to
+	AgentSlug   string              // that agent's slug; "" if the agent row is gone
+	Environment struere.Environment // Development, Production or Eval
 	// AgentConfig is the stored content. Model is decoded from either
-	// stored shape ("provider/id" is split at its first "/");
+	// stored shape ({model} into ID, {provider,name} into Provider and
+	// Name);
 	// FirstMessageSuggestions and ThreadContextParams are nil when the row
 	// has no such key; RawModel and RawTools are left nil (see
 	// StoredModel and StoredTools).
@@ -134,16 +127,16 @@ type ConfigRecord struct {
 
 // EntityType is a row of the entityTypes table.
 type EntityType struct {
-	ID             string          // assigned by SeedEntityType
-	OrganizationID string          // defaults to the seeded organization
-	Environment    string          // "" on E1
-	Name, Slug     string          // display name and slug (unique per organization and environment)
-	Schema         json.RawMessage // the v.any() schema, raw JSON; empty seeds {}
-	SearchFields   []string        // wire searchFields; stored as [] when nil
-	DisplayConfig  json.RawMessage // the v.any() displayConfig, raw JSON; nil when unset
-	BoundToRole    string          // wire boundToRole, a role name; "" when unset
-	UserIDField    string          // wire userIdField; "" when unset
-	PackManaged    bool            // reported by inspection; set by SeedPack
+	ID             string              // assigned by SeedEntityType
+	OrganizationID string              // defaults to the seeded organization
+	Environment    struere.Environment // "" on E1
+	Name, Slug     string              // display name and slug (unique per organization and environment)
+	Schema         json.RawMessage     // the v.any() schema, raw JSON; empty seeds {}
+	SearchFields   []string            // wire searchFields; stored as [] when nil
+	DisplayConfig  json.RawMessage     // the v.any() displayConfig, raw JSON; nil when unset
+	BoundToRole    string              // wire boundToRole, a role name; "" when unset
+	UserIDField    string              // wire userIdField; "" when unset
+	PackManaged    bool                // reported by inspection; set by SeedPack
 }
 
 // Policy is an access policy of a role. Seeding expands it into one stored
@@ -170,48 +163,48 @@ type FieldMask struct {
 // masks. Scope rules and masks attach to the policies whose resource equals
 // their entity type, as sync does.
 type Role struct {
-	ID             string      // assigned by SeedRole
-	OrganizationID string      // defaults to the seeded organization
-	Environment    string      // "" on E1
-	Name           string      // required; sync matches roles by name
-	Description    string      // optional
-	AgentAccess    []string    // HEAD's agentAccess (agent slugs); nil means the key is absent
-	IsSystem       bool        // system roles are never listed, synced or deleted
-	Policies       []Policy    // seeding expands each per action; inspection gives one per stored row
-	ScopeRules     []ScopeRule // attached to policies of the same resource; de-duplicated on inspection
-	FieldMasks     []FieldMask // attached like ScopeRules; de-duplicated on inspection
-	PolicyCount    int         // stored policy rows; reported by inspection
-	PackManaged    bool        // reported by inspection; set by SeedPack
+	ID             string              // assigned by SeedRole
+	OrganizationID string              // defaults to the seeded organization
+	Environment    struere.Environment // "" on E1
+	Name           string              // required; sync matches roles by name
+	Description    string              // optional
+	AgentAccess    []string            // HEAD's agentAccess (agent slugs); nil means the key is absent
+	IsSystem       bool                // system roles are never listed, synced or deleted
+	Policies       []Policy            // seeding expands each per action; inspection gives one per stored row
+	ScopeRules     []ScopeRule         // attached to policies of the same resource; de-duplicated on inspection
+	FieldMasks     []FieldMask         // attached like ScopeRules; de-duplicated on inspection
+	PolicyCount    int                 // stored policy rows; reported by inspection
+	PackManaged    bool                // reported by inspection; set by SeedPack
 }
 
 // Trigger is a row of the triggers table (environment-isolated generations).
 type Trigger struct {
-	ID             string          // assigned by SeedTrigger
-	OrganizationID string          // defaults to the seeded organization
-	Environment    string          // Development, Production or Eval
-	Name, Slug     string          // display name and slug
-	Description    string          // optional
-	EntityType     string          // slug of the entity type it watches
-	Action         string          // the entity action that fires it, e.g. "created"
-	Condition      json.RawMessage // the v.any() condition, raw JSON; nil when unset
-	Actions        json.RawMessage // [{tool,args,as?}]; empty seeds []
-	Schedule       json.RawMessage // {delay?,at?,offset?,cancelPrevious?}, raw JSON; nil when unset
-	Retry          json.RawMessage // {maxAttempts?,backoffMs?}, raw JSON; nil when unset
-	Disabled       bool            // stored as enabled: false
+	ID             string              // assigned by SeedTrigger
+	OrganizationID string              // defaults to the seeded organization
+	Environment    struere.Environment // Development, Production or Eval
+	Name, Slug     string              // display name and slug
+	Description    string              // optional
+	EntityType     string              // slug of the entity type it watches
+	Action         string              // the entity action that fires it, e.g. "created"
+	Condition      json.RawMessage     // the v.any() condition, raw JSON; nil when unset
+	Actions        json.RawMessage     // [{tool,args,as?}]; empty seeds []
+	Schedule       json.RawMessage     // {delay?,at?,offset?,cancelPrevious?}, raw JSON; nil when unset
+	Retry          json.RawMessage     // {maxAttempts?,backoffMs?}, raw JSON; nil when unset
+	Disabled       bool                // stored as enabled: false
 }
 
 // EvalSuite is a row of the evalSuites table (environment-isolated
 // generations).
 type EvalSuite struct {
-	ID             string          // assigned by SeedEvalSuite
-	OrganizationID string          // defaults to the seeded organization
-	Environment    string          // Development, Production or Eval
-	Name, Slug     string          // display name and slug
-	AgentSlug      string          // slug of the live agent it tests; required to exist
-	AgentID        string          // that agent's id, filled by SeedEvalSuite
-	Description    string          // optional
-	Status         string          // "active" (default) or "archived"
-	Cases          json.RawMessage // the payload's cases array
+	ID             string              // assigned by SeedEvalSuite
+	OrganizationID string              // defaults to the seeded organization
+	Environment    struere.Environment // Development, Production or Eval
+	Name, Slug     string              // display name and slug
+	AgentSlug      string              // slug of the live agent it tests; required to exist
+	AgentID        string              // that agent's id, filled by SeedEvalSuite
+	Description    string              // optional
+	Status         string              // "active" (default) or "archived"
+	Cases          json.RawMessage     // the payload's cases array
 }
 
 // Pack is an installed pack (E1): the entity types and roles it brings are
@@ -227,14 +220,14 @@ type Pack struct {
 
 // APIKey is a row of the apiKeys table. The raw key is never stored.
 type APIKey struct {
-	ID             string    // the apiKeys row id
-	OrganizationID string    // the owning organization
-	Environment    string    // Development or Production
-	Name           string    // the key's label
-	KeyPrefix      string    // the first 16 characters
-	KeyHash        string    // lowercase hex SHA-256 of the key
-	Permissions    []string  // ["*"] for CreateAPIKey; as given to apiKeys:create or CreateKey
-	ExpiresAt      time.Time // zero: never expires
+	ID             string              // the apiKeys row id
+	OrganizationID string              // the owning organization
+	Environment    struere.Environment // Development or Production
+	Name           string              // the key's label
+	KeyPrefix      string              // the first 16 characters
+	KeyHash        string              // lowercase hex SHA-256 of the key
+	Permissions    []string            // ["*"] for CreateAPIKey; as given to apiKeys:create or CreateKey
+	ExpiresAt      time.Time           // zero: never expires
 	// LastUsedAt is set by a successful chat on E1 and E2, and by every
 	// authenticated site-route request on HEAD; zero: never used.
 	LastUsedAt time.Time

@@ -116,7 +116,7 @@ func (s *Server) createAPIKey(st *state, c *callCtx) (any, *fnError) {
 	}
 	env := str(c.args, "environment")
 	if env == "" {
-		env = Production // E1 keys without an environment serve production (protocol §5.4)
+		env = envProd // E1 keys without an environment serve production (protocol §5.4)
 	}
 	exp, _ := c.args["expiresAt"].(float64)
 	row, raw, gerr := newAPIKey(st, orgID, env, str(c.args, "name"), strs(c.args["permissions"]), int64(exp), c.now)

@@ -76,7 +76,7 @@ func seedLegacy(t *testing.T, srv *strueretest.Server) {
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("legacy", "development", strueretest.AgentConfig{Version: "0.3.0", Name: "Legacy", SystemPrompt: "Old.",
-		Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 	require.NoError(t, err)
 }
 

@@ -87,7 +87,7 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 	_, err := srv.SeedAgent(strueretest.Agent{Slug: "support", Name: "Support"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("support", "development", strueretest.AgentConfig{Version: "1.2.0", Name: "Support", SystemPrompt: "Help.",
-		Model: strueretest.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
+		Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}})
 	require.NoError(t, err)
 	configs := len(srv.Configs("support"))
 

@@ -185,7 +185,7 @@ func embedded(ctx context.Context, out io.Writer, checks []struere.SmokeCheck) e
 }
 
 func createKey(srv *strueretest.Server, env struere.Environment) (struere.APIKey, error) {
-	raw, err := srv.CreateAPIKey(string(env), "smoke example ("+string(env)+")", time.Time{})
+	raw, err := srv.CreateAPIKey(env, "smoke example ("+string(env)+")", time.Time{})
 	if err != nil {
 		return struere.APIKey{}, err
 	}

@@ -70,7 +70,7 @@ func TestEmbeddedRunChecksOnlyTheListedAgents(t *testing.T) {
 func useBackend(t *testing.T, srv *strueretest.Server, keyEnv struere.Environment) {
 	t.Helper()
 	isolate(t)
-	raw, err := srv.CreateAPIKey(string(keyEnv), "ci", time.Time{})
+	raw, err := srv.CreateAPIKey(keyEnv, "ci", time.Time{})
 	require.NoError(t, err)
 	exampleenv.LoginTo(t, srv)
 	t.Setenv(struere.EnvSiteURL, srv.SiteURL())
