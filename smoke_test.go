@@ -307,9 +307,9 @@ func headOrg(t *testing.T) (*strueretest.Server, *struere.Client, strueretest.Or
 	require.NoError(t, srv.AddMembership(strueretest.Membership{UserID: srv.UserID(), OrganizationID: beta.ID, Role: "admin"}))
 	a, err := srv.SeedAgent(strueretest.Agent{OrganizationID: beta.ID, Slug: "support", Name: "Support"})
 	require.NoError(t, err)
-	for env, version := range map[string]string{strueretest.Development: "1.0.0", strueretest.Production: "0.9.0"} {
+	for env, version := range map[struere.Environment]string{strueretest.Development: "1.0.0", strueretest.Production: "0.9.0"} {
 		_, err := srv.SeedConfig(a.ID, env, strueretest.AgentConfig{Version: version, Name: "Support", SystemPrompt: "Help",
-			Model: strueretest.Model{Provider: "openai", Name: "gpt-5-mini"}})
+			Model: struere.Model{Provider: "openai", Name: "gpt-5-mini"}})
 		require.NoError(t, err)
 	}
 	cfg := srv.Config()
@@ -319,9 +319,9 @@ func headOrg(t *testing.T) (*strueretest.Server, *struere.Client, strueretest.Or
 	return srv, c, beta
 }
 
-func keyIn(t *testing.T, srv *strueretest.Server, orgID, env string, declared struere.Environment) struere.APIKey {
+func keyIn(t *testing.T, srv *strueretest.Server, orgID string, env, declared struere.Environment) struere.APIKey {
 	t.Helper()
-	raw, err := srv.CreateAPIKeyIn(orgID, env, env+" key", time.Time{})
+	raw, err := srv.CreateAPIKeyIn(orgID, env, string(env)+" key", time.Time{})
 	require.NoError(t, err)
 	k, err := struere.ParseAPIKey(raw, declared)
 	require.NoError(t, err)
@@ -373,7 +373,7 @@ func TestSmokeTestLeavesAKeyUnverifiedWhenStatesCannotTellEnvironmentsApart(t *t
 		}
 	}
 	_, err := srv.SeedConfig(id, strueretest.Production, strueretest.AgentConfig{Version: "1.0.0", Name: "Support", SystemPrompt: "Help",
-		Model: strueretest.Model{Provider: "openai", Name: "gpt-5-mini"}})
+		Model: struere.Model{Provider: "openai", Name: "gpt-5-mini"}})
 	require.NoError(t, err)
 	mislabelled := keyIn(t, srv, beta.ID, strueretest.Development, struere.Production)
 
