@@ -59,8 +59,8 @@ func headProjectSynced(t *testing.T) (*strueretest.Server, *struere.Definitions)
 	_, err = srv.SeedAgent(strueretest.Agent{Slug: "legacy", Name: "Legacy"})
 	require.NoError(t, err)
 	_, err = srv.SeedConfig("legacy", strueretest.Production, strueretest.AgentConfig{Version: "0.9.0", Name: "Legacy", SystemPrompt: "old",
-		Model: strueretest.Model{Provider: "openai", Name: "gpt-5-mini"}, FirstMessageSuggestions: []string{},
-		ThreadContextParams: json.RawMessage(`[{"name":"orderId","type":"number"}]`)})
+		Model: struere.Model{Provider: "openai", Name: "gpt-5-mini"}, FirstMessageSuggestions: []string{},
+		ThreadContextParams: []struere.ThreadContextParam{{Name: "orderId", Type: struere.ParamNumber}}})
 	require.NoError(t, err)
 	return srv, defs
 }
@@ -99,14 +99,14 @@ func TestHeadDeployKeepsEveryFieldThePullStateOmits(t *testing.T) {
 
 	prod := currentConfig(t, srv, "support", strueretest.Production)
 	require.Equal(t, []string{"Book a session", "Cancel"}, prod.FirstMessageSuggestions)
-	require.JSONEq(t, `[{"name":"customerId","type":"string","required":true}]`, string(prod.ThreadContextParams))
+	require.JSONEq(t, `[{"name":"customerId","type":"string","required":true}]`, jsonText(t, prod.ThreadContextParams))
 	require.JSONEq(t, `[{"name":"entity.query","description":"Query entities","parameters":{"type":"object","properties":{}}},
 	  {"name":"lookup","description":"Find a price","parameters":{"type":"object","properties":{}},"handlerCode":"return 1","templateOnly":true}]`, string(prod.StoredTools))
 	require.JSONEq(t, `{"model":"openai/gpt-5-mini","temperature":0.7,"maxTokens":4096}`, string(prod.StoredModel))
 
 	legacy := currentConfig(t, srv, "legacy", strueretest.Production)
 	require.Equal(t, []string{}, legacy.FirstMessageSuggestions, "an empty list stays an empty list")
-	require.JSONEq(t, `[{"name":"orderId","type":"number"}]`, string(legacy.ThreadContextParams), "a skipped agent keeps its production fields")
+	require.JSONEq(t, `[{"name":"orderId","type":"number"}]`, jsonText(t, legacy.ThreadContextParams), "a skipped agent keeps its production fields")
 
 	roles := srv.Roles(strueretest.Production)
 	require.Equal(t, []string{"support", "legacy"}, roleByName(t, roles, "teacher").AgentAccess)
@@ -224,4 +224,12 @@ func TestHeadDeployConvertsLegacyShapesAndRefusesReasoning(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"old"}, res.Deployed)
 	require.JSONEq(t, `{"model":"openai/gpt-5"}`, string(currentConfig(t, srv, "old", strueretest.Production).StoredModel))
+}
+
+// jsonText is v encoded as JSON.
+func jsonText(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
