@@ -9,7 +9,6 @@ import (
 // The public evals:* functions of HEAD (§H9.3–§H9.5).
 
 const (
-	envEval    = "eval"
 	frameEvals = "handler (../convex/evals.ts:412:13)"
 
 	msgAdminRequired    = "Admin access required"
@@ -38,7 +37,7 @@ func tableName(letter byte) string {
 
 // addEvalFunctions registers the eval functions (HEAD only).
 func (s *Server) addEvalFunctions(fns map[string]function) {
-	env := literals(Development, Production, envEval)
+	env := literals(envDev, envProd, envEval)
 	org := opt("organizationId", vString{})
 	id := func(t string) vID { return vID{table: t} }
 	assertion := obj(req("type", literals("llm_judge", "contains", "matches", "tool_called", "tool_not_called")),
@@ -308,7 +307,7 @@ func (s *Server) evListAllSuites(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
-	env := envArg(c, Development)
+	env := envArg(c, envDev)
 	out := []any{}
 	for _, r := range st.evalSuites {
 		if r.orgID == orgID && r.env == env && r.status == "active" {
@@ -319,7 +318,7 @@ func (s *Server) evListAllSuites(st *state, c *callCtx) (any, *fnError) {
 }
 
 func (s *Server) evListSuites(st *state, c *callCtx) (any, *fnError) {
-	return s.suitesOfAgent(st, c, Development, false)
+	return s.suitesOfAgent(st, c, envDev, false)
 }
 
 func (s *Server) evListSuitesMap(st *state, c *callCtx) (any, *fnError) {
@@ -453,7 +452,7 @@ func (s *Server) evGetEvalStats(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
-	env := envArg(c, Development)
+	env := envArg(c, envDev)
 	var total, completed int
 	var agent, judge float64
 	for _, r := range st.ev.runs {
@@ -569,7 +568,7 @@ func (s *Server) evCreateSuite(st *state, c *callCtx) (any, *fnError) {
 	if a == nil || a.orgID != orgID {
 		return nil, throw(frameEvals, "Agent not found")
 	}
-	env, slug := envArg(c, Development), str(c.args, "slug")
+	env, slug := envArg(c, envDev), str(c.args, "slug")
 	for _, r := range st.evalSuites {
 		if r.orgID == orgID && r.env == env && r.slug == slug && r.status == "active" {
 			return nil, throw(frameEvals, "Suite with this slug already exists")

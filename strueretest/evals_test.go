@@ -71,7 +71,7 @@ func evSuite(slug, agent string, cases ...map[string]any) map[string]any {
 }
 
 // syncEval syncs agents and suites into env and returns the result.
-func syncEval(t *testing.T, s *strueretest.Server, env string, agents []map[string]any, suites ...map[string]any) map[string]any {
+func syncEval(t *testing.T, s *strueretest.Server, env struere.Environment, agents []map[string]any, suites ...map[string]any) map[string]any {
 	t.Helper()
 	as, ss := []any{}, []any{}
 	for _, a := range agents {
