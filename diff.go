@@ -424,7 +424,14 @@ func (w *differ) leaf(path string, b, a any) {
 	}
 	f.Before, f.After = rawJSON(b), rawJSON(a)
 	if long(b) || long(a) {
-		f.Unified = unifiedDiff(displayText(b), displayText(a))
+		bt, at := displayText(b), displayText(a)
+		// Texts that both end without a newline (as prompts usually do)
+		// are compared as if they had one: the marker diff writes for a
+		// missing last newline would only be noise.
+		if (bt == "" || !strings.HasSuffix(bt, "\n")) && (at == "" || !strings.HasSuffix(at, "\n")) {
+			bt, at = withNewline(bt), withNewline(at)
+		}
+		f.Unified = unifiedDiff(bt, at)
 	}
 	w.out = append(w.out, f)
 }
@@ -478,6 +485,13 @@ func displayText(v any) string {
 	return indentedJSON(v)
 }
 
+func withNewline(s string) string {
+	if s == "" {
+		return s
+	}
+	return s + "\n"
+}
+
 func indentedJSON(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -487,4 +501,46 @@ func indentedJSON(v any) string {
 		return ""
 	}
 	return buf.String()
+}
+
+// promotionDiffs is, for each agent a plan promotes, what the deploy
+// changes in its production configuration: before is production's
+// configuration (none when it has none), after development's, both as
+// pulled and, on the newest backends, in the shape the deploy compares
+// them (sameConfig). Agents whose configurations cannot be read are left
+// out.
+func promotionDiffs(gen Generation, deploy []PlannedAgent, dev, prod map[string]json.RawMessage, rec *recovery) Diffs {
+	out := Diffs{}
+	shape := func(slug string, raw json.RawMessage, extras map[string]*agentExtras) json.RawMessage {
+		if raw == nil || gen != GenerationHead {
+			return raw
+		}
+		var x *agentExtras
+		if rec != nil && rec.agentsWhy == "" {
+			x = extras[slug]
+		}
+		return headAgent(slug, raw, x, nil).payload
+	}
+	var devExtras, prodExtras map[string]*agentExtras
+	if rec != nil {
+		devExtras, prodExtras = rec.dev, rec.prod
+	}
+	for _, a := range deploy {
+		after := shape(a.Slug, dev[a.Slug], devExtras)
+		if after == nil {
+			continue
+		}
+		var before json.RawMessage
+		if a.Before.Present {
+			if before = shape(a.Slug, prod[a.Slug], prodExtras); before == nil {
+				continue
+			}
+		}
+		d, err := diffItem(KindAgent, a.Slug, before, after)
+		if err != nil || d == nil {
+			continue
+		}
+		out = append(out, *d)
+	}
+	return out
 }

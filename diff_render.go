@@ -66,10 +66,7 @@ func (ds Diffs) Markdown() string {
 	if len(ds) == 0 {
 		b.WriteString("No differences.\n")
 	}
-	for i, d := range ds {
-		if i > 0 {
-			b.WriteString("\n")
-		}
+	for _, d := range ds {
 		fmt.Fprintf(&b, "#### %s %s %s (%s)\n\n", changeMark(d.Change), d.Kind, mdCode(d.Name), d.Change)
 		var short, long []FieldDiff
 		for _, f := range d.Fields {

@@ -415,3 +415,76 @@ func TestDiffComparesFreeFormJSONExactly(t *testing.T) {
 	require.Equal(t, []string{"tools[entity.query].parameters"}, paths(ds[0]), "a schema is compared as written")
 	require.Contains(t, ds[0].Fields[0].Unified, "-  \"properties\": {},\n")
 }
+
+func TestDeployPlanShowsAPromptOnlyChangeFieldByField(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			_, c, ctx, defs := synced(t, gen)
+			_, err := c.Deploy(ctx)
+			require.NoError(t, err)
+			defs.Agents[0].SystemPrompt = "You help customers.\nNever promise refunds."
+			defs.Agents[1].Model.Temperature = ptr(0.3)
+			_, err = c.Sync(ctx, defs)
+			require.NoError(t, err)
+
+			res, err := c.Deploy(ctx, struere.DryRun())
+
+			require.NoError(t, err)
+			plan := res.Plan
+			require.Len(t, plan.Diffs, 2, "the version did not change, the content did")
+			byName := map[string]struere.Diff{}
+			for _, d := range plan.Diffs {
+				byName[d.Name] = d
+			}
+			prompt := field(t, byName["support"], "systemPrompt")
+			require.Equal(t, "@@ -1 +1,2 @@\n You help customers.\n+Never promise refunds.\n", prompt.Unified, "prompts without a final newline show none of diff's markers")
+			require.Equal(t, []string{"systemPrompt"}, paths(byName["support"]))
+			temp := field(t, byName["scheduler"], "model.temperature")
+			require.Equal(t, struere.ChangeAdded, temp.Change)
+			require.Equal(t, "0.3", string(temp.After))
+
+			require.Contains(t, plan.String(), "Changes to production (before: production, after: development):\n~ agent scheduler\n")
+			require.Contains(t, plan.String(), "        +Never promise refunds.\n")
+			md := plan.Markdown()
+			require.Contains(t, md, "| `support` | 1.0.0 | 1.0.0 | deploy |")
+			require.Contains(t, md, "~ `systemPrompt` modified (+1 −0 lines):\n\n```diff\n")
+			b, err := json.Marshal(plan)
+			require.NoError(t, err)
+			var decoded struct {
+				Diffs []struct {
+					Name   string `json:"name"`
+					Fields []struct {
+						Path    string `json:"path"`
+						Unified string `json:"unified"`
+					} `json:"fields"`
+				} `json:"diffs"`
+			}
+			require.NoError(t, json.Unmarshal(b, &decoded))
+			require.Len(t, decoded.Diffs, 2)
+		})
+	}
+}
+
+func TestDeployPlanOfANewProductionConfigurationShowsItAdded(t *testing.T) {
+	_, c, ctx, _ := synced(t, struere.GenerationHead)
+
+	res, err := c.Deploy(ctx, struere.DryRun())
+
+	require.NoError(t, err)
+	require.Len(t, res.Plan.Diffs, 2)
+	for _, d := range res.Plan.Diffs {
+		require.Equal(t, struere.ChangeAdded, d.Change, d.Name)
+		require.Contains(t, paths(d), "systemPrompt")
+	}
+}
+
+func TestDiffOfPromptsKeepsARealChangeOfTheLastNewline(t *testing.T) {
+	before, after := baseAgent(), baseAgent()
+	before.SystemPrompt = "Line one.\nLine two."
+	after.SystemPrompt = "Line one.\nLine two.\n"
+
+	ds := diffOf(t, defsWith(before), defsWith(after))
+
+	require.Len(t, ds, 1)
+	require.Equal(t, "@@ -1,2 +1,2 @@\n Line one.\n-Line two.\n\\ No newline at end of file\n+Line two.\n", ds[0].Fields[0].Unified)
+}

@@ -77,6 +77,11 @@ type Plan struct {
 	// Accepted are losses the caller accepted with AcceptLoss: without it
 	// they would be refusals.
 	Accepted []Refusal `json:"accepted,omitempty"`
+	// Diffs are, for each agent in Deploy, what the deploy changes in its
+	// production configuration, field by field: before is production's,
+	// after development's. Empty where the backend does not serve the
+	// configurations (E1).
+	Diffs Diffs `json:"diffs"`
 	// Fingerprint identifies the development and production state the
 	// plan was computed from.
 	Fingerprint string `json:"fingerprint"`
@@ -123,6 +128,47 @@ func (p *Plan) String() string {
 	if len(p.Deploy)+len(p.Unchanged)+len(p.Skip)+len(p.Refusals) == 0 {
 		b.WriteString("  (no agents)\n")
 	}
+	if len(p.Diffs) > 0 {
+		b.WriteString("\nChanges to production (before: production, after: development):\n")
+		b.WriteString(p.Diffs.String())
+	}
+	return b.String()
+}
+
+// Markdown renders the plan for a pull-request comment or a CI step
+// summary: the agents to promote, unchanged, skipped and refused, then each
+// promoted agent's changes field by field (Diffs.Markdown).
+func (p *Plan) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Struere deploy plan\n\n%s promotion, backend %s.\n\n", p.Method, p.Generation)
+	if len(p.Deploy)+len(p.Unchanged)+len(p.Skip)+len(p.Refusals) > 0 {
+		mdRow(&b, "Agent", "Production now", "After the deploy", "Action")
+		mdRow(&b, "---", "---", "---", "---")
+		for _, a := range p.Deploy {
+			before := "none"
+			if a.Before.Present {
+				before = orUnknown(a.Before.Version)
+			}
+			mdRow(&b, mdCode(a.Slug), before, orUnknown(a.Version), "deploy")
+		}
+		for _, a := range p.Unchanged {
+			mdRow(&b, mdCode(a.Slug), orUnknown(a.Version), orUnknown(a.Version), "unchanged")
+		}
+		for _, s := range p.Skip {
+			mdRow(&b, mdCode(s.Slug), "", "", "skip: "+s.Reason)
+		}
+		for _, r := range p.Refusals {
+			mdRow(&b, mdCode(r.Slug), "", "", "**refused**: "+r.Reason)
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range p.Notes {
+		b.WriteString("> " + n + "\n\n")
+	}
+	if len(p.Diffs) > 0 {
+		b.WriteString("Changes to production (before: production, after: development):\n\n")
+		b.WriteString(p.Diffs.Markdown())
+	}
 	return b.String()
 }
 
@@ -168,6 +214,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 	}
 	sortPlan(p)
 	p.Notes = append(p.Notes, c.keysOnlyNote()...)
+	p.Diffs = promotionDiffs(r.gen, p.Deploy, devAgents, prodAgents, rec)
 	switch {
 	case r.gen == GenerationE1:
 		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart",
