@@ -342,18 +342,19 @@ func (w *differ) value(path, key string, b, a any) {
 	if reflect.DeepEqual(b, a) {
 		return
 	}
-	if b == nil || a == nil {
-		w.leaf(path, b, a)
-		return
-	}
+	// An absent side is an empty object or list when the other side is
+	// one: an added model shows model.name and model.provider, added tools
+	// tools[name] each.
 	bm, bIsObj := b.(map[string]any)
 	am, aIsObj := a.(map[string]any)
+	bIsObj, aIsObj = bIsObj || (b == nil && aIsObj), aIsObj || (a == nil && bIsObj)
 	if bIsObj && aIsObj && !opaque[key] {
 		w.object(path, bm, am)
 		return
 	}
 	bl, bIsList := b.([]any)
 	al, aIsList := a.([]any)
+	bIsList, aIsList = bIsList || (b == nil && aIsList), aIsList || (a == nil && bIsList)
 	if bIsList && aIsList {
 		if keyOf := listKey(w.kind, path); keyOf != nil && w.keyed(path, bl, al, keyOf) {
 			return

@@ -200,6 +200,31 @@ func ExampleClient_Deploy_dryRun() {
 	//   deploy  scheduler                none -> 2.1.0
 	//   deploy  support                  none -> 1.0.0
 	//   note: paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart
+	//
+	// Changes to production (before: production, after: development):
+	// + agent scheduler
+	//     + model.name: "claude-haiku-4-5"
+	//     + model.provider: "anthropic"
+	//     + name: "Scheduler"
+	//     + systemPrompt: "You book appointments."
+	//     + tools[entity.query]:
+	//         @@ -0,0 +1,9 @@
+	//         +{
+	//         +  "description": "Query entities",
+	//         +  "isBuiltin": true,
+	//         +  "name": "entity.query",
+	//         +  "parameters": {
+	//         +    "properties": {},
+	//         +    "type": "object"
+	//         +  }
+	//         +}
+	//     + version: "2.1.0"
+	// + agent support
+	//     + model.name: "claude-haiku-4-5"
+	//     + model.provider: "anthropic"
+	//     + name: "Support"
+	//     + systemPrompt: "You help customers."
+	//     + version: "1.0.0"
 	// deployed: [scheduler support]
 }
 
