@@ -108,6 +108,9 @@ type run struct {
 	// leftovers of earlier runs (under family, not prefix), deleted by
 	// the first sync.
 	leftovers []string
+	// evalTouched: the suite synced entity types and roles to eval, which
+	// the cleanup removes.
+	evalTouched bool
 }
 
 // canChat reports whether the suite can chat with its agents by slug:
@@ -204,6 +207,7 @@ func runSuite(t *testing.T, tg target) {
 		{"refused promotion", r.stepRefusedPromotion},
 		{"loss refused unless accepted", r.stepLossRefused},
 		{"key-pair deploy", r.stepKeyPairDeploy},
+		{"eval gate", r.stepEvalGate},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx) }) {
@@ -322,6 +326,11 @@ func (r *run) checkForeign(ctx context.Context) error {
 func (r *run) cleanup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if r.evalTouched {
+		if _, err := r.c.Sync(ctx, r.base, struere.SyncTo(struere.Eval), struere.AllowDeletions()); err != nil {
+			t.Errorf("cleanup: sync eval without the suite's items: %v", err)
+		}
+	}
 	if _, err := r.c.Sync(ctx, r.base, struere.AllowDeletions()); err != nil {
 		t.Errorf("cleanup: sync without the suite's items: %v", err)
 		return

@@ -3,9 +3,10 @@
 // refusals (a sync that would delete, a deploy whose local definitions
 // differ, a stale plan), redeploy, a deploy with nothing to promote, pull,
 // a skipped agent, a promotion that would invent a configuration, and on
-// the newest backend a value its sync rejects and a sync and deploy by a
-// client holding only the development and production API keys — run
-// through the public API
+// the newest backend a value its sync rejects, a sync and deploy by a
+// client holding only the development and production API keys, and a
+// deploy gated on evals (a failing suite stops it, a passing one lets it
+// through) — run through the public API
 // against one deployment, asserting only outcomes (what development and
 // production hold afterwards, what was refused, what a pull wrote), never
 // the backend's wording. The package has no API; the suite is its test,
@@ -28,6 +29,7 @@
 //	STRUERE_PRODUCTION_API_KEY   optional; production key: the suite checks what production serves
 //	                             (with both keys, on the newest backend, it also deploys with the keys alone,
 //	                             after checking they belong to the same organization)
+//	STRUERE_ACCEPTANCE_EVALS=1   include the eval gate step (eval runs cost credits)
 //	STRUERE_ACCEPTANCE_ALLOW_FOREIGN=1  see "Foreign items" below
 //
 //	STRUERE_ACCEPTANCE=1 STRUERE_CONVEX_URL=… STRUERE_TOKEN=… STRUERE_ORG_ID=… \
@@ -45,13 +47,18 @@
 // entity type (<prefix>customer) and a role (<prefix>operator) in
 // development; the agents' production configurations by deploying; and,
 // for the refusal checks on the newest backend, an agent configured only in
-// the eval environment. It creates no triggers and no eval suites (a sync
-// cannot delete the last trigger). It never syncs production directly.
+// the eval environment; with the eval gate, its agents, entity type, role
+// and one eval suite (<prefix>smoke) in eval. It creates no triggers (a
+// sync cannot delete the last one). It never syncs production directly.
 //
 // When the suite ends — passed or failed, through t.Cleanup — it syncs
 // development without its items, which deletes its agents with their
 // configurations in every environment and its entity type and role, and
-// then checks that nothing under its prefix is left. On the oldest backend
+// then checks that nothing under its prefix is left in development and
+// production; after the eval gate it first syncs eval without its items.
+// The eval suite cannot be removed that way (a sync archives only suites
+// missing from a non-empty list): it stays, pointing at a deleted agent,
+// until the next run's eval gate archives it. On the oldest backend
 // generation (E1) a sync cannot delete agents (it preserves agents missing
 // from the payload), so there the agents stay behind; the suite says so in
 // its log, and the next run treats leftovers under "acc-" as its own.

@@ -45,7 +45,8 @@ func TestAcceptanceThroughEnvironment(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			child := exec.CommandContext(ctx, goBin, "test", "-count=1", "-v", "-run", "^TestAcceptance$", ".")
-			child.Env = append(slices.Clone(goEnv), envAcceptance+"=1")
+			// The test server's evals cost nothing: include the eval gate.
+			child.Env = append(slices.Clone(goEnv), envAcceptance+"=1", envEvals+"=1")
 			for k, v := range vars {
 				child.Env = append(child.Env, k+"="+v)
 			}
