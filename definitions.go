@@ -9,8 +9,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -41,7 +39,9 @@ func ParseDefinitions(r io.Reader) (*Definitions, error) {
 }
 
 // LoadDefinitions reads and validates the definitions file at path, as
-// ParseDefinitions does. Every error names the path.
+// ParseDefinitions does. Every error names the path. Reading costs one
+// pass over the file before anything is built, and a list longer than
+// MaxDefinitionItems is refused in it.
 func LoadDefinitions(path string) (*Definitions, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -64,36 +64,46 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 		return nil, &parseError{msg: fmt.Sprintf("%slarger than %d bytes", prefix, MaxDefinitionsBytes)}
 	}
 
-	// First pass: generic decode, to reject trailing data and to find
-	// unknown keys and mistyped values with their location
-	// (encoding/json reports neither the location nor case mismatches).
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, jsonError(prefix, data, err)
+	// encoding/json replaces invalid UTF-8 silently; the backend would
+	// then store U+FFFD.
+	if off := invalidUTF8(data); off >= 0 {
+		return nil, &parseError{msg: fmt.Sprintf("%s%s: invalid UTF-8: save the file as UTF-8", prefix, position(data, int64(off)))}
 	}
-	end := dec.InputOffset()
-	if _, err := dec.Token(); err != io.EOF {
+	// First pass: walk the bytes, to reject trailing data and to find
+	// unknown keys and mistyped values with their location
+	// (encoding/json reports neither the location nor case mismatches),
+	// without building the document: cost stays linear and small, and
+	// lists longer than MaxDefinitionItems end the read.
+	if !json.Valid(data) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, jsonError(prefix, data, err)
+		}
+		end := dec.InputOffset()
 		rest := data[end:]
 		end += int64(len(rest) - len(bytes.TrimLeft(rest, " \t\r\n")))
 		return nil, &parseError{msg: fmt.Sprintf("%s%s: unexpected data after the definitions object", prefix, position(data, end))}
 	}
-	if _, ok := raw.(map[string]any); !ok {
+	if first := bytes.TrimLeft(data, " \t\r\n"); first[0] != '{' {
 		return nil, &parseError{msg: prefix + "expected a JSON object"}
 	}
-	var problems []string
-	checkShape(raw, reflect.TypeFor[Definitions](), "", &problems)
-	if len(problems) > 0 {
-		return nil, &parseError{msg: prefix + strings.Join(problems, "; ")}
+	// A U+FFFD in a decoded string proves an invalid \u escape only if the
+	// file holds none, raw or escaped.
+	sc := &shapeChecker{data: data, fffd: bytes.Contains(data, []byte("\uFFFD")) || hasEscapedFFFD(data)}
+	if err := sc.value(reflect.TypeFor[Definitions]()); err != nil {
+		return nil, &parseError{msg: prefix + err.Error()}
+	}
+	if len(sc.problems) > 0 {
+		return nil, &parseError{msg: prefix + sc.summary()}
 	}
 
-	// Second pass: typed decode. The shape is already checked, so an
-	// error here is unexpected (an integer out of range, say).
-	dec = json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	// Second pass: typed decode. The shape is already checked (keys match
+	// exactly, so encoding/json's case-insensitive matching cannot pick
+	// another field), so an error here is unexpected (an integer out of
+	// range, say).
 	var d Definitions
-	if err := dec.Decode(&d); err != nil {
+	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, jsonError(prefix, data, err)
 	}
 	d.dropNullOptionals()
@@ -153,79 +163,6 @@ func position(data []byte, off int64) string {
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
-
-// checkShape walks a generically decoded value alongside the Go type it
-// will be decoded into. It records every object key that is not exactly a
-// JSON tag of that type, and every value of the wrong JSON kind, each with
-// its location. JSON null is accepted anywhere and means "unset".
-func checkShape(v any, t reflect.Type, path string, out *[]string) {
-	if v == nil {
-		return
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == rawMessageType {
-		return
-	}
-	where := path
-	if where == "" {
-		where = "top level"
-	}
-	mismatch := func(want string) {
-		*out = append(*out, fmt.Sprintf("%s: expected %s, got %s", where, want, kindOf(v)))
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			mismatch("an object")
-			return
-		}
-		fields := jsonFields(t)
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				*out = append(*out, fmt.Sprintf("%s: unknown field %q", where, k))
-				continue
-			}
-			checkShape(obj[k], ft, joinPath(path, k), out)
-		}
-	case reflect.Slice:
-		arr, ok := v.([]any)
-		if !ok {
-			mismatch("an array")
-			return
-		}
-		for i, e := range arr {
-			checkShape(e, t.Elem(), path+"["+strconv.Itoa(i)+"]", out)
-		}
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			mismatch("a string")
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			mismatch("a boolean")
-		}
-	case reflect.Int, reflect.Int64:
-		n, ok := v.(json.Number)
-		if !ok {
-			mismatch("an integer")
-		} else if _, err := n.Int64(); err != nil {
-			*out = append(*out, fmt.Sprintf("%s: expected an integer, got %s", where, n))
-		}
-	case reflect.Float64:
-		if _, ok := v.(json.Number); !ok {
-			mismatch("a number")
-		}
-	}
-}
 
 // kindOf names the JSON kind of a generically decoded value.
 func kindOf(v any) string {
@@ -332,8 +269,11 @@ func (e FieldError) Error() string {
 type ValidationError struct {
 	// Source is the file the definitions came from, when known.
 	Source string
-	// Problems in the order of the definitions.
+	// Problems in the order of the definitions: the first 20 found.
 	Problems []FieldError
+	// Omitted counts the problems found after those, which are not listed
+	// (a file of thousands of broken items must not make a huge error).
+	Omitted int
 }
 
 // Error returns all problems on one line.
@@ -343,8 +283,8 @@ func (e *ValidationError) Error() string {
 	if e.Source != "" {
 		b.WriteString(" in " + e.Source)
 	}
-	if len(e.Problems) > 1 {
-		fmt.Fprintf(&b, " (%d problems)", len(e.Problems))
+	if n := len(e.Problems) + e.Omitted; n > 1 {
+		fmt.Fprintf(&b, " (%d problems)", n)
 	}
 	b.WriteString(": ")
 	for i, p := range e.Problems {
@@ -352,6 +292,9 @@ func (e *ValidationError) Error() string {
 			b.WriteString("; ")
 		}
 		b.WriteString(p.Error())
+	}
+	if e.Omitted > 0 {
+		fmt.Fprintf(&b, "; and %d more", e.Omitted)
 	}
 	return b.String()
 }
@@ -374,7 +317,13 @@ var (
 // backend would create two rows), two entity types bound to one role,
 // free-form JSON that is not valid (or not an object where the backend
 // needs one), eval suites whose agent is not defined, and fixture records
-// whose entity type is not defined or relations whose ref is unknown.
+// whose entity type is not defined or relations whose ref is unknown. It
+// also checks what the backend refuses or encoding would change: object
+// keys inside free-form JSON (tool parameters, schemas, …) that are empty,
+// longer than 1024 characters, not printable ASCII or start with "$";
+// strings that are not valid UTF-8; control characters in names (prose
+// such as a system prompt may hold any text); and numbers that are NaN or
+// infinite. The error lists the first 20 problems and counts the rest.
 //
 // Validate does not know the backend generation: keys only some
 // generations accept (policy priority, triggers, eval suites,
@@ -472,10 +421,12 @@ func (d *Definitions) Validate() error {
 		}
 	}
 
+	v.wireAll(d)
+
 	if len(v.problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Problems: v.problems}
+	return &ValidationError{Problems: v.problems, Omitted: v.omitted}
 }
 
 // fixture checks one fixture. refs holds the refs of the earlier
@@ -517,7 +468,7 @@ func (v *validator) fixture(item string, f Fixture, d *Definitions, refs map[str
 // itemName names a definition by its key, or by its index when the key is
 // empty.
 func itemName(kind string, i int, key string) string {
-	if key == "" {
+	if safeKey(key) == "" {
 		return fmt.Sprintf("%s[%d]", kind, i)
 	}
 	return kind + "[" + key + "]"
@@ -525,9 +476,15 @@ func itemName(kind string, i int, key string) string {
 
 type validator struct {
 	problems []FieldError
+	omitted  int // problems found beyond maxListedProblems
 }
 
+// add records a problem; past maxListedProblems it only counts it.
 func (v *validator) add(item, field, problem string) {
+	if len(v.problems) >= maxListedProblems {
+		v.omitted++
+		return
+	}
 	v.problems = append(v.problems, FieldError{Item: item, Field: field, Problem: problem})
 }
 

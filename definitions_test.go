@@ -239,8 +239,9 @@ func TestParseDefinitionsRejectsMalformedInput(t *testing.T) {
 			name: "every wrong type is reported",
 			input: `{"agents": [{"model": {"temperature": "hot", "maxTokens": 10.5}, "tools": [{"isBuiltin": "yes"}]}],
 			          "entityTypes": {}, "roles": [{"policies": [{"actions": "read"}]}], "triggers": [{"schedule": []}]}`,
-			want: `struere: definitions: agents[0].model.maxTokens: expected an integer, got 10.5; ` +
-				`agents[0].model.temperature: expected a number, got a string; ` +
+			// In the file's order.
+			want: `struere: definitions: agents[0].model.temperature: expected a number, got a string; ` +
+				`agents[0].model.maxTokens: expected an integer, got 10.5; ` +
 				`agents[0].tools[0].isBuiltin: expected a boolean, got a string; ` +
 				`entityTypes: expected an array, got an object; ` +
 				`roles[0].policies[0].actions: expected an array, got a string; ` +
