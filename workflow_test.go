@@ -294,24 +294,28 @@ func TestClientSidePromotionLeavesProductionResourcesUnchanged(t *testing.T) {
 }
 
 func TestClientSidePromotionRefusesAgentsWithNoConfigurationAnywhere(t *testing.T) {
-	srv, c, ctx, _ := synced(t, struere.GenerationE2)
-	_, err := srv.SeedAgent(strueretest.Agent{Slug: "draft-bot", Name: "Draft"})
-	require.NoError(t, err)
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, c, ctx, _ := synced(t, gen)
+			_, err := srv.SeedAgent(strueretest.Agent{Slug: "draft-bot", Name: "Draft"})
+			require.NoError(t, err)
 
-	dry, err := c.Deploy(ctx, struere.DryRun())
-	require.NoError(t, err)
-	require.Len(t, dry.Plan.Refusals, 1)
-	require.Equal(t, "draft-bot", dry.Plan.Refusals[0].Slug)
+			dry, err := c.Deploy(ctx, struere.DryRun())
+			require.NoError(t, err)
+			require.Len(t, dry.Plan.Refusals, 1)
+			require.Equal(t, "draft-bot", dry.Plan.Refusals[0].Slug)
 
-	srv.ResetRequests()
-	_, err = c.Deploy(ctx)
-	require.ErrorIs(t, err, struere.ErrRefused)
-	require.Contains(t, err.Error(), "draft-bot")
-	for _, r := range srv.Requests() {
-		require.NotEqual(t, "mutation", r.Kind, "a refused deploy sends no mutation: %s", r.FunctionPath)
-	}
-	for _, cfg := range srv.Configs("support") {
-		require.NotEqual(t, "production", cfg.Environment)
+			srv.ResetRequests()
+			_, err = c.Deploy(ctx)
+			require.ErrorIs(t, err, struere.ErrRefused)
+			require.Contains(t, err.Error(), "draft-bot")
+			for _, r := range srv.Requests() {
+				require.NotEqual(t, "mutation", r.Kind, "a refused deploy sends no mutation: %s", r.FunctionPath)
+			}
+			for _, cfg := range srv.Configs("support") {
+				require.NotEqual(t, "production", cfg.Environment)
+			}
+		})
 	}
 }
 
@@ -351,7 +355,7 @@ func TestDeployRefusesWhenLocalDefinitionsDifferFromDevelopment(t *testing.T) {
 }
 
 func TestSyncRefusesDeletionsUnlessAllowed(t *testing.T) {
-	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, c, ctx, defs := synced(t, gen)
 			defs.Agents = defs.Agents[:1]
@@ -370,7 +374,7 @@ func TestSyncRefusesDeletionsUnlessAllowed(t *testing.T) {
 }
 
 func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
-	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy} {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead} {
 		t.Run(gen.String(), func(t *testing.T) {
 			_, c, ctx, defs := synced(t, gen)
 			_, err := c.Deploy(ctx)
