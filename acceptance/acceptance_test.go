@@ -143,6 +143,16 @@ func (r *run) defs(supportVersion, supportPrompt, schedulerVersion string) *stru
 		Roles: []struere.Role{{Name: r.slug("operator"), Description: "Created by the struere-go acceptance suite",
 			Policies: []struere.Policy{{Resource: r.slug("customer"), Actions: []string{"read", "update"}, Effect: struere.EffectAllow}}}},
 	}
+	if r.gen == struere.GenerationHead {
+		// Fields only the newest backend stores, which its pull state
+		// omits: production must keep them too.
+		yes := true
+		d.Agents[0].FirstMessageSuggestions = []string{"Where is my order?"}
+		d.Agents[0].ThreadContextParams = []struere.ThreadContextParam{{Name: "customerId", Type: struere.ParamString, Required: &yes}}
+		d.Agents[1].Tools = append(d.Agents[1].Tools, struere.Tool{Name: "book", Description: "Book a session",
+			Parameters: json.RawMessage(`{"type":"object","properties":{}}`), HandlerCode: "return 1", TemplateOnly: true})
+		d.Roles[0].AgentAccess = []string{r.slug("support")}
+	}
 	d.Agents = append(d.Agents, r.base.Agents...)
 	d.EntityTypes = append(d.EntityTypes, r.base.EntityTypes...)
 	d.Roles = append(d.Roles, r.base.Roles...)
@@ -493,10 +503,14 @@ func requireSameAgent(t *testing.T, want, got struere.Agent) {
 	require.Equal(t, want.Description, got.Description, want.Slug)
 	require.Equal(t, want.SystemPrompt, got.SystemPrompt, want.Slug)
 	require.Equal(t, want.Model.String(), got.Model.String(), want.Slug)
+	require.Equal(t, want.FirstMessageSuggestions, got.FirstMessageSuggestions, want.Slug)
+	require.Equal(t, want.ThreadContextParams, got.ThreadContextParams, want.Slug)
 	require.Len(t, got.Tools, len(want.Tools), want.Slug)
 	for i := range want.Tools {
 		require.Equal(t, want.Tools[i].Name, got.Tools[i].Name)
 		require.Equal(t, want.Tools[i].Description, got.Tools[i].Description)
+		require.Equal(t, want.Tools[i].HandlerCode, got.Tools[i].HandlerCode)
+		require.Equal(t, want.Tools[i].TemplateOnly, got.Tools[i].TemplateOnly)
 		require.JSONEq(t, string(want.Tools[i].Parameters), string(got.Tools[i].Parameters))
 	}
 }
@@ -658,8 +672,13 @@ func (r *run) stepPull(t *testing.T, ctx context.Context) {
 		pa, ok := p.Agent(w.Slug)
 		require.True(t, ok)
 		require.True(t, pa.Configured)
+		if r.tg.srv != nil {
+			// In-process the token's organization is the default one and
+			// its user an admin, so nothing is missing.
+			require.Empty(t, pa.Notes, w.Slug)
+		}
 		for _, n := range pa.Notes {
-			require.Equal(t, struere.NoteNotReadable, n.Code, "the only note on a synced agent is about fields the backend does not return")
+			require.Equal(t, struere.NoteNotReadable, n.Code, "the only possible note on a synced agent is about fields the backend could not return")
 		}
 	}
 	et, ok := p.Definitions.EntityType(r.slug("customer"))
@@ -669,6 +688,7 @@ func (r *run) stepPull(t *testing.T, ctx context.Context) {
 	role, ok := p.Definitions.Role(r.slug("operator"))
 	require.True(t, ok)
 	require.Equal(t, want.Roles[0].Policies, role.Policies)
+	require.Equal(t, want.Roles[0].AgentAccess, role.AgentAccess)
 
 	path := filepath.Join(t.TempDir(), "development.defs.json")
 	require.NoError(t, p.Definitions.WriteFile(path))
