@@ -241,3 +241,17 @@ func readEnvs(want reads) []Environment {
 	}
 	return []Environment{Development, Production}
 }
+
+// smokeKeyWithoutToken settles the smoke key check of a client of API keys
+// alone, which cannot list keys: the key stays unverified, saying whether
+// it is the key Deploy writes production with. It reports whether it did.
+func (c *Client) smokeKeyWithoutToken(s *smokeTest) bool {
+	if c.s.auth != nil {
+		return false
+	}
+	s.how = "not verified: with API keys alone the backend cannot be asked a key's environment"
+	if prod, ok := c.s.keys[Production]; ok && prod.Reveal() == s.key.Reveal() {
+		s.how += "; it is the key Deploy read and wrote production with"
+	}
+	return true
+}

@@ -27,6 +27,10 @@
 //	go run ./examples/quickstart                       # read-only
 //	go run ./examples/quickstart -deploy               # deploy development to production
 //	go run ./examples/quickstart -deploy -defs defs.json # sync defs.json to development first
+//	go run ./examples/quickstart -deploy -smoke        # and smoke-test production with its key
+//
+// When $GITHUB_STEP_SUMMARY names a file (GitHub Actions), a deploy appends
+// a Markdown report to it: what was deployed, the smoke checks, and Status.
 //
 // Without -deploy, -defs only compares the file with development.
 //
@@ -75,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	deploy := flags.Bool("deploy", false, "with credentials: sync (with -defs) and deploy; without it the run only reads")
 	defsPath := flags.String("defs", "", "definitions `file` to sync to development first (with credentials, only with -deploy)")
+	smoke := flags.Bool("smoke", false, "with -deploy and a production API key: smoke-test each deployed agent in production after the deploy (each message costs credits)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -86,14 +91,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	if err := quickstart(ctx, *deploy, *defsPath, stdout); err != nil {
+	if err := quickstart(ctx, *deploy, *smoke, *defsPath, stdout); err != nil {
 		fmt.Fprintln(stderr, "quickstart:", err)
 		return 1
 	}
 	return 0
 }
 
-func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer) error {
+func quickstart(ctx context.Context, deploy, smoke bool, defsPath string, out io.Writer) error {
 	var defs *struere.Definitions
 	if defsPath != "" {
 		var err error
@@ -211,24 +216,108 @@ func quickstart(ctx context.Context, deploy bool, defsPath string, out io.Writer
 
 	heading("Deploy")
 	deployOpts = append(deployOpts, struere.WithPlan(dry.Plan))
+	if smoke && srv == nil {
+		key, ok := productionKey(cfg)
+		if !ok {
+			return errors.New("-smoke needs a production API key: set STRUERE_PRODUCTION_API_KEY (or STRUERE_API_KEY with STRUERE_API_KEY_ENV=production)")
+		}
+		deployOpts = append(deployOpts, struere.WithSmokeTest(key))
+	}
 	if local != nil {
 		deployOpts = append(deployOpts, *local)
 	}
 	res, err := c.Deploy(ctx, deployOpts...)
+	if res != nil {
+		printDeploy(out, res)
+		printSmoke(out, res.Smoke)
+	}
 	if err != nil {
+		_ = appendSummary(nil, res, err)
 		return err
 	}
-	printDeploy(out, res)
 
 	heading("Status after the deploy")
 	if st, err = c.Status(ctx, statusOpts...); err != nil {
 		return err
 	}
 	fmt.Fprint(out, indent(st.String()))
+	if err := appendSummary(st, res, nil); err != nil {
+		return err
+	}
 	if srv != nil {
 		fmt.Fprintln(out, "\nDone. Set STRUERE_TOKEN (or run `struere login`), or STRUERE_DEVELOPMENT_API_KEY and STRUERE_PRODUCTION_API_KEY, to run this against your own deployment.")
 	}
 	return nil
+}
+
+// productionKey returns cfg's key declared for production.
+func productionKey(cfg struere.Config) (struere.APIKey, bool) {
+	for _, k := range append([]struere.APIKey{cfg.APIKey}, cfg.APIKeys...) {
+		if !k.IsZero() && k.Environment() == struere.Production {
+			return k, true
+		}
+	}
+	return struere.APIKey{}, false
+}
+
+// printSmoke prints the smoke checks, one line each.
+func printSmoke(out io.Writer, checks []struere.SmokeResult) {
+	for i, r := range checks {
+		label := ""
+		if i == 0 {
+			label = "Smoke"
+			if r.KeyCheck != "" {
+				fmt.Fprintf(out, "   %-9s key %s\n", label, r.KeyCheck)
+				label = ""
+			}
+		}
+		verdict := "ok"
+		if !r.OK {
+			verdict = "FAILED: " + fmt.Sprint(r.Err)
+		}
+		fmt.Fprintf(out, "   %-9s %s: %s\n", label, r.Agent, verdict)
+	}
+}
+
+// appendSummary appends a Markdown report to the file $GITHUB_STEP_SUMMARY
+// names, when it does: GitHub Actions shows it on the job's page.
+func appendSummary(st *struere.Status, res *struere.DeployResult, deployErr error) error {
+	path := os.Getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("## Struere deploy\n\n")
+	if deployErr != nil {
+		fmt.Fprintf(&b, "**Failed:** %s\n\n", deployErr)
+	}
+	if res != nil {
+		deployed := "none"
+		if len(res.Deployed) > 0 {
+			deployed = "`" + strings.Join(res.Deployed, "`, `") + "`"
+		}
+		fmt.Fprintf(&b, "- Deployed: %s\n- Verified: %t\n", deployed, res.Verified)
+		for _, r := range res.Smoke {
+			verdict := "ok"
+			if !r.OK {
+				verdict = "failed"
+			}
+			fmt.Fprintf(&b, "- Smoke test `%s`: %s\n", r.Agent, verdict)
+		}
+		b.WriteString("\n")
+	}
+	if st != nil {
+		b.WriteString(st.Markdown())
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing the job summary: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing the job summary: %w", err)
+	}
+	return f.Close()
 }
 
 // keysOnly reports whether cfg has API keys and no user token.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -188,9 +189,10 @@ func TestWithOnlyTheKeyPairSyncsDeploysVerifiesAndPrintsStatus(t *testing.T) {
 	t.Setenv(struere.EnvConvexURL, srv.URL())
 	t.Setenv(struere.EnvDevelopmentAPIKey, dev)
 	t.Setenv(struere.EnvProductionAPIKey, prod)
+	summary := exampleenv.JobSummary(t)
 	srv.ResetRequests()
 
-	res := exampleenv.Run(t, run, "-deploy", "-defs", "sample.defs.json")
+	res := exampleenv.Run(t, run, "-deploy", "-smoke", "-defs", "sample.defs.json")
 	require.Equal(t, 0, res.Code, "stderr: %s\nstdout: %s", res.Stderr, res.Stdout)
 	out := res.Stdout
 	require.NotContains(t, out, "embedded")
@@ -200,11 +202,23 @@ func TestWithOnlyTheKeyPairSyncsDeploysVerifiesAndPrintsStatus(t *testing.T) {
 	require.Contains(t, out, "Deployed  scheduler (2.1.0), support (1.0.0)\n")
 	require.Contains(t, out, "Verified  yes")
 	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced", "synced"), out, "status after the deploy")
+	require.Contains(t, out, "support: ok")
+	require.Contains(t, out, "scheduler: ok")
+	require.Contains(t, out, "it is the key Deploy read and wrote production with")
 	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
 	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
 	require.NotContains(t, out+res.Stderr, dev[16:], "no key is printed")
 	require.NotContains(t, out+res.Stderr, prod[16:])
 	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r.URLPath, "/v1/agents/") {
+			continue // the smoke test's chat messages
+		}
 		require.True(t, strings.HasPrefix(r.URLPath, "/v1/sync"), "%s: keys alone use the site routes", r.URLPath)
 	}
+	md, err := os.ReadFile(summary)
+	require.NoError(t, err)
+	for _, want := range []string{"## Struere deploy", "- Deployed: `scheduler`, `support`", "- Verified: true", "- Smoke test `support`: ok", "### Struere status"} {
+		require.Contains(t, string(md), want)
+	}
+	require.NotContains(t, string(md), prod[16:])
 }
