@@ -155,7 +155,7 @@ func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, err
 	cfg, err := struere.ConfigFromEnv()
 	switch {
 	case errors.Is(err, struere.ErrNoCredentials):
-		srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
+		srv, err := strueretest.Start()
 		if err != nil {
 			return nil, err
 		}

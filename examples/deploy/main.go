@@ -162,7 +162,7 @@ func deploy(ctx context.Context, o options, out io.Writer) (*report, int) {
 	cfg, err := struere.ConfigFromEnv()
 	switch {
 	case errors.Is(err, struere.ErrNoCredentials):
-		srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
+		srv, err := strueretest.Start()
 		if err != nil {
 			return fail(err)
 		}

@@ -12,10 +12,11 @@
 //	go run ./examples/quickstart
 //
 // The embedded run syncs two sample agents (support and scheduler) with an
-// entity type and a role, then adds an agent "draft-bot" with no
-// configuration, as one created in the dashboard is: Sync always writes a
+// entity type and a role, then adds an agent "draft-bot" configured in
+// production only, as one set up in the dashboard is: Sync always writes a
 // configuration, so this is how an agent without a development
-// configuration arises. Deploy skips it and says why.
+// configuration arises. Deploy skips it, says why, and keeps its
+// production configuration.
 //
 // With credentials it talks to your deployment and is read-only (Status and
 // a dry run) unless -deploy is given. Credentials are a login (STRUERE_TOKEN
@@ -112,7 +113,7 @@ func quickstart(ctx context.Context, deploy, smoke bool, defsPath string, out io
 	var deployOpts []struere.DeployOption // every Deploy, the dry run included
 	switch {
 	case errors.Is(err, struere.ErrNoCredentials):
-		if srv, err = strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy)); err != nil {
+		if srv, err = strueretest.Start(); err != nil {
 			return err
 		}
 		defer srv.Close()
@@ -175,12 +176,23 @@ func quickstart(ctx context.Context, deploy, smoke bool, defsPath string, out io
 
 	if srv != nil {
 		if _, dup := defs.Agent(draftSlug); !dup {
-			heading("Add an agent without configuration")
+			heading("Add an agent without a development configuration")
 			if _, err := srv.SeedAgent(strueretest.Agent{Slug: draftSlug, Name: "Draft Bot"}); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "   %s exists but has no configuration in any environment, as when an agent is\n", draftSlug)
-			fmt.Fprintln(out, "   created in the dashboard (Sync always writes one). Deploy will skip it.")
+			// Production only, as an agent set up in the dashboard: Sync
+			// always writes a development configuration, so this is how an
+			// agent without one arises. (An agent with no configuration
+			// anywhere cannot be promoted exactly on backends without
+			// sync:deployAllAgents: Deploy refuses it rather than invent one.)
+			if _, err := srv.SeedConfig(draftSlug, struere.Production, strueretest.AgentConfig{
+				Version: "0.9.0", Name: "Draft Bot", SystemPrompt: "You draft replies.",
+				Model: struere.Model{ID: "anthropic/claude-haiku-4-5"},
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "   %s has a production configuration (0.9.0) but none in development, as when\n", draftSlug)
+			fmt.Fprintln(out, "   it was set up in the dashboard (Sync always writes one). Deploy skips it and keeps production.")
 		}
 	}
 

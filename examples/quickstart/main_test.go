@@ -71,9 +71,10 @@ func TestWithoutCredentialsRunsTheWholeWorkflowOnAnEmbeddedBackend(t *testing.T)
 	out := res.Stdout
 	require.Contains(t, out, "running against an embedded test backend (strueretest)")
 	require.Contains(t, out, "created support, scheduler")
-	require.Contains(t, out, "created in the dashboard")
+	require.Contains(t, out, "set up in the dashboard")
+	require.Contains(t, out, "Deploy plan (client promotion, backend head)", "the embedded backend is the newest generation")
 	require.Regexp(t, tableRow("support", "1.0.0", "-", "not-in-production"), out, "status before the deploy")
-	require.Regexp(t, tableRow("draft-bot", "-", "-", "unconfigured"), out)
+	require.Regexp(t, tableRow("draft-bot", "-", "0.9.0", "not-in-development"), out)
 	require.Regexp(t, tableRow("deploy", "support", "none", "->", "1.0.0"), out, "the dry-run plan")
 	require.Regexp(t, tableRow("skip", "draft-bot", struere.ReasonNoDevelopmentConfig), out)
 	require.Contains(t, out, "Deployed  scheduler (2.1.0), support (1.0.0)\n")
@@ -81,6 +82,7 @@ func TestWithoutCredentialsRunsTheWholeWorkflowOnAnEmbeddedBackend(t *testing.T)
 	require.Contains(t, out, "Verified  yes")
 	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "synced"), out, "status after the deploy")
 	require.Regexp(t, tableRow("scheduler", "2.1.0", "2.1.0", "synced"), out)
+	require.Regexp(t, tableRow("draft-bot", "-", "0.9.0", "not-in-development"), out, "the skipped agent keeps production")
 }
 
 func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {

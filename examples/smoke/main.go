@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 // embedded runs the whole story against an in-process backend.
 func embedded(ctx context.Context, out io.Writer, checks []struere.SmokeCheck) error {
-	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
+	srv, err := strueretest.Start()
 	if err != nil {
 		return err
 	}
