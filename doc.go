@@ -122,30 +122,6 @@
 // writers: run the deploys and syncs of one organization one at a time
 // (for example in one CI concurrency group per organization).
 //
-// # What a deploy keeps, refuses and cannot guard
-//
-// A deploy whose agents all already match production writes nothing and
-// reports them in DeployResult.Unchanged. On the newest backend the values
-// its pull state omits (an agent configuration's firstMessageSuggestions
-// and threadContextParams, a role's agentAccess) are read through the
-// dashboard's queries, which answer organization admins for their default
-// organization, and sent back; role scope rules and masks the pull state
-// cannot express are checked the same way. When a value would be lost, or
-// cannot be shown to survive, Deploy refuses before writing, naming the
-// agents, roles and fields; AcceptLoss lets a caller go ahead knowingly.
-// Plan.SideEffects lists what no client can avoid (production user-role
-// assignments copied from development, a deploy event, plan limits
-// checked again).
-//
-// Deploys and Syncs of one Client never overlap. Immediately before
-// writing, each reads the state it depends on again and refuses with
-// ErrStalePlan if it changed; after writing, what the backend reports
-// created or deleted beyond the intent is an error matching
-// ErrVerificationFailed that names it. Between that last read and the
-// write, and across processes, nothing on the backend coordinates
-// writers: run the deploys and syncs of one organization one at a time
-// (for example in one CI concurrency group per organization).
-//
 // # Errors
 //
 // Failed calls return an *APIError (operation, function path, HTTP status,
