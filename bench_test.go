@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -313,4 +314,285 @@ func BenchmarkStatusServerDelay(b *testing.B) {
 	}
 	perOp := time.Since(start) / time.Duration(b.N)
 	b.ReportMetric(float64(perOp)/float64(delay), "round-trips")
+}
+
+// HEAD benchmarks. strueretest.NewServer defaults to the HEAD generation
+// (environment-isolated sync, client-side Deploy); the starter plan has no
+// agent limit, so 10,000 agents are admitted. The 10,000-agent cases run
+// only with STRUERE_BENCH_LARGE=1, since the client-side Deploy's
+// read-back makes one agents:getWithConfig call per agent.
+
+// headSizes are the organization sizes of the HEAD benchmarks.
+func headSizes() []int {
+	if os.Getenv("STRUERE_BENCH_LARGE") == "1" {
+		return []int{10, 1_000, 10_000}
+	}
+	return []int{10, 1_000}
+}
+
+// headBenchBackend is benchBackend on the HEAD generation with the starter plan.
+func headBenchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *struere.Client) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	srv := strueretest.NewServer(b, strueretest.WithPlan(strueretest.PlanStarter))
+	c, err := struere.New(srv.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Sync(ctx, benchDefinitions(n, "1.0.0"), struere.AllowDeletions()); err != nil {
+		b.Fatal(err)
+	}
+	if deployed {
+		if _, err := c.Deploy(ctx, struere.SkipVerification()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	srv.ResetRequests()
+	return srv, c
+}
+
+// replayFloor is the floor under one SDK operation on HEAD: the exact HTTP
+// exchanges the SDK made (recorded by the server), replayed with bare
+// net/http. Consecutive queries run concurrently, at most 8 in flight (the
+// SDK's own limit for its per-agent reads); each response is read in full
+// and its value validated as JSON (json.Unmarshal into json.RawMessage),
+// but no Go values are built. Request bodies are the recorded bytes, so the
+// floor does not build or encode the sync payload either: it is a lower
+// bound, and it is more parallel than any client could be, since it knows
+// every id in advance.
+type replayFloor struct {
+	hc     *http.Client
+	base   string
+	auth   string
+	groups [][]floorReq // queries of a group run concurrently; groups in order
+}
+
+type floorReq struct {
+	url  string
+	body []byte
+}
+
+func newReplayFloor(b *testing.B, srv *strueretest.Server, reqs []strueretest.Request) *replayFloor {
+	b.Helper()
+	f := &replayFloor{
+		hc:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		base: srv.URL(),
+		auth: "Bearer " + srv.Token().Reveal(),
+	}
+	var cur []floorReq
+	for _, r := range reqs {
+		if r.FunctionPath == "" {
+			b.Fatalf("replay floor: unexpected site request %s", r.URLPath)
+		}
+		body, err := json.Marshal(struct {
+			Path   string          `json:"path"`
+			Args   json.RawMessage `json:"args"`
+			Format string          `json:"format"`
+		}{r.FunctionPath, r.Args, "json"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fr := floorReq{url: f.base + r.URLPath, body: body}
+		if r.Kind != "query" {
+			if len(cur) > 0 {
+				f.groups = append(f.groups, cur)
+				cur = nil
+			}
+			f.groups = append(f.groups, []floorReq{fr})
+			continue
+		}
+		cur = append(cur, fr)
+	}
+	if len(cur) > 0 {
+		f.groups = append(f.groups, cur)
+	}
+	return f
+}
+
+func (f *replayFloor) do(ctx context.Context, r floorReq) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", f.auth)
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d: %s", r.url, resp.StatusCode, body)
+	}
+	var out struct {
+		Status string          `json:"status"`
+		Value  json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return err
+	}
+	if out.Status != "success" {
+		return fmt.Errorf("%s: status %q: %s", r.url, out.Status, body)
+	}
+	return nil
+}
+
+// run replays every group in order; it returns the number of exchanges.
+func (f *replayFloor) run(ctx context.Context) (int, error) {
+	total := 0
+	for _, g := range f.groups {
+		total += len(g)
+		if len(g) == 1 {
+			if err := f.do(ctx, g[0]); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		sem := make(chan struct{}, 8)
+		errs := make(chan error, len(g))
+		var wg sync.WaitGroup
+		for _, r := range g {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := f.do(ctx, r); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// headVsFloor runs sdk and the replay floor alternately (order swapped
+// every iteration) and reports both times and their ratio (sdk/floor) from
+// the same run. setup, if not nil, runs before each sdk call and is not
+// counted in sdk-ns/op (ns/op includes it).
+func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error) {
+	ctx := context.Background()
+	var sdkT, floorT time.Duration
+	timed := func(acc *time.Duration, fn func() error) {
+		if setup != nil && acc == &sdkT {
+			setup()
+		}
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		*acc += time.Since(t0)
+	}
+	floorFn := func() error { _, err := f.run(ctx); return err }
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			timed(&sdkT, sdk)
+			timed(&floorT, floorFn)
+		} else {
+			timed(&floorT, floorFn)
+			timed(&sdkT, sdk)
+		}
+		i++
+	}
+	b.ReportMetric(float64(sdkT.Nanoseconds())/float64(i), "sdk-ns/op")
+	b.ReportMetric(float64(floorT.Nanoseconds())/float64(i), "floor-ns/op")
+	b.ReportMetric(float64(sdkT)/float64(floorT), "sdk/floor")
+}
+
+func forEachHEADSize(b *testing.B, f func(b *testing.B, n int)) {
+	for _, n := range headSizes() {
+		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) { f(b, n) })
+	}
+}
+
+// BenchmarkHEADStatusVsFloor: Status on HEAD (getSyncState and getPullState
+// of both environments, concurrently) against its replay floor.
+func BenchmarkHEADStatusVsFloor(b *testing.B) {
+	forEachHEADSize(b, func(b *testing.B, n int) {
+		srv, c := headBenchBackend(b, n, true)
+		ctx := context.Background()
+		status := func() error {
+			st, err := c.Status(ctx)
+			if err == nil && len(st.Agents) != n {
+				err = fmt.Errorf("status lists %d agents, want %d", len(st.Agents), n)
+			}
+			return err
+		}
+		if err := status(); err != nil {
+			b.Fatal(err)
+		}
+		f := newReplayFloor(b, srv, srv.Requests())
+		b.ResetTimer()
+		headVsFloor(b, f, nil, status)
+	})
+}
+
+// BenchmarkHEADSyncVsFloor: re-sync of unchanged definitions on HEAD (every
+// agent updated in place, so the backend does not grow) against its replay
+// floor, which sends the same syncOrganization body.
+func BenchmarkHEADSyncVsFloor(b *testing.B) {
+	forEachHEADSize(b, func(b *testing.B, n int) {
+		srv, c := headBenchBackend(b, n, false)
+		defs := benchDefinitions(n, "1.0.0")
+		ctx := context.Background()
+		sync := func() error {
+			res, err := c.Sync(ctx, defs)
+			if err == nil && len(res.Agents.Updated) != n {
+				err = fmt.Errorf("sync updated %d agents, want %d", len(res.Agents.Updated), n)
+			}
+			return err
+		}
+		if err := sync(); err != nil {
+			b.Fatal(err)
+		}
+		f := newReplayFloor(b, srv, srv.Requests())
+		b.ResetTimer()
+		headVsFloor(b, f, nil, sync)
+	})
+}
+
+// BenchmarkHEADDeployVsFloor: the client-side Deploy on HEAD (read both
+// environments, sync development's configurations to production, read
+// production back agent by agent to verify) against its replay floor.
+// Each SDK Deploy starts from a fresh backend with nothing deployed, built
+// untimed; the floor replays the first Deploy's exchanges against that
+// first backend (its production sync then updates in place).
+func BenchmarkHEADDeployVsFloor(b *testing.B) {
+	forEachHEADSize(b, func(b *testing.B, n int) {
+		ctx := context.Background()
+		first, c0 := headBenchBackend(b, n, false)
+		if _, err := c0.Deploy(ctx); err != nil {
+			b.Fatal(err)
+		}
+		f := newReplayFloor(b, first, first.Requests())
+		var srv *strueretest.Server
+		var c *struere.Client
+		setup := func() {
+			if srv != nil {
+				srv.Close()
+			}
+			srv, c = headBenchBackend(b, n, false)
+		}
+		deploy := func() error {
+			res, err := c.Deploy(ctx)
+			if err == nil && (len(res.Deployed) != n || !res.Verified) {
+				err = fmt.Errorf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, n)
+			}
+			return err
+		}
+		b.ResetTimer()
+		headVsFloor(b, f, setup, deploy)
+	})
 }
