@@ -91,6 +91,7 @@ type CredentialsFile struct {
 	flight    *refreshFlight
 	sent      []time.Time // refresh requests sent in the last minute
 	notBefore time.Time   // no refresh of a still-valid token before this
+	lastErr   error       // the last refresh's failure, until one succeeds
 	fallback  *convex.Client
 }
 
@@ -302,9 +303,16 @@ func (f *CredentialsFile) mayRefresh(now time.Time) error {
 		wait = max(wait, time.Minute-now.Sub(f.sent[0]))
 	}
 	if wait > 0 {
-		return &APIError{Op: opRefresh, Path: refreshRoute, RetryAfter: wait.Round(time.Millisecond),
+		held := &APIError{Op: opRefresh, Path: refreshRoute, RetryAfter: wait.Round(time.Millisecond),
 			Message: fmt.Sprintf("refresh held back: at most %d refreshes per minute per session, and none right after a failed one", refreshBudget),
 			kinds:   []error{ErrNotAuthenticated, ErrRateLimited}}
+		if f.lastErr != nil && now.Before(f.notBefore) {
+			// Held back because the last refresh failed: its reason is
+			// what the caller needs (a concurrent call that joined late
+			// must not report only the hold).
+			return fmt.Errorf("%w; the refresh before it failed: %w", held, f.lastErr)
+		}
+		return held
 	}
 	return nil
 }
@@ -332,7 +340,7 @@ func (f *CredentialsFile) finish(fl *refreshFlight, tok Token, err error) {
 	if err == nil {
 		f.tok = tok
 		f.exp, f.iat = jwtTimes(tok.Reveal())
-		f.notBefore = time.Time{}
+		f.notBefore, f.lastErr = time.Time{}, nil
 		f.writeBack(tok.Reveal())
 	} else {
 		wait := refreshBackoff
@@ -340,7 +348,7 @@ func (f *CredentialsFile) finish(fl *refreshFlight, tok Token, err error) {
 		if errors.As(err, &ae) && ae.RetryAfter > wait {
 			wait = ae.RetryAfter
 		}
-		f.notBefore = now.Add(wait)
+		f.notBefore, f.lastErr = now.Add(wait), err
 	}
 	f.flight = nil
 	fl.tok, fl.err = tok, err

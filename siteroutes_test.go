@@ -365,3 +365,32 @@ func TestRefreshThroughTheBackendsRefreshRoute(t *testing.T) {
 	require.Contains(t, err.Error(), "Session expired or invalid")
 	require.NotContains(t, err.Error(), session)
 }
+
+// TestARefreshHeldBackAfterAFailureCarriesTheFailure: a call that arrives
+// right after a failed refresh (as Status's concurrent reads do) is held
+// back, and its error still says why the refresh failed.
+func TestARefreshHeldBackAfterAFailureCarriesTheFailure(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	sub, org := claimsOf(srv.Token().Reveal())
+	session := srv.AddSession(sub, org)
+	path := loginFile(t, srv.Token().Reveal())
+	data, err := readFile(path)
+	require.NoError(t, err)
+	require.NoError(t, writeFile(path, strings.Replace(data, testSession, session, 1)))
+	src, err := struere.OpenCredentialsFile(path, srv.SiteURL())
+	require.NoError(t, err)
+	cfg := srv.Config()
+	cfg.Token, cfg.TokenSource = struere.Token{}, src
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	ctx := ctxT(t)
+
+	require.NoError(t, srv.RejectSession(session, `{"errors":[{"message":"Session ended"}]}`))
+	srv.ExpireToken(srv.Token())
+	_, err = c.Status(ctx)
+	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
+	_, err = c.Status(ctx) // within the back-off after the failure
+	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
+	require.Contains(t, err.Error(), "Session expired or invalid", "the held-back call names the failure")
+	require.NotContains(t, err.Error(), session)
+}
