@@ -330,21 +330,9 @@ func TestKeysAloneOfOneEnvironmentNeverWrite(t *testing.T) {
 }
 
 func TestRefreshThroughTheBackendsRefreshRoute(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
-	sub, org := claimsOf(srv.Token().Reveal())
-	session := srv.AddSession(sub, org)
-	path := loginFile(t, srv.Token().Reveal())
-	data, err := readFile(path)
-	require.NoError(t, err)
-	require.NoError(t, writeFile(path, strings.Replace(data, testSession, session, 1)))
-	src, err := struere.OpenCredentialsFile(path, srv.SiteURL())
-	require.NoError(t, err)
-	cfg := srv.Config()
-	cfg.Token, cfg.TokenSource = struere.Token{}, src
-	c, err := struere.New(cfg)
-	require.NoError(t, err)
+	srv, c, src, session, path := sessionClient(t)
 	ctx := ctxT(t)
-	_, err = c.Status(ctx)
+	_, err := c.Status(ctx)
 	require.NoError(t, err)
 
 	srv.Advance(time.Second) // the refreshed token gets another iat
@@ -370,27 +358,36 @@ func TestRefreshThroughTheBackendsRefreshRoute(t *testing.T) {
 // right after a failed refresh (as Status's concurrent reads do) is held
 // back, and its error still says why the refresh failed.
 func TestARefreshHeldBackAfterAFailureCarriesTheFailure(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
-	sub, org := claimsOf(srv.Token().Reveal())
-	session := srv.AddSession(sub, org)
-	path := loginFile(t, srv.Token().Reveal())
-	data, err := readFile(path)
-	require.NoError(t, err)
-	require.NoError(t, writeFile(path, strings.Replace(data, testSession, session, 1)))
-	src, err := struere.OpenCredentialsFile(path, srv.SiteURL())
-	require.NoError(t, err)
-	cfg := srv.Config()
-	cfg.Token, cfg.TokenSource = struere.Token{}, src
-	c, err := struere.New(cfg)
-	require.NoError(t, err)
+	srv, c, _, session, _ := sessionClient(t)
 	ctx := ctxT(t)
 
 	require.NoError(t, srv.RejectSession(session, `{"errors":[{"message":"Session ended"}]}`))
 	srv.ExpireToken(srv.Token())
-	_, err = c.Status(ctx)
+	_, err := c.Status(ctx)
 	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
 	_, err = c.Status(ctx) // within the back-off after the failure
 	require.ErrorIs(t, err, struere.ErrNotAuthenticated)
 	require.Contains(t, err.Error(), "Session expired or invalid", "the held-back call names the failure")
 	require.NotContains(t, err.Error(), session)
+}
+
+// sessionClient returns a HEAD server with a session for its user, and
+// a client whose token comes from a CLI credentials file holding that
+// session (at path), so it refreshes through the server.
+func sessionClient(t *testing.T) (srv *strueretest.Server, c *struere.Client, src *struere.CredentialsFile, session, path string) {
+	t.Helper()
+	srv = strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	sub, org := claimsOf(srv.Token().Reveal())
+	session = srv.AddSession(sub, org)
+	path = loginFile(t, srv.Token().Reveal())
+	data, err := readFile(path)
+	require.NoError(t, err)
+	require.NoError(t, writeFile(path, strings.Replace(data, testSession, session, 1)))
+	src, err = struere.OpenCredentialsFile(path, srv.SiteURL())
+	require.NoError(t, err)
+	cfg := srv.Config()
+	cfg.Token, cfg.TokenSource = struere.Token{}, src
+	c, err = struere.New(cfg)
+	require.NoError(t, err)
+	return srv, c, src, session, path
 }
