@@ -645,14 +645,28 @@ func ownSuite(st *state, orgID, id string) *evalSuiteRow {
 	return r
 }
 
-func (s *Server) evUpdateSuite(st *state, c *callCtx) (any, *fnError) {
+// adminSuite is the caller's admin organization's suite named by the
+// argument arg, or the backend's error: not an admin, no such suite, or
+// (when archivedMsg is set) an archived suite, refused with archivedMsg.
+func (c *callCtx) adminSuite(st *state, arg, archivedMsg string) (*evalSuiteRow, *fnError) {
 	_, orgID, err := c.adminOrg(st)
 	if err != nil {
 		return nil, err
 	}
-	r := ownSuite(st, orgID, str(c.args, "id"))
+	r := ownSuite(st, orgID, str(c.args, arg))
 	if r == nil {
 		return nil, throw(frameEvals, msgSuiteNotFound)
+	}
+	if archivedMsg != "" && r.status == "archived" {
+		return nil, throw(frameEvals, archivedMsg)
+	}
+	return r, nil
+}
+
+func (s *Server) evUpdateSuite(st *state, c *callCtx) (any, *fnError) {
+	r, err := c.adminSuite(st, "id", "")
+	if err != nil {
+		return nil, err
 	}
 	def := map[string]any{}
 	for k, v := range r.def {
@@ -664,13 +678,9 @@ func (s *Server) evUpdateSuite(st *state, c *callCtx) (any, *fnError) {
 }
 
 func (s *Server) evDeleteSuite(st *state, c *callCtx) (any, *fnError) {
-	_, orgID, err := c.adminOrg(st)
+	r, err := c.adminSuite(st, "id", "")
 	if err != nil {
 		return nil, err
-	}
-	r := ownSuite(st, orgID, str(c.args, "id"))
-	if r == nil {
-		return nil, throw(frameEvals, msgSuiteNotFound)
 	}
 	r.status, r.updatedAt = "archived", c.now
 	return map[string]any{"success": true}, nil
@@ -686,23 +696,16 @@ func caseDef(args map[string]any, base map[string]any) map[string]any {
 }
 
 func (s *Server) evCreateCase(st *state, c *callCtx) (any, *fnError) {
-	_, orgID, err := c.adminOrg(st)
+	r, err := c.adminSuite(st, "suiteId", "Cannot add cases to an archived suite")
 	if err != nil {
 		return nil, err
-	}
-	r := ownSuite(st, orgID, str(c.args, "suiteId"))
-	if r == nil {
-		return nil, throw(frameEvals, msgSuiteNotFound)
-	}
-	if r.status == "archived" {
-		return nil, throw(frameEvals, "Cannot add cases to an archived suite")
 	}
 	order := -1
 	for _, k := range st.casesOf(r.id) {
 		order = max(order, k.order)
 	}
 	id := st.newID(tableEvalCases)
-	st.evalCases = append(st.evalCases, evalCaseRow{id: id, orgID: orgID, suiteID: r.id, def: caseDef(c.args, nil), order: order + 1, createdAt: c.now, updatedAt: c.now})
+	st.evalCases = append(st.evalCases, evalCaseRow{id: id, orgID: r.orgID, suiteID: r.id, def: caseDef(c.args, nil), order: order + 1, createdAt: c.now, updatedAt: c.now})
 	return id, nil
 }
 
@@ -749,16 +752,9 @@ func (s *Server) evDeleteCase(st *state, c *callCtx) (any, *fnError) {
 }
 
 func (s *Server) evReorderCases(st *state, c *callCtx) (any, *fnError) {
-	_, orgID, err := c.adminOrg(st)
+	_, err := c.adminSuite(st, "suiteId", "Cannot reorder cases in an archived suite")
 	if err != nil {
 		return nil, err
-	}
-	r := ownSuite(st, orgID, str(c.args, "suiteId"))
-	if r == nil {
-		return nil, throw(frameEvals, msgSuiteNotFound)
-	}
-	if r.status == "archived" {
-		return nil, throw(frameEvals, "Cannot reorder cases in an archived suite")
 	}
 	for i, v := range list(c.args, "caseIds") {
 		k := st.caseByID(v.(string))
@@ -771,16 +767,9 @@ func (s *Server) evReorderCases(st *state, c *callCtx) (any, *fnError) {
 }
 
 func (s *Server) evDeleteCasesBySuite(st *state, c *callCtx) (any, *fnError) {
-	_, orgID, err := c.adminOrg(st)
+	r, err := c.adminSuite(st, "suiteId", "Cannot modify cases of an archived suite")
 	if err != nil {
 		return nil, err
-	}
-	r := ownSuite(st, orgID, str(c.args, "suiteId"))
-	if r == nil {
-		return nil, throw(frameEvals, msgSuiteNotFound)
-	}
-	if r.status == "archived" {
-		return nil, throw(frameEvals, "Cannot modify cases of an archived suite")
 	}
 	n := len(st.evalCases)
 	st.evalCases = slices.DeleteFunc(st.evalCases, func(x evalCaseRow) bool { return x.suiteID == r.id })
