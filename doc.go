@@ -96,7 +96,13 @@
 // what the backend serves for it, and where two sides differ Status names
 // the fields. It makes two separate comparisons: local definitions with
 // development (LocalState, with WithLocal) and development with production
-// (ProductionState).
+// (ProductionState). For each it also shows what differs field by field,
+// the way terraform plan does (AgentStatus.LocalChanges and
+// ProductionChanges): the system prompt as a unified diff, the model and
+// its parameters before and after, tools added, removed or changed with
+// their parameter schemas, a role's policies, scope rules and masks added
+// and removed. Status.String, Status.Markdown (for a pull-request comment
+// or a CI step summary, long prompts folded) and json.Marshal render them.
 //
 // # What a deploy keeps, refuses and cannot guard
 //

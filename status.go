@@ -103,6 +103,18 @@ type AgentStatus struct {
 	// ProductionDiff names what differs between development and
 	// production.
 	ProductionDiff []string `json:"productionDiff,omitempty"`
+	// LocalChanges are the local ↔ development differences field by
+	// field, as Sync would apply them (before: development, after: the
+	// local definition): the system prompt as a unified diff, the model
+	// and its parameters before and after, tools added, removed or changed
+	// with their parameter schemas. Empty when LocalState is synced or
+	// unmanaged, and where the backend serves no contents (E1).
+	LocalChanges []FieldDiff `json:"localChanges,omitempty"`
+	// ProductionChanges are the development ↔ production differences
+	// field by field, as Deploy would apply them (before: production,
+	// after: development). Empty when ProductionState is synced, in
+	// production only, unconfigured or unverified.
+	ProductionChanges []FieldDiff `json:"productionChanges,omitempty"`
 }
 
 // ResourceKind names a kind of resource other than agents.
@@ -132,6 +144,16 @@ type ResourceStatus struct {
 	ProductionState ProductionState `json:"productionState"`
 	// ProductionDiff names the fields that differ.
 	ProductionDiff []string `json:"productionDiff,omitempty"`
+	// LocalChanges are the local ↔ development differences field by field
+	// (before: development, after: the local definition): policies, scope
+	// rules and field masks added or removed, schemas as unified diffs.
+	// Empty when LocalState is synced or unmanaged, and on E1.
+	LocalChanges []FieldDiff `json:"localChanges,omitempty"`
+	// ProductionChanges are the development ↔ production differences
+	// field by field (before: production, after: development). Empty when
+	// ProductionState is synced, in production only or unconfigured, and
+	// on E1.
+	ProductionChanges []FieldDiff `json:"productionChanges,omitempty"`
 }
 
 // StatusSchemaVersion is the version of Status's JSON shape. It changes
@@ -505,12 +527,34 @@ func compare(a, b content) (bool, []string) {
 	return false, diffFields(a.value, b.value)
 }
 
+// changes is the difference from before to after field by field, each
+// side nil when the item is absent there; nil when the canonical forms do
+// not differ in any field (for example only in the order of a list the
+// backend treats as a set).
+func changes(kind ResourceKind, name string, before, after *content) []FieldDiff {
+	side := func(c *content) json.RawMessage {
+		if c == nil {
+			return nil
+		}
+		b, err := json.Marshal(c.value)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	d, err := diffItem(kind, name, side(before), side(after))
+	if err != nil || d == nil {
+		return nil
+	}
+	return d.Fields
+}
+
 func buildStatus(op string, r *remote, local *Definitions, org string) (*Status, error) {
 	st := &Status{Generation: r.gen, OrganizationID: org, WithLocal: local != nil, Resources: []ResourceStatus{}}
 	st.Agents = make([]AgentStatus, 0, len(r.dev.Agents))
 	isolated := r.gen.EnvironmentIsolated()
 	if !isolated {
-		st.Notes = append(st.Notes, "this backend (E1) serves no configuration contents: production's content cannot be read, so agents configured in both environments are unverified rather than compared; local definitions are compared with development by version only; entity types and roles are organization-wide and compared by presence")
+		st.Notes = append(st.Notes, "this backend (E1) serves no configuration contents: production's content cannot be read, so agents configured in both environments are unverified rather than compared; local definitions are compared with development by version only; entity types and roles are organization-wide and compared by presence; no field-by-field differences can be shown")
 	}
 	if r.gen == GenerationHead {
 		st.Notes = append(st.Notes, "agent firstMessageSuggestions and threadContextParams and role agentAccess are not served back by this backend's state queries, so Status does not compare them")
@@ -594,11 +638,15 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 			switch {
 			case !dev.configured:
 				as.LocalState, as.LocalDiff = LocalModified, []string{"configuration (none in development)"}
+				if isolated {
+					as.LocalChanges = changes(KindAgent, a.Slug, nil, &lc)
+				}
 			case haveDev:
 				if same, diff := compare(lc, dc); same {
 					as.LocalState = LocalSynced
 				} else {
 					as.LocalState, as.LocalDiff = LocalModified, diff
+					as.LocalChanges = changes(KindAgent, a.Slug, &dc, &lc)
 				}
 			case la.Version != dev.version:
 				as.LocalState, as.LocalDiff = LocalModified, []string{"version"}
@@ -608,6 +656,9 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 		} else if local != nil {
 			if isolated {
 				as.LocalState = LocalWillBeDeleted
+				if haveDev {
+					as.LocalChanges = changes(KindAgent, a.Slug, &dc, nil)
+				}
 			} else {
 				as.LocalState = LocalUnmanaged // E1 syncs preserve agents missing from the payload
 			}
@@ -618,6 +669,7 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 				as.ProductionState = ProductionSynced
 			} else {
 				as.ProductionState, as.ProductionDiff = ProductionDrifted, diff
+				as.ProductionChanges = changes(KindAgent, a.Slug, &pc, &dc)
 			}
 		case dev.configured && prod.configured && isolated && dev.version != prod.version:
 			as.ProductionState, as.ProductionDiff = ProductionDrifted, []string{"version"}
@@ -627,6 +679,9 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 			as.ProductionState = ProductionUnverified
 		case dev.configured:
 			as.ProductionState = ProductionNotDeployed
+			if haveDev {
+				as.ProductionChanges = changes(KindAgent, a.Slug, nil, &dc)
+			}
 		case prod.configured:
 			as.ProductionState = ProductionOnly
 		default:
@@ -637,9 +692,14 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 	if local != nil {
 		for _, a := range local.Agents {
 			if !r.hasAgent(a.Slug) {
-				st.Agents = append(st.Agents, AgentStatus{Slug: a.Slug, Name: a.Name,
-					Local:      Presence{Present: true, Version: a.Version, Digest: locals["agent"][a.Slug].digest},
-					LocalState: LocalNew, ProductionState: ProductionUnconfigured})
+				lc := locals["agent"][a.Slug]
+				as := AgentStatus{Slug: a.Slug, Name: a.Name,
+					Local:      Presence{Present: true, Version: a.Version, Digest: lc.digest},
+					LocalState: LocalNew, ProductionState: ProductionUnconfigured}
+				if isolated {
+					as.LocalChanges = changes(KindAgent, a.Slug, nil, &lc)
+				}
+				st.Agents = append(st.Agents, as)
 			}
 		}
 	}
@@ -745,11 +805,15 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 				switch {
 				case rs.Local.Present && !inDev:
 					rs.LocalState = LocalNew
+					if isolated {
+						rs.LocalChanges = changes(kind, k, nil, &lc)
+					}
 				case rs.Local.Present && haveDev:
 					if same, diff := compare(lc, dc); same {
 						rs.LocalState = LocalSynced
 					} else {
 						rs.LocalState, rs.LocalDiff = LocalModified, diff
+						rs.LocalChanges = changes(kind, k, &dc, &lc)
 					}
 				case rs.Local.Present:
 					rs.LocalState = LocalSynced // E1: compared by presence only
@@ -761,6 +825,9 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 					rs.LocalState = LocalUnmanaged
 				default:
 					rs.LocalState = LocalWillBeDeleted
+					if haveDev {
+						rs.LocalChanges = changes(kind, k, &dc, nil)
+					}
 				}
 			}
 			switch {
@@ -769,11 +836,15 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 					rs.ProductionState = ProductionSynced
 				} else {
 					rs.ProductionState, rs.ProductionDiff = ProductionDrifted, diff
+					rs.ProductionChanges = changes(kind, k, &pc, &dc)
 				}
 			case inDev && inProd:
 				rs.ProductionState = ProductionSynced // E1, or contents not read: presence only
 			case inDev:
 				rs.ProductionState = ProductionNotDeployed
+				if haveDev {
+					rs.ProductionChanges = changes(kind, k, nil, &dc)
+				}
 			case inProd:
 				rs.ProductionState = ProductionOnly
 			default:

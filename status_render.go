@@ -95,8 +95,51 @@ func (s *Status) differences() []string {
 	return out
 }
 
-// String renders the status as aligned tables, the fields that differ,
-// and a legend of the states that appear.
+// fieldDiffs gathers one comparison's field-by-field differences as Diffs:
+// local ↔ development (before: development, after: local) or, with
+// production, development ↔ production (before: production, after:
+// development). Agents come first, then resources, in Status's order.
+func (s *Status) fieldDiffs(production bool) Diffs {
+	var out Diffs
+	add := func(kind ResourceKind, name string, before, after Presence, fields []FieldDiff) {
+		if len(fields) == 0 {
+			return
+		}
+		change := ChangeModified
+		switch {
+		case !before.Present:
+			change = ChangeAdded
+		case !after.Present:
+			change = ChangeRemoved
+		}
+		out = append(out, Diff{Kind: kind, Name: name, Change: change, Fields: fields})
+	}
+	for _, a := range s.Agents {
+		if production {
+			add(KindAgent, a.Slug, a.Production, a.Development, a.ProductionChanges)
+		} else {
+			add(KindAgent, a.Slug, a.Development, a.Local, a.LocalChanges)
+		}
+	}
+	for _, r := range s.Resources {
+		if production {
+			add(r.Kind, r.Name, r.Production, r.Development, r.ProductionChanges)
+		} else {
+			add(r.Kind, r.Name, r.Development, r.Local, r.LocalChanges)
+		}
+	}
+	return out
+}
+
+// The headings of the two field-by-field comparisons.
+const (
+	localChangesTitle      = "Local definitions vs development, field by field (before: development, after: local; what Sync would change)"
+	productionChangesTitle = "Development vs production, field by field (before: production, after: development)"
+)
+
+// String renders the status as aligned tables, the fields that differ
+// (each comparison field by field: the system prompt as a unified diff,
+// other fields before -> after), and a legend of the states that appear.
 func (s *Status) String() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -119,6 +162,12 @@ func (s *Status) String() string {
 		for _, d := range diffs {
 			b.WriteString("  " + d + "\n")
 		}
+	}
+	if ds := s.fieldDiffs(false); len(ds) > 0 {
+		b.WriteString("\n" + localChangesTitle + ":\n" + ds.String())
+	}
+	if ds := s.fieldDiffs(true); len(ds) > 0 {
+		b.WriteString("\n" + productionChangesTitle + ":\n" + ds.String())
 	}
 	b.WriteString("\n")
 	local, prod := s.legend()
@@ -161,7 +210,10 @@ func (s *Status) legend() (local, prod []legendLine) {
 }
 
 // Markdown renders the status for a CI job summary or a pull-request
-// comment (GitHub-flavoured Markdown tables).
+// comment (GitHub-flavoured Markdown): the tables, the fields that differ,
+// and each comparison field by field as Diffs.Markdown renders it (short
+// fields in a table, system prompts and schemas as ```diff blocks, folded
+// into a collapsed <details> block when long).
 func (s *Status) Markdown() string {
 	var b strings.Builder
 	b.WriteString("### Struere status\n\n")
@@ -208,6 +260,12 @@ func (s *Status) Markdown() string {
 		for _, d := range diffs {
 			b.WriteString("- " + d + "\n")
 		}
+	}
+	if ds := s.fieldDiffs(false); len(ds) > 0 {
+		b.WriteString("\n**" + localChangesTitle + "**\n\n" + ds.Markdown())
+	}
+	if ds := s.fieldDiffs(true); len(ds) > 0 {
+		b.WriteString("\n**" + productionChangesTitle + "**\n\n" + ds.Markdown())
 	}
 	for _, n := range s.Notes {
 		b.WriteString("\n> " + n + "\n")

@@ -23,8 +23,17 @@
 // synced to development only — so the embedded run exits 1 on purpose:
 // that non-zero exit is the demonstration, not a failure of the example.
 //
-// Entity types, roles and triggers present in one environment only are
-// reported but do not fail the gate: Deploy does not promote them.
+// It also exits 1 when an entity type, role or trigger exists in both
+// environments with other contents (a changed role policy, scope rule or
+// field mask, a changed schema): production then enforces something else
+// than development. Entity types, roles and triggers present in one
+// environment only are reported but do not fail the gate.
+//
+// Every report shows what differs field by field, as Status renders it:
+// the system prompt as a unified diff, the model and its parameters
+// before and after, tools and policies added and removed. The Markdown
+// report (and the job summary) is fit for a pull-request comment: long
+// prompts are folded into collapsed <details> blocks.
 //
 // Exit codes: 0 production matches development (and the local
 // definitions, with -local), 1 it does not, 2 the gate could not decide
@@ -76,6 +85,10 @@ type verdict struct {
 	// ProductionDiffers lists the agents whose production differs from
 	// development.
 	ProductionDiffers []string `json:"productionDiffers"`
+	// ResourcesDrifted lists the entity types, roles and triggers in both
+	// environments with other contents, as "role support-agent (differs:
+	// policies)".
+	ResourcesDrifted []string `json:"resourcesDrifted"`
 	// LocalDiffers lists what differs between the -local file and
 	// development, as "agent support (modified: systemPrompt)"; empty
 	// without -local.
@@ -184,7 +197,12 @@ func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, err
 		return nil, err
 	}
 	v := &verdict{Status: st, ProductionMatchesDevelopment: st.ProductionMatchesDevelopment(),
-		ProductionDiffers: nonNil(st.ProductionDiffers()), LocalDiffers: []string{}}
+		ProductionDiffers: nonNil(st.ProductionDiffers()), LocalDiffers: []string{}, ResourcesDrifted: []string{}}
+	for _, r := range st.Resources {
+		if r.ProductionState == struere.ProductionDrifted {
+			v.ResourcesDrifted = append(v.ResourcesDrifted, fmt.Sprintf("%s %s (differs: %s)", r.Kind, r.Name, strings.Join(r.ProductionDiff, ", ")))
+		}
+	}
 	if local != nil {
 		for _, a := range st.Agents {
 			if a.LocalState.Differs() {
@@ -197,7 +215,7 @@ func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, err
 			}
 		}
 	}
-	v.Pass = v.ProductionMatchesDevelopment && len(v.LocalDiffers) == 0
+	v.Pass = v.ProductionMatchesDevelopment && len(v.LocalDiffers) == 0 && len(v.ResourcesDrifted) == 0
 	return v, nil
 }
 
@@ -243,6 +261,12 @@ func textVerdict(v *verdict) string {
 		b.WriteString("FAIL: production differs from development:\n")
 		for _, line := range driftLines(v) {
 			b.WriteString("  " + line + "\n")
+		}
+	}
+	if len(v.ResourcesDrifted) > 0 {
+		b.WriteString("FAIL: production enforces other resources than development:\n")
+		for _, d := range v.ResourcesDrifted {
+			b.WriteString("  " + d + "\n")
 		}
 	}
 	if len(v.LocalDiffers) > 0 {
@@ -298,6 +322,9 @@ func markdownReport(v *verdict) string {
 		b.WriteString("**Struere gate: fail**\n\n")
 		for _, line := range driftLines(v) {
 			b.WriteString("- production differs: " + line + "\n")
+		}
+		for _, d := range v.ResourcesDrifted {
+			b.WriteString("- production enforces another resource: " + d + "\n")
 		}
 		for _, d := range v.LocalDiffers {
 			b.WriteString("- local differs from development: " + d + "\n")

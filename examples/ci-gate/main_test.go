@@ -284,3 +284,61 @@ func TestFailsOnARolePolicyChangeWithLocal(t *testing.T) {
 		})
 	}
 }
+
+// A prompt changed without a version bump fails the gate, and the report
+// (and the job summary) shows the prompt's unified diff.
+func TestFailsOnAPromptOnlyChangeShowingItsDiff(t *testing.T) {
+	srv, c := deployed(t)
+	defs := loadSample(t)
+	require.Equal(t, "support", defs.Agents[0].Slug)
+	defs.Agents[0].SystemPrompt += "\nOffer a refund when an order is late."
+	_, err := c.Sync(t.Context(), defs)
+	require.NoError(t, err)
+	srv.ResetRequests()
+
+	summaryPath := credentialsFor(t, srv)
+	res := exampleenv.Run(t, run, "-markdown")
+	require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+	require.Contains(t, res.Stdout, "- production differs: support: development 1.0.0, production 1.0.0 (differs: systemPrompt)\n")
+	diff := "```diff\n@@ -1 +1,2 @@\n You help Acme's customers with their orders.\n+Offer a refund when an order is late.\n```"
+	require.Contains(t, res.Stdout, diff)
+	summary, err := os.ReadFile(summaryPath)
+	require.NoError(t, err)
+	require.Contains(t, string(summary), diff)
+	requireReadOnly(t, srv)
+
+	res = exampleenv.Run(t, run)
+	require.Equal(t, exitFail, res.Code)
+	require.Contains(t, res.Stdout, "~ agent support\n    ~ systemPrompt:\n")
+	require.Contains(t, res.Stdout, "        +Offer a refund when an order is late.\n")
+}
+
+// A role whose policies differ between the environments fails the gate,
+// and the report shows the policy rows that differ.
+func TestFailsOnARolePolicyChange(t *testing.T) {
+	srv, c := deployed(t)
+	_, err := srv.SeedRole("production", strueretest.Role{Name: "support-agent", Description: "Reads and updates customers",
+		Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read", "update"}, Effect: "allow"}}})
+	require.NoError(t, err)
+	credentialsFor(t, srv)
+	res := exampleenv.Run(t, run)
+	require.Equal(t, exitPass, res.Code, "same role in both: stdout: %s", res.Stdout)
+
+	defs := loadSample(t)
+	defs.Roles[0].Policies = append(defs.Roles[0].Policies, struere.Policy{Resource: "customer", Actions: []string{"delete"}, Effect: "deny"})
+	_, err = c.Sync(t.Context(), defs)
+	require.NoError(t, err)
+	srv.ResetRequests()
+
+	res = exampleenv.Run(t, run)
+	require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
+	require.Contains(t, res.Stdout, "FAIL: production enforces other resources than development:\n  role support-agent (differs: policies)\n")
+	require.NotContains(t, res.Stdout, "FAIL: production differs from development", "the agents match")
+	require.Contains(t, res.Stdout, "~ role support-agent\n    + policies[customer deny]:\n")
+	requireReadOnly(t, srv)
+
+	res = exampleenv.Run(t, run, "-markdown")
+	require.Equal(t, exitFail, res.Code)
+	require.Contains(t, res.Stdout, "- production enforces another resource: role support-agent (differs: policies)\n")
+	require.Contains(t, res.Stdout, "+ `policies[customer deny]` added")
+}
