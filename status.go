@@ -107,13 +107,14 @@ type AgentStatus struct {
 	// field, as Sync would apply them (before: development, after: the
 	// local definition): the system prompt as a unified diff, the model
 	// and its parameters before and after, tools added, removed or changed
-	// with their parameter schemas. Empty when LocalState is synced or
-	// unmanaged, and where the backend serves no contents (E1).
+	// with their parameter schemas. Set only when LocalState is modified
+	// and both sides' contents were read (not on E1); an item on one side
+	// only is shown by its state alone.
 	LocalChanges []FieldDiff `json:"localChanges,omitempty"`
 	// ProductionChanges are the development ↔ production differences
 	// field by field, as Deploy would apply them (before: production,
-	// after: development). Empty when ProductionState is synced, in
-	// production only, unconfigured or unverified.
+	// after: development). Set only when ProductionState is drifted and
+	// both contents were read.
 	ProductionChanges []FieldDiff `json:"productionChanges,omitempty"`
 }
 
@@ -147,12 +148,11 @@ type ResourceStatus struct {
 	// LocalChanges are the local ↔ development differences field by field
 	// (before: development, after: the local definition): policies, scope
 	// rules and field masks added or removed, schemas as unified diffs.
-	// Empty when LocalState is synced or unmanaged, and on E1.
+	// Set only when LocalState is modified (not on E1).
 	LocalChanges []FieldDiff `json:"localChanges,omitempty"`
 	// ProductionChanges are the development ↔ production differences
-	// field by field (before: production, after: development). Empty when
-	// ProductionState is synced, in production only or unconfigured, and
-	// on E1.
+	// field by field (before: production, after: development). Set only
+	// when ProductionState is drifted (not on E1).
 	ProductionChanges []FieldDiff `json:"productionChanges,omitempty"`
 }
 
@@ -527,22 +527,16 @@ func compare(a, b content) (bool, []string) {
 	return false, diffFields(a.value, b.value)
 }
 
-// changes is the difference from before to after field by field, each
-// side nil when the item is absent there; nil when the canonical forms do
+// changes is the difference from before to after field by field; nil when the canonical forms do
 // not differ in any field (for example only in the order of a list the
 // backend treats as a set).
 func changes(kind ResourceKind, name string, before, after *content) []FieldDiff {
-	side := func(c *content) json.RawMessage {
-		if c == nil {
-			return nil
-		}
-		b, err := json.Marshal(c.value)
-		if err != nil {
-			return nil
-		}
-		return b
+	b, errB := json.Marshal(before.value)
+	a, errA := json.Marshal(after.value)
+	if errB != nil || errA != nil {
+		return nil
 	}
-	d, err := diffItem(kind, name, side(before), side(after))
+	d, err := diffItem(kind, name, b, a)
 	if err != nil || d == nil {
 		return nil
 	}
@@ -638,9 +632,6 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 			switch {
 			case !dev.configured:
 				as.LocalState, as.LocalDiff = LocalModified, []string{"configuration (none in development)"}
-				if isolated {
-					as.LocalChanges = changes(KindAgent, a.Slug, nil, &lc)
-				}
 			case haveDev:
 				if same, diff := compare(lc, dc); same {
 					as.LocalState = LocalSynced
@@ -656,9 +647,6 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 		} else if local != nil {
 			if isolated {
 				as.LocalState = LocalWillBeDeleted
-				if haveDev {
-					as.LocalChanges = changes(KindAgent, a.Slug, &dc, nil)
-				}
 			} else {
 				as.LocalState = LocalUnmanaged // E1 syncs preserve agents missing from the payload
 			}
@@ -679,9 +667,6 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 			as.ProductionState = ProductionUnverified
 		case dev.configured:
 			as.ProductionState = ProductionNotDeployed
-			if haveDev {
-				as.ProductionChanges = changes(KindAgent, a.Slug, nil, &dc)
-			}
 		case prod.configured:
 			as.ProductionState = ProductionOnly
 		default:
@@ -692,14 +677,9 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 	if local != nil {
 		for _, a := range local.Agents {
 			if !r.hasAgent(a.Slug) {
-				lc := locals["agent"][a.Slug]
-				as := AgentStatus{Slug: a.Slug, Name: a.Name,
-					Local:      Presence{Present: true, Version: a.Version, Digest: lc.digest},
-					LocalState: LocalNew, ProductionState: ProductionUnconfigured}
-				if isolated {
-					as.LocalChanges = changes(KindAgent, a.Slug, nil, &lc)
-				}
-				st.Agents = append(st.Agents, as)
+				st.Agents = append(st.Agents, AgentStatus{Slug: a.Slug, Name: a.Name,
+					Local:      Presence{Present: true, Version: a.Version, Digest: locals["agent"][a.Slug].digest},
+					LocalState: LocalNew, ProductionState: ProductionUnconfigured})
 			}
 		}
 	}
@@ -805,9 +785,6 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 				switch {
 				case rs.Local.Present && !inDev:
 					rs.LocalState = LocalNew
-					if isolated {
-						rs.LocalChanges = changes(kind, k, nil, &lc)
-					}
 				case rs.Local.Present && haveDev:
 					if same, diff := compare(lc, dc); same {
 						rs.LocalState = LocalSynced
@@ -825,9 +802,6 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 					rs.LocalState = LocalUnmanaged
 				default:
 					rs.LocalState = LocalWillBeDeleted
-					if haveDev {
-						rs.LocalChanges = changes(kind, k, &dc, nil)
-					}
 				}
 			}
 			switch {
@@ -842,9 +816,6 @@ func resourceComparisons(op string, r *remote, local *Definitions, locals, devC,
 				rs.ProductionState = ProductionSynced // E1, or contents not read: presence only
 			case inDev:
 				rs.ProductionState = ProductionNotDeployed
-				if haveDev {
-					rs.ProductionChanges = changes(kind, k, nil, &dc)
-				}
 			case inProd:
 				rs.ProductionState = ProductionOnly
 			default:

@@ -101,32 +101,21 @@ func (s *Status) differences() []string {
 // development). Agents come first, then resources, in Status's order.
 func (s *Status) fieldDiffs(production bool) Diffs {
 	var out Diffs
-	add := func(kind ResourceKind, name string, before, after Presence, fields []FieldDiff) {
-		if len(fields) == 0 {
-			return
+	// Only items on both sides carry changes: each is modified.
+	add := func(kind ResourceKind, name string, local, prod []FieldDiff) {
+		fields := local
+		if production {
+			fields = prod
 		}
-		change := ChangeModified
-		switch {
-		case !before.Present:
-			change = ChangeAdded
-		case !after.Present:
-			change = ChangeRemoved
+		if len(fields) > 0 {
+			out = append(out, Diff{Kind: kind, Name: name, Change: ChangeModified, Fields: fields})
 		}
-		out = append(out, Diff{Kind: kind, Name: name, Change: change, Fields: fields})
 	}
 	for _, a := range s.Agents {
-		if production {
-			add(KindAgent, a.Slug, a.Production, a.Development, a.ProductionChanges)
-		} else {
-			add(KindAgent, a.Slug, a.Development, a.Local, a.LocalChanges)
-		}
+		add(KindAgent, a.Slug, a.LocalChanges, a.ProductionChanges)
 	}
 	for _, r := range s.Resources {
-		if production {
-			add(r.Kind, r.Name, r.Production, r.Development, r.ProductionChanges)
-		} else {
-			add(r.Kind, r.Name, r.Development, r.Local, r.LocalChanges)
-		}
+		add(r.Kind, r.Name, r.LocalChanges, r.ProductionChanges)
 	}
 	return out
 }
