@@ -1,13 +1,25 @@
-// Command bench compares the Go SDK with the official Convex JavaScript
-// client (convex@1.48.0, ConvexHttpClient) on the same Status sequence —
-// getSyncState for development and production, issued concurrently —
-// against one in-process strueretest server on loopback. It runs each
-// client M times sequentially and M times spread over C concurrent
-// callers, and prints ops/s, p50 and p99 latency, and the Go/JS ratios.
+// Command bench measures the Go SDK's client-side cost and compares it
+// with the official Convex JavaScript client (convex@1.48.0,
+// ConvexHttpClient). It has three modes, one command each:
 //
-// Usage:
+//	go run ./bench                 # -mode replay: each client's own CPU per Status
+//	go run ./bench -mode live      # both clients against a live strueretest server
+//	go run ./bench -mode deploy    # client-side Deploy against strueretest HEAD
 //
-//	go run ./bench [-agents 1000] [-n 200] [-c 8] [-delay 0]
+// replay captures once, with bare net/http, the exact bytes strueretest
+// (HEAD) answers to the queries of a Status for the workload, then serves
+// them from a replay server in its own process, so server cost is
+// negligible and shared by nobody. The Go SDK (Client.Status) and the JS
+// client (the same four queries) each run in their own process, which
+// measures itself: CPU time (getrusage / process.cpuUsage, user +
+// system), wall time, p50/p99 per Status and peak RSS, n Status calls
+// sequentially and n over c concurrent callers, after a warm-up.
+//
+// live runs the same two client processes against a strueretest server
+// in this process (server cost included; -delay holds every getSyncState
+// to show Status's reads overlap). deploy times full client-side Deploys
+// (reads, write, read-back verification) against strueretest HEAD in this
+// process.
 //
 // The JS client is installed with `npm install --ignore-scripts` into a
 // temporary directory that is removed afterwards. Without node or npm, or
@@ -17,269 +29,306 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"sync"
+	"strconv"
+	"strings"
 	"time"
 
 	struere "github.com/struere/struere-go"
 	"github.com/struere/struere-go/strueretest"
 )
 
-const convexVersion = "1.48.0"
-
 func main() {
-	agents := flag.Int("agents", 1000, "agents seeded in the organization")
-	n := flag.Int("n", 200, "Status sequences per mode (sequential, concurrent)")
+	mode := flag.String("mode", "replay", "replay, live or deploy")
+	sizes := flag.String("agents", "10,1000,10000", "comma-separated organization sizes (agents)")
+	n := flag.Int("n", 0, "Status calls per client mode, or Deploys per size (0: scaled to the size)")
 	conc := flag.Int("c", 8, "concurrent callers in the concurrent mode")
-	delay := flag.Duration("delay", 0, "server-side delay injected into every getSyncState (shows the two reads overlap)")
+	delay := flag.Duration("delay", 0, "live mode: server-side delay injected into every getSyncState")
+	role := flag.String("role", "", "internal: replay-server or go-client (child processes)")
+	responses := flag.String("responses", "", "internal: the replay server's recorded responses")
+	url := flag.String("url", "", "internal: the go-client's backend URL")
 	flag.Parse()
-	if *n < 1 || *conc < 1 || *agents < 0 || *n > 1_000_000 {
-		fmt.Fprintln(os.Stderr, "bench: -n must be in 1..1000000, -c at least 1, -agents not negative")
-		os.Exit(2)
+
+	var err error
+	switch *role {
+	case "replay-server":
+		err = serveReplay(*responses)
+	case "go-client":
+		err = goClient(*url, *n, *conc)
+	case "":
+		var ns []int
+		if ns, err = parseSizes(*sizes); err == nil {
+			if *n < 0 || *n > 1_000_000 || *conc < 1 || *conc > 1000 {
+				fmt.Fprintln(os.Stderr, "bench: -n must be in 0..1000000 and -c in 1..1000")
+				os.Exit(2)
+			}
+			err = run(*mode, ns, *n, *conc, *delay)
+		}
+	default:
+		err = fmt.Errorf("unknown -role %q", *role)
 	}
-	if err := run(*agents, *n, *conc, *delay); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// result is one client's figures for one mode.
-type result struct {
-	Ops       int       `json:"ops"`
-	WallMS    float64   `json:"wallMs"`
-	Latencies []float64 `json:"latenciesMs"`
-}
-
-func (r result) opsPerSec() float64 { return float64(r.Ops) / (r.WallMS / 1000) }
-
-func (r result) percentile(p float64) float64 {
-	l := slices.Clone(r.Latencies)
-	slices.Sort(l)
-	if len(l) == 0 {
-		return 0
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 || v > 100_000 {
+			return nil, fmt.Errorf("-agents: %q is not a size in 1..100000", f)
+		}
+		out = append(out, v)
 	}
-	i := int(p*float64(len(l))+0.5) - 1
-	return l[min(max(i, 0), len(l)-1)]
+	return out, nil
 }
 
-func run(agents, n, conc int, delay time.Duration) error {
-	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationE2Deploy))
+// statusOps is the default number of Status calls per client mode.
+func statusOps(agents, n int) int {
+	if n > 0 {
+		return n
+	}
+	return min(max(100_000/agents, 20), 1000)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return err
+		return "unknown"
 	}
-	defer srv.Close()
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func run(mode string, sizes []int, n, conc int, delay time.Duration) error {
+	fmt.Printf("machine: %d CPUs, %s, %s/%s; load average at start %s\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadavg())
 	ctx := context.Background()
-	c, err := struere.New(srv.Config())
-	if err != nil {
-		return err
+	var err error
+	switch mode {
+	case "replay", "live":
+		err = compare(ctx, mode, sizes, n, conc, delay)
+	case "deploy":
+		err = deploys(ctx, sizes, n)
+	default:
+		return fmt.Errorf("unknown -mode %q (replay, live or deploy)", mode)
 	}
-	if err := seed(ctx, c, agents); err != nil {
-		return err
-	}
-	if delay > 0 {
-		srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
-	}
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s, %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Printf("workload: Status = getSyncState(development) ‖ getSyncState(production), %d agents, %d ops per mode, %d concurrent callers", agents, n, conc)
-	if delay > 0 {
-		fmt.Printf(", server delay %s per read", delay)
-	}
-	fmt.Println()
+	fmt.Printf("load average at end %s\n", loadavg())
+	return err
+}
 
-	// Warm up connections and code paths, then measure.
-	if _, err := goRun(ctx, c, min(n, 20), 1); err != nil {
-		return err
-	}
-	goSeq, err := goRun(ctx, c, n, 1)
+// backend starts strueretest HEAD (starter plan: no agent limit) holding
+// n agents synced to development and, when deployed, to production.
+func backend(ctx context.Context, n int, deployed bool) (*strueretest.Server, *struere.Client, error) {
+	srv, err := strueretest.Start(strueretest.WithPlan(strueretest.PlanStarter))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	goPar, err := goRun(ctx, c, n, conc)
+	c, err := struere.New(srv.Config())
+	if err == nil {
+		_, err = c.Sync(ctx, definitions(n), struere.AllowDeletions())
+	}
+	if err == nil && deployed {
+		_, err = c.Deploy(ctx, struere.SkipVerification())
+	}
 	if err != nil {
-		return err
+		srv.Close()
+		return nil, nil, fmt.Errorf("seed %d agents: %w", n, err)
 	}
 	srv.ResetRequests()
+	return srv, c, nil
+}
 
-	jsSeq, jsPar, why := jsRun(ctx, srv, n, conc)
-	fmt.Println()
-	fmt.Printf("%-34s %10s %10s %10s\n", "client / mode", "ops/s", "p50 ms", "p99 ms")
-	row := func(name string, r result) {
-		fmt.Printf("%-34s %10.0f %10.2f %10.2f\n", name, r.opsPerSec(), r.percentile(0.50), r.percentile(0.99))
+// definitions is n agents, one entity type and one role (the root
+// package's benchmarks use the same shape).
+func definitions(n int) *struere.Definitions {
+	d := &struere.Definitions{
+		EntityTypes: []struere.EntityType{{Name: "Customer", Slug: "customer", Schema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}}}`)}},
+		Roles:       []struere.Role{{Name: "support", Policies: []struere.Policy{{Resource: "customer", Actions: []string{"read"}, Effect: "allow"}}}},
 	}
-	row("Go SDK, sequential", goSeq)
-	row(fmt.Sprintf("Go SDK, %d concurrent", conc), goPar)
-	if why != "" {
+	d.Agents = make([]struere.Agent, n)
+	for i := range d.Agents {
+		d.Agents[i] = struere.Agent{Name: fmt.Sprintf("Agent %d", i), Slug: fmt.Sprintf("agent-%d", i), Version: "1.0.0",
+			SystemPrompt: "You answer questions about order " + fmt.Sprint(i), Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
+	}
+	return d
+}
+
+// compare runs the Go and JS client processes at every size, against the
+// replay server (replay) or strueretest itself (live).
+func compare(ctx context.Context, mode string, sizes []int, n, conc int, delay time.Duration) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	js, why := installJS(ctx)
+	if js != nil {
+		defer js.close()
+	}
+	tmp, err := os.MkdirTemp("", "struere-bench-replay-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	fmt.Printf("workload: Status = getSyncState ‖ getPullState of development and production (4 queries), %d concurrent callers; %s\n", conc,
+		map[string]string{"replay": "recorded HEAD responses served by a replay server process", "live": "strueretest HEAD in the parent process"}[mode])
+	fmt.Printf("\n%-7s %-22s %6s %9s %10s %9s %9s %9s %9s\n", "agents", "client / mode", "ops", "ops/s", "CPU ms/op", "p50 ms", "p99 ms", "RSS MB", "alloc/op")
+	type pair struct {
+		agents int
+		goR    clientResults
+		jsR    *clientResults
+	}
+	var rows []pair
+	for _, agents := range sizes {
+		ops := statusOps(agents, n)
+		srv, _, err := backend(ctx, agents, true)
+		if err != nil {
+			return err
+		}
+		url, token, org := srv.URL(), srv.Token().Reveal(), srv.OrganizationID()
+		var stop func()
+		if mode == "replay" {
+			recs, err := capture(ctx, srv)
+			srv.Close()
+			if err != nil {
+				return err
+			}
+			file := filepath.Join(tmp, fmt.Sprintf("responses-%d.json", agents))
+			data, err := json.Marshal(recs)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(file, data, 0o600); err != nil {
+				return err
+			}
+			rp, err := startReplay(self, file)
+			if err != nil {
+				return err
+			}
+			url, stop = rp.url, rp.stop
+			total := 0
+			for _, r := range recs {
+				total += len(r.Body)
+			}
+			fmt.Printf("%-7d recorded %d responses, %d bytes per Status (4 queries); load average %s\n", agents, len(recs), total-len(recs[1].Body), loadavg())
+		} else {
+			if delay > 0 {
+				srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
+			}
+			stop = srv.Close
+			fmt.Printf("%-7d load average %s\n", agents, loadavg())
+		}
+		p := pair{agents: agents}
+		p.goR, err = runClient(exec.CommandContext(ctx, self, "-role", "go-client", "-url", url, "-n", fmt.Sprint(ops), "-c", fmt.Sprint(conc)), token, org)
+		if err != nil {
+			stop()
+			return err
+		}
+		printRow(agents, "Go SDK, sequential", p.goR.Sequential)
+		printRow(agents, fmt.Sprintf("Go SDK, %d concurrent", conc), p.goR.Concurrent)
+		if js != nil {
+			r, err := runClient(js.command(ctx, url, ops, conc), token, org)
+			if err != nil {
+				stop()
+				return err
+			}
+			p.jsR = &r
+			printRow(agents, "Convex JS, sequential", r.Sequential)
+			printRow(agents, fmt.Sprintf("Convex JS, %d concurrent", conc), r.Concurrent)
+		}
+		stop()
+		rows = append(rows, p)
+	}
+	if js == nil {
 		fmt.Printf("\nofficial Convex JS client skipped: %s\n", why)
 		return nil
 	}
-	row("Convex JS "+convexVersion+", sequential", jsSeq)
-	row(fmt.Sprintf("Convex JS %s, %d concurrent", convexVersion, conc), jsPar)
-	fmt.Println()
-	ratio := func(name string, g, j result) {
-		fmt.Printf("%-34s throughput %.2fx   p50 %.2fx   p99 %.2fx\n", name, g.opsPerSec()/j.opsPerSec(),
-			j.percentile(0.50)/g.percentile(0.50), j.percentile(0.99)/g.percentile(0.99))
-	}
-	fmt.Println("Go SDK / Convex JS (higher is better for Go):")
-	ratio("  sequential", goSeq, jsSeq)
-	ratio(fmt.Sprintf("  %d concurrent", conc), goPar, jsPar)
-	return nil
-}
-
-// seed syncs n agents to development and deploys them to production.
-func seed(ctx context.Context, c *struere.Client, n int) error {
-	defs := &struere.Definitions{Agents: make([]struere.Agent, n)}
-	for i := range defs.Agents {
-		defs.Agents[i] = struere.Agent{Name: fmt.Sprintf("Agent %d", i), Slug: fmt.Sprintf("agent-%d", i), Version: "1.0.0",
-			SystemPrompt: "You answer questions.", Model: struere.Model{Provider: "anthropic", Name: "claude-haiku-4-5"}}
-	}
-	if _, err := c.Sync(ctx, defs, struere.AllowDeletions()); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	if n == 0 {
-		return nil
-	}
-	if _, err := c.Deploy(ctx, struere.SkipVerification()); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	fmt.Printf("\nGo / JS client CPU per Status (lower is better for Go), and JS / Go wall time:\n")
+	for _, p := range rows {
+		fmt.Printf("%-7d sequential: CPU %.3f (%.3f / %.3f ms)  wall %.2fx   %d concurrent: CPU %.3f (%.3f / %.3f ms)  wall %.2fx\n", p.agents,
+			p.goR.Sequential.cpuPerOp()/p.jsR.Sequential.cpuPerOp(), p.goR.Sequential.cpuPerOp(), p.jsR.Sequential.cpuPerOp(),
+			p.jsR.Sequential.WallMS/p.goR.Sequential.WallMS, conc,
+			p.goR.Concurrent.cpuPerOp()/p.jsR.Concurrent.cpuPerOp(), p.goR.Concurrent.cpuPerOp(), p.jsR.Concurrent.cpuPerOp(),
+			p.jsR.Concurrent.WallMS/p.goR.Concurrent.WallMS)
 	}
 	return nil
 }
 
-// goRun performs n Status calls spread over conc goroutines.
-func goRun(ctx context.Context, c *struere.Client, n, conc int) (result, error) {
-	lat := make([]float64, n)
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
+func printRow(agents int, name string, r result) {
+	alloc := "-"
+	if r.AllocB > 0 {
+		alloc = fmt.Sprintf("%.2f MB", r.AllocB/float64(r.Ops)/1e6)
 	}
-	close(next)
-	var wg sync.WaitGroup
-	errs := make(chan error, conc)
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				t0 := time.Now()
-				if _, err := c.Status(ctx); err != nil {
-					errs <- err
-					return
-				}
-				lat[i] = float64(time.Since(t0).Microseconds()) / 1000
+	fmt.Printf("%-7d %-22s %6d %9.1f %10.3f %9.2f %9.2f %9.1f %9s\n", agents, name, r.Ops, r.opsPerSec(), r.cpuPerOp(),
+		r.percentile(0.50), r.percentile(0.99), float64(r.MaxRSSKB)/1024, alloc)
+}
+
+// deploys times full client-side Deploys (with read-back verification)
+// against strueretest HEAD, each from a fresh backend with n agents
+// synced to development and nothing deployed (built untimed).
+func deploys(ctx context.Context, sizes []int, n int) error {
+	fmt.Println("workload: client-side Deploy (read both environments, sync production, read back and verify), strueretest HEAD in this process")
+	fmt.Printf("\n%-7s %7s %10s %10s %10s %10s %12s\n", "agents", "deploys", "exchanges", "mean ms", "min ms", "max ms", "process CPU")
+	for _, agents := range sizes {
+		reps := n
+		if reps == 0 {
+			reps = 3
+			if agents >= 10_000 {
+				reps = 1
 			}
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
-	select {
-	case err := <-errs:
-		return result{}, err
-	default:
-	}
-	return result{Ops: n, WallMS: float64(wall.Microseconds()) / 1000, Latencies: lat}, nil
-}
-
-// jsScript runs the Status sequence with ConvexHttpClient: warm-up, then
-// n sequential operations, then n operations over conc async callers.
-const jsScript = `
-import { ConvexHttpClient } from "convex/browser";
-import { anyApi as api } from "convex/server";
-const [url, token, org, nStr, concStr] = process.argv.slice(2);
-const n = Number(nStr), conc = Number(concStr);
-const client = new ConvexHttpClient(url);
-client.setAuth(token);
-const status = () => Promise.all([
-  client.query(api.sync.getSyncState, { organizationId: org, environment: "development" }),
-  client.query(api.sync.getSyncState, { organizationId: org, environment: "production" }),
-]);
-async function measure(ops, callers) {
-  const lat = new Array(ops);
-  let next = 0;
-  const start = performance.now();
-  async function worker() {
-    for (;;) {
-      const i = next++;
-      if (i >= ops) return;
-      const t0 = performance.now();
-      const [dev, prod] = await status();
-      if (dev.agents.length !== prod.agents.length) throw new Error("inconsistent state");
-      lat[i] = performance.now() - t0;
-    }
-  }
-  await Promise.all(Array.from({ length: callers }, worker));
-  return { ops, wallMs: performance.now() - start, latenciesMs: lat };
-}
-await measure(Math.min(n, 20), 1);
-const sequential = await measure(n, 1);
-const concurrent = await measure(n, conc);
-console.log(JSON.stringify({ sequential, concurrent }));
-`
-
-// jsRun installs convex@1.48.0 into a temporary directory and runs
-// jsScript. why is non-empty when the JS client could not be run.
-func jsRun(ctx context.Context, srv *strueretest.Server, n, conc int) (seq, par result, why string) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return result{}, result{}, "node is not installed (need Node 18+ on PATH)"
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return result{}, result{}, "npm is not installed"
-	}
-	dir, err := os.MkdirTemp("", "struere-bench-js-")
-	if err != nil {
-		return result{}, result{}, err.Error()
-	}
-	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"struere-bench","private":true,"type":"module"}`), 0o644); err != nil {
-		return result{}, result{}, err.Error()
-	}
-	if err := os.WriteFile(filepath.Join(dir, "status.mjs"), []byte(jsScript), 0o644); err != nil {
-		return result{}, result{}, err.Error()
-	}
-	fmt.Printf("installing convex@%s with npm into %s ...\n", convexVersion, dir)
-	ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	install := exec.CommandContext(ictx, npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "convex@"+convexVersion)
-	install.Dir = dir
-	if out, err := install.CombinedOutput(); err != nil {
-		return result{}, result{}, fmt.Sprintf("npm install convex@%s failed: %v: %s", convexVersion, err, lastLine(out))
-	}
-	rctx, cancel2 := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel2()
-	cmd := exec.CommandContext(rctx, node, "status.mjs", srv.URL(), srv.Token().Reveal(), srv.OrganizationID(), fmt.Sprint(n), fmt.Sprint(conc))
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return result{}, result{}, fmt.Sprintf("node failed: %v: %s", err, lastLine(ee.Stderr))
 		}
-		return result{}, result{}, "node failed: " + err.Error()
+		var total, lo, hi time.Duration
+		var cpu time.Duration
+		exchanges := 0
+		for i := range reps {
+			srv, c, err := backend(ctx, agents, false)
+			if err != nil {
+				return err
+			}
+			cpu0, _ := cpuNow()
+			t0 := time.Now()
+			res, err := c.Deploy(ctx)
+			d := time.Since(t0)
+			cpu1, _ := cpuNow()
+			exchanges = len(srv.Requests())
+			srv.Close()
+			if err != nil {
+				return fmt.Errorf("deploy %d agents: %w", agents, err)
+			}
+			if len(res.Deployed) != agents || !res.Verified {
+				return fmt.Errorf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, agents)
+			}
+			total += d
+			cpu += cpu1 - cpu0
+			if i == 0 || d < lo {
+				lo = d
+			}
+			if d > hi {
+				hi = d
+			}
+		}
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		fmt.Printf("%-7d %7d %10d %10.1f %10.1f %10.1f %9.1f ms   (load average %s)\n", agents, reps, exchanges, ms(total)/float64(reps), ms(lo), ms(hi),
+			ms(cpu)/float64(reps), loadavg())
 	}
-	var got struct{ Sequential, Concurrent result }
-	if err := json.Unmarshal(out, &got); err != nil {
-		return result{}, result{}, fmt.Sprintf("node printed no result: %v: %s", err, lastLine(out))
-	}
-	return got.Sequential, got.Concurrent, ""
+	fmt.Println("\nprocess CPU is client and server together (one process); the client's own share is in BenchmarkHEADDeployVsFloor.")
+	return nil
 }
 
 func lastLine(b []byte) string {
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '\n' {
-			return s[i+1:]
-		}
+	s := strings.TrimRight(string(b), "\r\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
 	}
 	return s
 }
