@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -480,10 +482,12 @@ func (f *replayFloor) run(ctx context.Context) (int, error) {
 // headVsFloor runs sdk and the replay floor alternately (order swapped
 // every iteration) and reports both times and their ratio (sdk/floor) from
 // the same run. setup, if not nil, runs before each sdk call and is not
-// counted in sdk-ns/op (ns/op includes it).
-func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error) {
+// counted in sdk-ns/op (ns/op includes it). With sum set, every iteration
+// also replays the exchanges one at a time, and the sum of those
+// (floor-sum-ns/op) and sdk/floor-sum are reported too.
+func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error, sum bool) {
 	ctx := context.Background()
-	var sdkT, floorT time.Duration
+	var sdkT, floorT, sumT time.Duration
 	timed := func(acc *time.Duration, fn func() error) {
 		if setup != nil && acc == &sdkT {
 			setup()
@@ -495,6 +499,7 @@ func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error) {
 		*acc += time.Since(t0)
 	}
 	floorFn := func() error { _, err := f.run(ctx); return err }
+	sumFn := func() error { return f.runSequential(ctx) }
 	i := 0
 	for b.Loop() {
 		if i%2 == 0 {
@@ -504,11 +509,30 @@ func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error) {
 			timed(&floorT, floorFn)
 			timed(&sdkT, sdk)
 		}
+		if sum {
+			timed(&sumT, sumFn)
+		}
 		i++
 	}
 	b.ReportMetric(float64(sdkT.Nanoseconds())/float64(i), "sdk-ns/op")
 	b.ReportMetric(float64(floorT.Nanoseconds())/float64(i), "floor-ns/op")
 	b.ReportMetric(float64(sdkT)/float64(floorT), "sdk/floor")
+	if sum {
+		b.ReportMetric(float64(sumT.Nanoseconds())/float64(i), "floor-sum-ns/op")
+		b.ReportMetric(float64(sdkT)/float64(sumT), "sdk/floor-sum")
+	}
+}
+
+// runSequential replays every exchange one at a time, in order.
+func (f *replayFloor) runSequential(ctx context.Context) error {
+	for _, g := range f.groups {
+		for _, r := range g {
+			if err := f.do(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func forEachHEADSize(b *testing.B, f func(b *testing.B, n int)) {
@@ -535,7 +559,7 @@ func BenchmarkHEADStatusVsFloor(b *testing.B) {
 		}
 		f := newReplayFloor(b, srv, srv.Requests())
 		b.ResetTimer()
-		headVsFloor(b, f, nil, status)
+		headVsFloor(b, f, nil, status, false)
 	})
 }
 
@@ -559,13 +583,15 @@ func BenchmarkHEADSyncVsFloor(b *testing.B) {
 		}
 		f := newReplayFloor(b, srv, srv.Requests())
 		b.ResetTimer()
-		headVsFloor(b, f, nil, sync)
+		headVsFloor(b, f, nil, sync, false)
 	})
 }
 
 // BenchmarkHEADDeployVsFloor: the client-side Deploy on HEAD (read both
 // environments, sync development's configurations to production, read
-// production back agent by agent to verify) against its replay floor.
+// production back agent by agent to verify) against its replay floor,
+// concurrent (floor-ns/op) and one exchange at a time (floor-sum-ns/op,
+// the sum of its exchanges with bare net/http + encoding/json).
 // Each SDK Deploy starts from a fresh backend with nothing deployed, built
 // untimed; the floor replays the first Deploy's exchanges against that
 // first backend (its production sync then updates in place).
@@ -593,6 +619,165 @@ func BenchmarkHEADDeployVsFloor(b *testing.B) {
 			return err
 		}
 		b.ResetTimer()
-		headVsFloor(b, f, setup, deploy)
+		headVsFloor(b, f, setup, deploy, true)
+	})
+}
+
+// Replay benchmarks: the SDK against recorded HEAD responses served by a
+// bare handler in this process, so that what is measured is the client.
+// The bytes are captured once per size from strueretest HEAD; the handler
+// only looks the answer up by function path and arguments.
+
+// replayStatusQueries are the queries of a Status on HEAD, plus the
+// generation probe (getSyncState of "eval") a new client makes once.
+var replayStatusQueries = []struct{ path, env string }{
+	{"sync:getSyncState", "development"},
+	{"sync:getSyncState", "eval"},
+	{"sync:getSyncState", "production"},
+	{"sync:getPullState", "development"},
+	{"sync:getPullState", "production"},
+}
+
+// replayServer serves recorded bodies keyed by path and environment.
+type replayServer struct {
+	srv    *http.Server
+	url    string
+	bodies map[string][]byte // path + "\x00" + environment
+	total  int               // bytes of the four Status answers
+	org    string
+	token  struere.Token
+}
+
+// newReplayServer captures, from a HEAD backend holding n deployed agents,
+// the answer to every Status query, and serves them on loopback. It
+// returns a client of the replay server, and the replay server.
+func newReplayServer(b *testing.B, n int) (*replayServer, *struere.Client) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	srv, _ := headBenchBackend(b, n, true)
+	rs := &replayServer{bodies: map[string][]byte{}, org: srv.OrganizationID(), token: srv.Token()}
+	hc := &http.Client{}
+	for _, q := range replayStatusQueries {
+		body := fmt.Appendf(nil, `{"path":%q,"args":{"organizationId":%q,"environment":%q},"format":"json"}`, q.path, srv.OrganizationID(), q.env)
+		req, err := http.NewRequest(http.MethodPost, srv.URL()+"/api/query", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("capture %s(%s): HTTP %d, %v", q.path, q.env, resp.StatusCode, err)
+		}
+		rs.bodies[q.path+"\x00"+q.env] = got
+		if q.env != "eval" {
+			rs.total += len(got)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs.url = "http://" + ln.Addr().String()
+	rs.srv = &http.Server{Handler: rs, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rs.srv.Serve(ln) }()
+	b.Cleanup(func() { _ = rs.srv.Close() })
+	c, err := struere.New(struere.Config{URL: rs.url, Token: srv.Token(), OrganizationID: srv.OrganizationID()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rs, c
+}
+
+func (rs *replayServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var call struct {
+		Path string `json:"path"`
+		Args struct {
+			Environment string `json:"environment"`
+		} `json:"args"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&call); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	body, ok := rs.bodies[call.Path+"\x00"+call.Args.Environment]
+	if !ok {
+		http.Error(w, "not recorded: "+call.Path, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// BenchmarkHEADStatusReplay is Status against the replay server: the
+// client's cost alone (the handler only writes recorded bytes). It
+// reports the bytes of the four answers and allocation per body byte.
+func BenchmarkHEADStatusReplay(b *testing.B) {
+	forEachHEADSize(b, func(b *testing.B, n int) {
+		rs, c := newReplayServer(b, n)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.SetBytes(int64(rs.total))
+		for b.Loop() {
+			st, err := c.Status(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(st.Agents) != n {
+				b.Fatalf("status lists %d agents, want %d", len(st.Agents), n)
+			}
+		}
+	})
+}
+
+// statusFloor is the floor under a Status against the replay
+// server: its four queries, concurrently, with bare net/http, each body
+// read in full and validated with encoding/json (the value kept as
+// json.RawMessage), nothing built.
+func (rs *replayServer) statusFloor(org string, token struere.Token) *replayFloor {
+	f := &replayFloor{
+		hc:   &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		base: rs.url,
+		auth: "Bearer " + token.Reveal(),
+	}
+	var g []floorReq
+	for _, q := range replayStatusQueries {
+		if q.env == "eval" {
+			continue
+		}
+		g = append(g, floorReq{url: rs.url + "/api/query",
+			body: fmt.Appendf(nil, `{"path":%q,"args":{"organizationId":%q,"environment":%q},"format":"json"}`, q.path, org, q.env)})
+	}
+	f.groups = [][]floorReq{g}
+	return f
+}
+
+// BenchmarkHEADStatusReplayVsFloor is BenchmarkHEADStatusVsFloor against
+// the replay server instead of strueretest: server cost is negligible, so
+// sdk/floor compares the client's own work with the bare exchanges.
+func BenchmarkHEADStatusReplayVsFloor(b *testing.B) {
+	forEachHEADSize(b, func(b *testing.B, n int) {
+		rs, c := newReplayServer(b, n)
+		ctx := context.Background()
+		status := func() error {
+			st, err := c.Status(ctx)
+			if err == nil && len(st.Agents) != n {
+				err = fmt.Errorf("status lists %d agents, want %d", len(st.Agents), n)
+			}
+			return err
+		}
+		if err := status(); err != nil {
+			b.Fatal(err)
+		}
+		f := rs.statusFloor(rs.org, rs.token)
+		b.ResetTimer()
+		headVsFloor(b, f, nil, status, false)
 	})
 }
