@@ -97,8 +97,11 @@ func (s *wireSyncState) validate(op, env string) error {
 // validate rejects a pull state without its agents, entityTypes or roles
 // list, or listing an agent that is not an object with a slug, or a slug
 // twice (decoding would silently keep the last one). It indexes the
-// agents by slug on the way, for pulledAgents.
-func (p *wirePullState) validate(op, env string) error {
+// agents by slug on the way, for pulledAgents. slugs, when not nil, maps
+// an agent's exact bytes to its slug across the pull states of one read:
+// development and production usually serve the same bytes for a deployed
+// agent, which then need not be decoded twice.
+func (p *wirePullState) validate(op, env string, slugs map[string]string) error {
 	malformed := func(msg string) error {
 		return &APIError{Op: op, Path: fnGetPullState, HTTPStatus: 200, kinds: []error{ErrMalformedResponse}, Message: env + "pull state " + msg}
 	}
@@ -116,16 +119,23 @@ func (p *wirePullState) validate(op, env string) error {
 	}
 	bySlug := make(map[string]json.RawMessage, len(p.Agents))
 	for i, a := range p.Agents {
-		var id struct {
-			Slug string `json:"slug"`
+		slug, known := slugs[string(a)]
+		if !known {
+			var id struct {
+				Slug string `json:"slug"`
+			}
+			if err := json.Unmarshal(a, &id); err != nil || id.Slug == "" {
+				return malformed(fmt.Sprintf("lists agents[%d] without a slug", i))
+			}
+			slug = id.Slug
+			if slugs != nil {
+				slugs[string(a)] = slug
+			}
 		}
-		if err := json.Unmarshal(a, &id); err != nil || id.Slug == "" {
-			return malformed(fmt.Sprintf("lists agents[%d] without a slug", i))
+		if _, dup := bySlug[slug]; dup {
+			return malformed(fmt.Sprintf("lists agent %q twice: which one the backend holds is unknown", slug))
 		}
-		if _, dup := bySlug[id.Slug]; dup {
-			return malformed(fmt.Sprintf("lists agent %q twice: which one the backend holds is unknown", id.Slug))
-		}
-		bySlug[id.Slug] = a
+		bySlug[slug] = a
 	}
 	p.bySlug = bySlug
 	return nil
@@ -300,12 +310,13 @@ func (r *remote) check(op string) error {
 			return err
 		}
 	}
+	slugs := map[string]string{}
 	for _, p := range []struct {
 		pull *wirePullState
 		name string
 	}{{r.devPull, "development "}, {r.prodPull, "production "}} {
 		if p.pull != nil {
-			if err := p.pull.validate(op, p.name); err != nil {
+			if err := p.pull.validate(op, p.name, slugs); err != nil {
 				return err
 			}
 		}

@@ -287,13 +287,22 @@ type content struct {
 }
 
 // pulledContents indexes one pull state's items of a kind by their key.
-func pulledContents(op string, raws []json.RawMessage, kind string) (map[string]content, error) {
+// memo, shared by the pull states of one operation, maps an item's exact
+// bytes to what they gave: development and production usually serve the
+// same bytes for a deployed item, and decoding and canonicalizing them
+// was most of Status's cost. Contents are only read after this, so both
+// environments may share one.
+func pulledContents(op string, raws []json.RawMessage, kind string, memo map[string]keyedContent) (map[string]content, error) {
 	out := make(map[string]content, len(raws))
 	key := "slug"
 	if kind == string(KindRole) {
 		key = "name"
 	}
 	for _, raw := range raws {
+		if kc, ok := memo[string(raw)]; ok && kc.kind == kind {
+			out[kc.key] = kc.content
+			continue
+		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " that is not an object", kinds: []error{ErrMalformedResponse}}
@@ -302,9 +311,19 @@ func pulledContents(op string, raws []json.RawMessage, kind string) (map[string]
 		if k == "" {
 			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " without a " + key, kinds: []error{ErrMalformedResponse}}
 		}
-		out[k] = canonicalContent(kind, m)
+		c := canonicalContent(kind, m)
+		out[k] = c
+		if memo != nil {
+			memo[string(raw)] = keyedContent{kind: kind, key: k, content: c}
+		}
 	}
 	return out, nil
+}
+
+// keyedContent is a pulled item's content with its kind and key.
+type keyedContent struct {
+	kind, key string
+	content   content
 }
 
 // canonicalContent normalizes one item the way the backend stores and
@@ -562,13 +581,14 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 		}
 	}
 	// Pulled contents; nil maps when not read.
+	memo := map[string]keyedContent{}
 	pulled := func(p *wirePullState) (map[string]map[string]content, error) {
 		if p == nil {
 			return nil, nil
 		}
 		out := map[string]map[string]content{}
 		for kind, raws := range map[string][]json.RawMessage{"agent": p.Agents, string(KindEntityType): p.EntityTypes, string(KindRole): p.Roles, string(KindTrigger): p.Triggers} {
-			m, err := pulledContents(op, raws, kind)
+			m, err := pulledContents(op, raws, kind, memo)
 			if err != nil {
 				return nil, err
 			}
