@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -51,6 +52,12 @@ type DeployResult struct {
 	Smoke []SmokeResult `json:"smoke,omitempty"`
 	// Evals holds the eval gate's report (GateOnEvals).
 	Evals *EvalReport `json:"evals,omitempty"`
+	// Release records what production held before this deploy for every
+	// agent it promoted, and what the deploy left, for Client.Rollback.
+	// It is set whenever the deploy wrote (also when verification or the
+	// smoke test then failed); nil for a dry run and when nothing was
+	// written.
+	Release *Release `json:"release,omitempty"`
 }
 
 // DeployOption configures Client.Deploy.
@@ -198,6 +205,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		if err := c.recheck(ctx, op, r, plan); err != nil {
 			return nil, err
 		}
+		wroteAt := time.Now()
 		switch plan.Method {
 		case PromoteServer:
 			err = c.deployServer(ctx, op, r, plan, res)
@@ -205,11 +213,12 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 			err = c.deployClient(ctx, op, plan, res)
 		}
 		var verr *VerificationError
-		if errors.As(err, &verr) {
-			return res, err // written, but not as intended
-		}
-		if err != nil {
+		if err != nil && !errors.As(err, &verr) {
 			return nil, err
+		}
+		res.Release = c.newRelease(ctx, op, r, rec, plan.Method, releaseKeys(plan), wroteAt)
+		if err != nil {
+			return res, err // written, but not as intended
 		}
 	}
 	sort.Strings(res.Deployed)

@@ -75,6 +75,9 @@ type VerificationError struct {
 	Op string
 	// Result is what the deploy wrote.
 	Result *DeployResult
+	// Rollback, after a rollback, is what the rollback wrote (Result is
+	// then nil).
+	Rollback *RollbackResult
 	// Mismatches says, per agent or resource, what did not read back right.
 	Mismatches []Refusal
 	// Err is the error that stopped the read-back, if that is what failed.

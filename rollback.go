@@ -1,0 +1,569 @@
+package struere
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/struere/struere-go/internal/convex"
+)
+
+// Rollback actions in RollbackItem.Action.
+const (
+	// RollbackRestore: the item is written back with the release's
+	// "before" content.
+	RollbackRestore = "restore"
+	// RollbackDelete: the item did not exist in production before the
+	// deploy and is deleted from production (entity types, roles,
+	// triggers).
+	RollbackDelete = "delete"
+)
+
+// RollbackItem is one agent or resource a rollback puts back.
+type RollbackItem struct {
+	Kind   ResourceKind `json:"kind"`   // KindAgent, KindEntityType, KindRole or KindTrigger
+	Name   string       `json:"name"`   // slug, or role name
+	Action string       `json:"action"` // RollbackRestore or RollbackDelete
+	// From is the version production serves now, To the version it will
+	// serve ("none" for no content; "present" when the kind has no
+	// version).
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// RollbackPlan is what a rollback would do, computed from one read of
+// production.
+type RollbackPlan struct {
+	Items []RollbackItem `json:"items"` // what is put back, by kind then name
+	// Changed lists the items production changed since the deploy, with
+	// the fields; when not empty the rollback is refused (ErrStalePlan)
+	// and nothing is written.
+	Changed []Refusal `json:"changed,omitempty"`
+	// Refusals, when not empty, stop the rollback before anything is
+	// written.
+	Refusals []Refusal `json:"refusals,omitempty"`
+	// Adjustments are changes made to recorded values so that the backend
+	// accepts them back with the same meaning.
+	Adjustments []Adjustment `json:"adjustments,omitempty"`
+	// Accepted are losses the caller accepted with AcceptLoss.
+	Accepted []Refusal `json:"accepted,omitempty"`
+	// SideEffects are what the backend does besides restoring, which no
+	// client can avoid.
+	SideEffects []string `json:"sideEffects,omitempty"`
+	// Diffs are, per item, what the rollback changes: before is
+	// production now, after the release's recorded content.
+	Diffs Diffs `json:"diffs"`
+
+	args *rollbackArgs
+}
+
+// String renders the plan for a terminal.
+func (p *RollbackPlan) String() string {
+	var b strings.Builder
+	b.WriteString("Rollback plan\n")
+	for _, it := range p.Items {
+		fmt.Fprintf(&b, "  %-7s %-11s %-24s %s -> %s\n", it.Action, kindWord(it.Kind), it.Name, it.From, it.To)
+	}
+	for _, r := range p.Changed {
+		fmt.Fprintf(&b, "  CHANGED %-24s %s\n", r.Slug, r.Reason)
+	}
+	for _, r := range p.Refusals {
+		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
+	}
+	for _, a := range p.Adjustments {
+		fmt.Fprintf(&b, "  adjust  %-24s %s: %s\n", a.Slug, a.Field, a.Change)
+	}
+	for _, r := range p.Accepted {
+		fmt.Fprintf(&b, "  LOSS    %-24s %s (accepted)\n", r.Slug, r.Reason)
+	}
+	for _, n := range p.SideEffects {
+		fmt.Fprintf(&b, "  side effect: %s\n", n)
+	}
+	if len(p.Diffs) > 0 {
+		b.WriteString("\nChanges to production (before: production now, after: the release's record):\n")
+		b.WriteString(p.Diffs.String())
+	}
+	return b.String()
+}
+
+// RollbackResult is the outcome of Client.Rollback.
+type RollbackResult struct {
+	// DryRun reports that nothing was written; Plan says what would be.
+	DryRun bool          `json:"dryRun"`
+	Plan   *RollbackPlan `json:"plan"`
+	// Restored lists the items written back (and deleted), as
+	// "<kind> <name>" pairs in Plan.Items order; empty for a dry run.
+	Restored []RollbackItem `json:"restored"`
+	// Verified reports that production was read back and holds the
+	// release's recorded content for every item.
+	Verified bool `json:"verified"`
+}
+
+// rollbackArgs is the production syncOrganization payload of a rollback.
+type rollbackArgs struct {
+	OrganizationID string            `json:"organizationId,omitempty"`
+	Environment    Environment       `json:"environment"`
+	Agents         []json.RawMessage `json:"agents"`
+	EntityTypes    []json.RawMessage `json:"entityTypes"`
+	Roles          []json.RawMessage `json:"roles"`
+	// Triggers are sent only when the release holds a trigger: an omitted
+	// list leaves production's triggers untouched.
+	Triggers []json.RawMessage `json:"triggers,omitempty"`
+}
+
+// Rollback restores production to what it held before the deploy that
+// returned rel, for everything that deploy changed: each agent's
+// production configuration, and each entity type, role and trigger the
+// deploy promoted, is written back with the content the release recorded.
+// Production's other agents and resources are sent back as they are now,
+// so they do not change.
+//
+// Before writing, production is read and must still hold, for every item
+// of the release, exactly the content the deploy left (compared in full,
+// not by version); if anything changed since — another deploy, a sync to
+// production, a dashboard edit — the rollback is refused with an error
+// matching ErrStalePlan and ErrRefused that names each changed item and
+// field, and nothing is written. The same refusals and loss rules as
+// Deploy apply to everything sent (values the backend cannot take back
+// exactly are refused unless accepted with AcceptLoss), the backend is
+// read again immediately before writing, and production is read back
+// afterwards and compared with the record; a difference is a
+// *VerificationError (ErrVerificationFailed) whose Rollback field holds
+// the result. Rollbacks, Deploys and Syncs of one Client never overlap.
+//
+// An agent that had no production configuration before the deploy cannot
+// be rolled back: the backend has no function that removes one
+// environment's configuration of an agent (deleting an agent removes it,
+// with its configurations, from every environment), so the rollback is
+// refused and names it. Likewise every agent of the organization must
+// have a production configuration, since a production sync must list
+// every agent and would give one to any agent it lists. Entity types,
+// roles and triggers the deploy created are deleted from production.
+//
+// Options: DryRun returns the plan and writes nothing; AcceptLoss accepts
+// named losses as for Deploy; SkipVerification skips the read-back. Other
+// deploy options are refused with ErrValidation.
+//
+// The release must come from a deploy of this organization on this
+// backend generation, and pass Validate; otherwise the rollback fails with
+// ErrValidation and writes nothing. On the oldest backend, which does not
+// serve production content, rollback is not possible: ErrUnsupported.
+func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOption) (*RollbackResult, error) {
+	const op = "rollback"
+	if ctx == nil {
+		return nil, nilContext(op)
+	}
+	var o deployOptions
+	for _, opt := range opts {
+		opt.applyDeploy(&o)
+	}
+	if o.plan != nil || o.local != nil || o.smoke != nil || o.evals != nil {
+		return nil, fmt.Errorf("struere: %s: only DryRun, AcceptLoss and SkipVerification apply to a rollback (WithPlan, WithLocal, WithSmokeTest and GateOnEvals do not; smoke-test afterwards with SmokeTest): %w", op, ErrValidation)
+	}
+	if err := rel.Validate(); err != nil {
+		return nil, wrapOp(op, err)
+	}
+	relGen, _ := generationByName(rel.Generation)
+	if relGen == GenerationE1 || rel.ContentUnavailable != "" {
+		why := rel.ContentUnavailable
+		if why == "" {
+			why = "the release records no production content"
+		}
+		return nil, fmt.Errorf("struere: %s: %s; production content cannot be restored without it: %w", op, why, ErrUnsupported)
+	}
+	if rel.OrganizationID != c.s.org {
+		return nil, fmt.Errorf("struere: %s: the release is of organization %q but this client is configured for %q: use a client of the release's organization: %w", op, rel.OrganizationID, c.s.org, ErrValidation)
+	}
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if gen == GenerationE1 {
+		return nil, fmt.Errorf("struere: %s: this backend (e1) does not serve production configurations, so production cannot be compared with the release or restored exactly: %w", op, ErrUnsupported)
+	}
+	if gen != relGen {
+		return nil, fmt.Errorf("struere: %s: the release was recorded on a %s backend, this one is %s: content of one generation cannot be sent to another: %w", op, relGen, gen, ErrValidation)
+	}
+	if rel.AfterUnknown != "" {
+		return nil, &RefusedError{Op: op, kind: ErrStalePlan, Refusals: []Refusal{{Reason: "the release does not record what the deploy left (" + rel.AfterUnknown + "), so nothing shows production is still as the deploy left it"}}}
+	}
+	unlock, err := c.exclusive(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now, r, rec, err := c.readProductionFull(ctx, op, gen)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := c.rollbackPlan(op, rel, r, rec, now, o.accept)
+	if err != nil {
+		return nil, err
+	}
+	res := &RollbackResult{DryRun: o.dryRun, Plan: plan, Restored: []RollbackItem{}}
+	if o.dryRun {
+		return res, nil
+	}
+	if len(plan.Refusals) > 0 {
+		// What cannot be done is said first; what changed is named too.
+		return nil, &RefusedError{Op: op, kind: ErrRefused, Refusals: append(append([]Refusal(nil), plan.Refusals...), plan.Changed...)}
+	}
+	if len(plan.Changed) > 0 {
+		return nil, &RefusedError{Op: op, kind: ErrStalePlan, Refusals: plan.Changed}
+	}
+	if err := c.recheck(ctx, op, r, &Plan{}); err != nil {
+		return nil, err
+	}
+	if err := c.rollbackWrite(ctx, op, r, plan); err != nil {
+		var verr *VerificationError
+		if errors.As(err, &verr) {
+			res.Restored = append(res.Restored, plan.Items...)
+			verr.Rollback = res
+		}
+		return nil, err
+	}
+	res.Restored = append(res.Restored, plan.Items...)
+	if o.noVerify {
+		return res, nil
+	}
+	if bad, err := c.rollbackVerify(ctx, op, gen, rel, now, plan); err != nil || len(bad) > 0 {
+		if err != nil {
+			bad = append(bad, Refusal{Reason: "production could not be read back after the rollback: " + err.Error()})
+		}
+		return res, &VerificationError{Op: op, Rollback: res, Mismatches: bad, Err: err}
+	}
+	res.Verified = true
+	return res, nil
+}
+
+// rollbackPlan compares production now with the release and builds the
+// payload.
+func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery, now *snapshot, accept map[Loss]bool) (*RollbackPlan, error) {
+	p := &RollbackPlan{Items: []RollbackItem{}, Diffs: Diffs{}}
+	var stale []Refusal
+	target := map[itemKey]*ReleaseItem{}
+	head := r.gen == GenerationHead
+	refuse := func(rf Refusal) {
+		if acceptable(rf, accept) {
+			p.Accepted = append(p.Accepted, rf)
+		} else {
+			p.Refusals = append(p.Refusals, rf)
+		}
+	}
+	for i := range rel.Items {
+		it := &rel.Items[i]
+		k := itemKey{it.Kind, it.Name}
+		target[k] = it
+		cur := now.items[k]
+		if contentDigest(cur) != it.AfterDigest {
+			stale = append(stale, staleRefusal(k, it.After, cur))
+		}
+		action := RollbackRestore
+		if len(it.Before) == 0 {
+			action = RollbackDelete
+		}
+		p.Items = append(p.Items, RollbackItem{Kind: it.Kind, Name: it.Name, Action: action, From: contentVersion(cur), To: contentVersion(it.Before)})
+		if d, err := diffItem(it.Kind, it.Name, cur, it.Before); err == nil && d != nil {
+			p.Diffs = append(p.Diffs, *d)
+		}
+		if len(it.Before) > 0 && len(it.Missing) > 0 {
+			refuse(lossRefusal(kindWord(it.Kind), it.Name, it.Missing, "not recorded by the release (they could not be read before the deploy); restoring it would clear them in production"))
+		}
+		if it.Kind == KindAgent && len(it.Before) == 0 {
+			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: "agent", Reason: "it had no production configuration before the deploy, and the backend has no function that removes only one environment's configuration of an agent (deleting the agent removes it from every environment): it cannot be rolled back; deploy a fixed configuration instead, or delete the agent (Sync without it) if that is intended"})
+		}
+	}
+	args := &rollbackArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
+	if why := productionPartial(r, now); why != "" {
+		p.Refusals = append(p.Refusals, Refusal{Reason: why + ": the rollback would delete what the read missed; nothing was written, retry"})
+	}
+	// Agents: every agent of the organization, or the backend deletes it.
+	devNames := map[string]string{}
+	for _, a := range r.dev.Agents {
+		devNames[a.Slug] = a.Name
+	}
+	for _, a := range r.dev.Agents {
+		k := itemKey{KindAgent, a.Slug}
+		cfg := now.items[k]
+		if it := target[k]; it != nil {
+			if len(it.Before) == 0 {
+				continue // refused above
+			}
+			cfg = it.Before
+		} else if cfg == nil {
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Reason: "it has no production configuration; a production sync must list every agent of the organization (one left out is deleted in every environment) and would give it one: deploy it, or delete it (Sync without it), then roll back"})
+			continue
+		} else if ls := now.missing[k]; len(ls) > 0 {
+			why := "not returned by the pull state, and " + recoveryAgentsReason + " cannot be used"
+			if rec != nil && rec.agentsWhy != "" {
+				why = "not returned by the pull state, and " + rec.agentsWhy
+			}
+			refuse(lossRefusal("agent", a.Slug, ls, why+"; re-sending the configuration would clear them in production if it has them"))
+		}
+		var v struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(cfg, &v) != nil || v.Name != devNames[a.Slug] {
+			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Fields: []string{"name"}, Reason: fmt.Sprintf("the configuration to send is named %q but the agent %q; sending it would rename the agent in every environment: make the names agree first", v.Name, devNames[a.Slug])})
+			continue
+		}
+		if head {
+			out := headAgent(a.Slug, cfg, nil, accept)
+			p.Adjustments = append(p.Adjustments, out.adjustments...)
+			p.Accepted = append(p.Accepted, out.accepted...)
+			p.Refusals = append(p.Refusals, out.refusals...)
+			if out.payload == nil {
+				continue
+			}
+			cfg = out.payload
+		}
+		args.Agents = append(args.Agents, cfg)
+	}
+	// Resources: production's as they are now, with the release's items
+	// put back (or left out, when they did not exist before).
+	resources := func(kind ResourceKind, list []json.RawMessage, key string) []json.RawMessage {
+		out := []json.RawMessage{}
+		have := map[string]bool{}
+		for _, name := range fields(list, key) {
+			k := itemKey{kind, name}
+			have[name] = true
+			it := target[k]
+			switch {
+			case it == nil:
+				if ls := now.missing[k]; len(ls) > 0 {
+					why := recoveryRolesReason + " cannot be used"
+					if rec != nil && rec.rolesWhy != "" {
+						why = rec.rolesWhy
+					}
+					refuse(lossRefusal(kindWord(kind), name, ls, "not returned by the pull state, and "+why+"; re-sending it would clear it"))
+				}
+				out = append(out, now.items[k])
+			case len(it.Before) > 0:
+				out = append(out, it.Before)
+			}
+		}
+		for _, it := range rel.Items {
+			if it.Kind == kind && !have[it.Name] && len(it.Before) > 0 {
+				out = append(out, it.Before) // deleted since: the stale check refuses it
+			}
+		}
+		return out
+	}
+	args.EntityTypes = resources(KindEntityType, r.prodPull.EntityTypes, "slug")
+	args.Roles = resources(KindRole, r.prodPull.Roles, "name")
+	if rec != nil && rec.rolesWhy == "" {
+		for _, raw := range r.prodPull.Roles {
+			name := fields([]json.RawMessage{raw}, "name")[0]
+			if target[itemKey{KindRole, name}] != nil {
+				continue
+			}
+			if ls, why := roleLosses(raw, rec.roleRows[name]); len(ls) > 0 {
+				refuse(lossRefusal("role", name, ls, why))
+			}
+		}
+	} else if len(r.prodPull.Roles) > 0 {
+		ls := []Loss{LossScopeRules, LossFieldMasks}
+		why := recoveryRolesReason + " cannot be used"
+		if rec != nil {
+			why = rec.rolesWhy
+		}
+		refuse(lossRefusal("role", "", ls, "production roles are not fully returned by the pull state, and "+why+"; the rollback cannot show that re-sending them keeps them"))
+	}
+	for _, d := range duplicateNames(fields(r.prodPull.Roles, "name")) {
+		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "role", Reason: "production has several roles of this name; the rollback re-sends one and the backend deletes the others with their policies, scope rules, masks and user assignments: delete or rename the duplicates in production first"})
+	}
+	hasTrigger := false
+	for _, it := range rel.Items {
+		hasTrigger = hasTrigger || it.Kind == KindTrigger
+	}
+	if hasTrigger {
+		args.Triggers = resources(KindTrigger, r.prodPull.Triggers, "slug")
+		if len(args.Triggers) == 0 {
+			p.Refusals = append(p.Refusals, Refusal{Kind: "trigger", Reason: "the rollback would leave production without triggers, and the backend leaves triggers untouched when the list sent is empty: delete the remaining trigger in the dashboard instead"})
+		}
+	}
+	p.args = args
+	p.SideEffects = clientSideEffects(r)
+	sortRefusals := func(rs []Refusal) {
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Slug < rs[j].Slug })
+	}
+	sortRefusals(p.Refusals)
+	sortRefusals(stale)
+	p.Changed = stale
+	return p, nil
+}
+
+// staleRefusal describes how production's content of an item differs from
+// what the deploy left.
+func staleRefusal(k itemKey, left, now json.RawMessage) Refusal {
+	rf := Refusal{Slug: k.name, Kind: kindWord(k.kind)}
+	switch {
+	case len(now) == 0:
+		rf.Reason = fmt.Sprintf("production changed since the deploy: %s is gone (the deploy left version %s)", k, contentVersion(left))
+	case len(left) == 0:
+		rf.Reason = fmt.Sprintf("production changed since the deploy: %s was created", k)
+	default:
+		var fs []string
+		if d, err := diffItem(k.kind, k.name, left, now); err == nil && d != nil {
+			for _, f := range d.Fields {
+				fs = append(fs, f.Path)
+			}
+		}
+		rf.Fields = fs
+		what := "its content differs"
+		if len(fs) > 0 {
+			what = "changed " + strings.Join(fs, ", ")
+		}
+		rf.Reason = fmt.Sprintf("production changed since the deploy: %s is at version %s (the deploy left %s), %s", k, contentVersion(now), contentVersion(left), what)
+	}
+	rf.Reason += "; nothing was written: deploy again or record a new release, or restore it by hand"
+	return rf
+}
+
+// productionPartial compares production's pull state with its sync state
+// and describes the first disagreement, or returns "".
+func productionPartial(r *remote, now *snapshot) string {
+	agents, err := r.pulledAgents("rollback", r.prodPull)
+	if err != nil || r.prodPull.EntityTypes == nil || r.prodPull.Roles == nil {
+		return "production's pull state lacks its agents, entityTypes or roles list"
+	}
+	slugs := make([]string, 0, len(r.dev.Agents))
+	for _, a := range r.dev.Agents {
+		slugs = append(slugs, a.Slug)
+	}
+	if !sameSet(slugs, keys(agents)) {
+		return "the pull state lists other agents than the sync state"
+	}
+	ets := make([]string, 0, len(r.prod.EntityTypes))
+	for _, e := range r.prod.EntityTypes {
+		ets = append(ets, e.Slug)
+	}
+	if !sameSet(ets, fields(r.prodPull.EntityTypes, "slug")) {
+		return "production's pull state lists other entity types than its sync state"
+	}
+	roles := make([]string, 0, len(r.prod.Roles))
+	for _, e := range r.prod.Roles {
+		roles = append(roles, e.Name)
+	}
+	if !sameSet(roles, fields(r.prodPull.Roles, "name")) {
+		return "production's pull state lists other roles than its sync state"
+	}
+	_ = now
+	return ""
+}
+
+// rollbackWrite sends the rollback and checks the backend's account of it:
+// every agent sent updated, none created or deleted; resources deleted or
+// created exactly as planned.
+func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, p *RollbackPlan) error {
+	var out struct {
+		promotionResult
+		Triggers *promotedChanges `json:"triggers"`
+	}
+	if err := c.exchange(ctx, op, Production, convex.Mutation, fnSyncOrganization, p.args, &out); err != nil {
+		return err
+	}
+	if !out.Success || out.Agents == nil || out.EntityTypes == nil || out.Roles == nil || (p.args.Triggers != nil && out.Triggers == nil) {
+		return &VerificationError{Op: op, Mismatches: []Refusal{{Reason: "the backend's answer to the rollback lacks success or its agents, entityTypes or roles lists, so what it wrote is unknown: check production (Status) before trying again"}},
+			Err: &APIError{Op: op, Path: fnSyncOrganization, HTTPStatus: 200, Message: "syncOrganization result without success or its lists", kinds: []error{ErrMalformedResponse}}}
+	}
+	expect := func(kind ResourceKind, ch *promotedChanges, sent []json.RawMessage, key string, before []json.RawMessage) []Refusal {
+		was := map[string]bool{}
+		for _, n := range fields(before, key) {
+			was[n] = true
+		}
+		send := map[string]bool{}
+		for _, n := range fields(sent, key) {
+			send[n] = true
+		}
+		var bad []Refusal
+		for _, s := range deref(ch.Deleted) {
+			if !was[s] || send[s] {
+				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q deleted, which the rollback did not mean to delete (a concurrent change): check production", kindWord(kind), s)})
+			}
+		}
+		for _, s := range deref(ch.Created) {
+			if was[s] || !send[s] || kind == KindAgent {
+				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q created, which the rollback did not mean to create (a concurrent change): check production", kindWord(kind), s)})
+			}
+		}
+		for _, s := range deref(ch.Updated) {
+			if !send[s] {
+				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q updated, which the rollback did not send: check it in production", kindWord(kind), s)})
+			}
+		}
+		return bad
+	}
+	agentsBefore, _ := r.pulledAgents(op, r.prodPull)
+	var agentList []json.RawMessage
+	for _, slug := range sortedKeys(agentsBefore) {
+		agentList = append(agentList, agentsBefore[slug])
+	}
+	bad := expect(KindAgent, out.Agents, p.args.Agents, "slug", agentList)
+	bad = append(bad, expect(KindEntityType, out.EntityTypes, p.args.EntityTypes, "slug", r.prodPull.EntityTypes)...)
+	bad = append(bad, expect(KindRole, out.Roles, p.args.Roles, "name", r.prodPull.Roles)...)
+	if p.args.Triggers != nil {
+		bad = append(bad, expect(KindTrigger, out.Triggers, p.args.Triggers, "slug", r.prodPull.Triggers)...)
+	}
+	if len(bad) > 0 {
+		return &VerificationError{Op: op, Mismatches: bad}
+	}
+	return nil
+}
+
+// rollbackVerify reads production back and compares every release item
+// with the content the rollback sent (the release's before, as the
+// backend accepts it), and every other item with what it was before the
+// rollback.
+func (c *Client) rollbackVerify(ctx context.Context, op string, gen Generation, rel *Release, was *snapshot, p *RollbackPlan) ([]Refusal, error) {
+	got, err := c.readProduction(ctx, op+": verify", gen)
+	if err != nil {
+		return nil, err
+	}
+	shape := func(k itemKey, raw json.RawMessage) json.RawMessage {
+		if raw == nil || k.kind != KindAgent || gen != GenerationHead {
+			return raw
+		}
+		return headAgent(k.name, raw, nil, nil).payload
+	}
+	var bad []Refusal
+	target := map[itemKey]bool{}
+	for _, it := range rel.Items {
+		k := itemKey{it.Kind, it.Name}
+		target[k] = true
+		want, have := shape(k, it.Before), shape(k, got.items[k])
+		switch {
+		case len(want) == 0 && len(have) > 0:
+			bad = append(bad, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Reason: fmt.Sprintf("%s is still in production after the rollback", k)})
+		case len(want) > 0 && len(have) == 0:
+			bad = append(bad, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Reason: fmt.Sprintf("%s is not in production after the rollback", k)})
+		case len(want) > 0 && !sameJSON(want, have):
+			bad = append(bad, staleMismatch(k, want, have))
+		}
+	}
+	for k, before := range was.items {
+		if target[k] {
+			continue
+		}
+		if have := got.items[k]; have == nil || !sameJSON(shape(k, before), shape(k, have)) {
+			bad = append(bad, Refusal{Slug: k.name, Kind: kindWord(k.kind), Reason: fmt.Sprintf("%s, which the rollback re-sent unchanged, differs after it", k)})
+		}
+	}
+	sort.SliceStable(bad, func(i, j int) bool { return bad[i].Slug < bad[j].Slug })
+	_ = p
+	return bad, nil
+}
+
+func staleMismatch(k itemKey, want, have json.RawMessage) Refusal {
+	rf := Refusal{Slug: k.name, Kind: kindWord(k.kind)}
+	if d, err := diffItem(k.kind, k.name, want, have); err == nil && d != nil {
+		for _, f := range d.Fields {
+			rf.Fields = append(rf.Fields, f.Path)
+		}
+	}
+	rf.Reason = fmt.Sprintf("%s differs from the release's record after the rollback (%s)", k, strings.Join(rf.Fields, ", "))
+	return rf
+}

@@ -1,0 +1,457 @@
+package struere_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// seedV2 gives development's support a second configuration that differs
+// in everything a release must restore: version, prompt, model, tools and
+// the fields the pull state omits.
+func seedV2(t *testing.T, srv *strueretest.Server) {
+	t.Helper()
+	_, err := srv.SeedConfig("support", struere.Development, strueretest.AgentConfig{Version: "2.0.0", Name: "Support",
+		SystemPrompt:            "You help customers <always> & promptly.",
+		FirstMessageSuggestions: []string{"Talk to a human"},
+		ThreadContextParams:     []struere.ThreadContextParam{{Name: "tenantId", Type: struere.ParamNumber, Required: ptrTrue()}},
+		RawModel:                json.RawMessage(`{"model":"openai/gpt-5","temperature":0.2}`),
+		RawTools:                json.RawMessage(`[{"name":"entity.query","description":"Query entities","parameters":{"type":"object","properties":{}}}]`)})
+	require.NoError(t, err)
+}
+
+// sampleDefsV2 is sampleDefs with support at 1.1.0 and another prompt.
+func sampleDefsV2(t *testing.T) *struere.Definitions {
+	t.Helper()
+	defs := sampleDefs(t)
+	for i := range defs.Agents {
+		if defs.Agents[i].Slug == "support" {
+			defs.Agents[i].Version = "1.1.0"
+			defs.Agents[i].SystemPrompt = "You help customers, badly."
+		}
+	}
+	return defs
+}
+
+// twoDeploys syncs and deploys v1, then v2, and returns the second
+// deploy's release, production's content and stored support configuration
+// between the two deploys.
+type twoDeploys struct {
+	srv        *strueretest.Server
+	c          *struere.Client
+	first      *struere.Release
+	second     *struere.Release
+	between    map[string]json.RawMessage
+	supportRow strueretest.ConfigRecord
+}
+
+func deployTwice(t *testing.T, gen struere.Generation) twoDeploys {
+	t.Helper()
+	var srv *strueretest.Server
+	var v2 *struere.Definitions
+	if gen == struere.GenerationHead {
+		srv, _ = headProjectSynced(t)
+	} else {
+		srv, _, _, _ = synced(t, gen)
+		v2 = sampleDefsV2(t)
+	}
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	res1, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, res1.Release, "a written deploy returns a release")
+	between, err := struere.ProductionContent(ctx, c)
+	require.NoError(t, err)
+	row := currentConfig(t, srv, "support", struere.Production)
+	if gen == struere.GenerationHead {
+		// Development's support edited in place: a Sync would have to
+		// list the production-only agent too.
+		seedV2(t, srv)
+	} else {
+		_, err = c.Sync(ctx, v2)
+		require.NoError(t, err)
+	}
+	res2, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"support"}, res2.Deployed)
+	require.NotNil(t, res2.Release)
+	return twoDeploys{srv: srv, c: c, first: res1.Release, second: res2.Release, between: between, supportRow: row}
+}
+
+func syncWrites(srv *strueretest.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.FunctionPath == "sync:syncOrganization" || r.URLPath == "/v1/sync" {
+			n++
+		}
+	}
+	return n
+}
+
+// storedConfig is a stored configuration without its row identity and
+// times, as strueretest records it.
+func storedConfig(r strueretest.ConfigRecord) any {
+	return struct {
+		C            strueretest.AgentConfig
+		Model, Tools string
+	}{r.AgentConfig, string(r.StoredModel), string(r.StoredTools)}
+}
+
+func TestRollbackAfterASecondDeployRestoresProductionExactly(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationE2Deploy, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			d := deployTwice(t, gen)
+			ctx := ctxT(t)
+			rel := d.second
+			require.Equal(t, struere.ReleaseSchemaVersion, rel.Schema)
+			require.Equal(t, gen.String(), rel.Generation)
+			require.Len(t, rel.Items, 1, "an agent-only release holds the promoted agent only")
+			it := rel.Items[0]
+			require.Equal(t, struere.KindAgent, it.Kind)
+			require.Equal(t, "support", it.Name)
+			require.Empty(t, cmp.Diff(d.between["agent/support"], it.Before), "the release's before is production as read before the second deploy")
+			if gen == struere.GenerationHead {
+				require.Contains(t, string(it.Before), `"threadContextParams":[{"name":"customerId"`, "before carries the fields the pull state omits")
+				require.Contains(t, string(it.Before), `"firstMessageSuggestions":["Book a session","Cancel"]`)
+				require.Contains(t, string(it.After), `"version":"2.0.0"`)
+			}
+
+			writes := syncWrites(d.srv)
+			res, err := d.c.Rollback(ctx, rel)
+			require.NoError(t, err)
+			require.True(t, res.Verified)
+			require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: "support", Action: struere.RollbackRestore, From: map[bool]string{true: "2.0.0", false: "1.1.0"}[gen == struere.GenerationHead], To: "1.0.0"}}, res.Restored)
+			require.Equal(t, writes+1, syncWrites(d.srv), "one write")
+
+			now, err := struere.ProductionContent(ctx, d.c)
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(d.between, now), "production reads back as before the second deploy")
+			require.Empty(t, cmp.Diff(it.Before, now["agent/support"]))
+			// The backend's own record, independent of the SDK's reading.
+			require.Empty(t, cmp.Diff(storedConfig(d.supportRow), storedConfig(currentConfig(t, d.srv, "support", struere.Production)), cmpopts.EquateEmpty()))
+		})
+	}
+}
+
+// An agent-only release restores the agent and leaves production's
+// resources, and agents it does not hold, as they are.
+func TestRollbackLeavesWhatTheReleaseDoesNotHold(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	rolesBefore := d.srv.Roles(struere.Production)
+	legacy := currentConfig(t, d.srv, "legacy", struere.Production)
+	_, err := d.c.Rollback(ctx, d.second)
+	require.NoError(t, err)
+	require.Empty(t, cmp.Diff(storedConfig(legacy), storedConfig(currentConfig(t, d.srv, "legacy", struere.Production))))
+	after := d.srv.Roles(struere.Production)
+	require.Equal(t, []string{"support", "legacy"}, roleByName(t, after, "teacher").AgentAccess)
+	require.Equal(t, []string{}, roleByName(t, after, "viewer").AgentAccess)
+	require.Len(t, after, len(rolesBefore))
+	require.Equal(t, "2.1.0", currentConfig(t, d.srv, "scheduler", struere.Production).Version)
+}
+
+func TestRollbackRefusesWhenProductionChangedSinceTheDeploy(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			d := deployTwice(t, gen)
+			ctx := ctxT(t)
+			// Someone edits production's support directly (the dashboard).
+			row := currentConfig(t, d.srv, "support", struere.Production)
+			edited := row.AgentConfig
+			edited.SystemPrompt = "Edited in the dashboard."
+			edited.RawModel, edited.RawTools = row.StoredModel, row.StoredTools
+			_, err := d.srv.SeedConfig("support", struere.Production, edited)
+			require.NoError(t, err)
+			seeded := currentConfig(t, d.srv, "support", struere.Production)
+			writes := syncWrites(d.srv)
+
+			_, err = d.c.Rollback(ctx, d.second)
+			require.ErrorIs(t, err, struere.ErrStalePlan)
+			require.ErrorIs(t, err, struere.ErrRefused)
+			require.Contains(t, err.Error(), `agent "support"`)
+			require.Contains(t, err.Error(), "systemPrompt")
+			require.Contains(t, err.Error(), "nothing was written")
+			require.Equal(t, writes, syncWrites(d.srv), "nothing written")
+			require.Empty(t, cmp.Diff(storedConfig(seeded), storedConfig(currentConfig(t, d.srv, "support", struere.Production))))
+
+			dry, err := d.c.Rollback(ctx, d.second, struere.DryRun())
+			require.NoError(t, err)
+			require.Len(t, dry.Plan.Changed, 1)
+			require.Equal(t, []string{"systemPrompt"}, dry.Plan.Changed[0].Fields)
+		})
+	}
+}
+
+// Another deploy since (here by another client, as another pipeline would):
+// production is not what the release's deploy left.
+func TestRollbackRefusesAfterAnotherDeploy(t *testing.T) {
+	d := deployTwice(t, struere.GenerationE2)
+	ctx := ctxT(t)
+	defs := sampleDefsV2(t)
+	defs.Agents[0].Version, defs.Agents[0].SystemPrompt = "3.0.0", "Third time."
+	require.Equal(t, "support", defs.Agents[0].Slug)
+	other := newClient(t, d.srv)
+	_, err := other.Sync(ctx, defs)
+	require.NoError(t, err)
+	_, err = other.Deploy(ctx)
+	require.NoError(t, err)
+	writes := syncWrites(d.srv)
+	_, err = d.c.Rollback(ctx, d.second)
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), `agent "support" is at version 3.0.0 (the deploy left 1.1.0), changed systemPrompt, version`)
+	require.Equal(t, writes, syncWrites(d.srv))
+	require.Equal(t, "3.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+}
+
+func TestRollbackDryRunWritesNothing(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	before := len(d.srv.Requests())
+	res, err := d.c.Rollback(ctx, d.second, struere.DryRun())
+	require.NoError(t, err)
+	require.True(t, res.DryRun)
+	require.Empty(t, res.Restored)
+	require.Empty(t, res.Plan.Refusals)
+	require.Empty(t, res.Plan.Changed)
+	require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: "support", Action: struere.RollbackRestore, From: "2.0.0", To: "1.0.0"}}, res.Plan.Items)
+	require.Contains(t, res.Plan.String(), "restore agent")
+	var fieldsChanged []string
+	for _, d := range res.Plan.Diffs {
+		for _, f := range d.Fields {
+			fieldsChanged = append(fieldsChanged, strings.SplitN(f.Path, "[", 2)[0])
+		}
+	}
+	require.Contains(t, fieldsChanged, "threadContextParams")
+	require.Contains(t, fieldsChanged, "systemPrompt")
+	for _, r := range d.srv.Requests()[before:] {
+		require.Equal(t, "query", r.Kind, "%s: a dry run only reads", r.FunctionPath)
+	}
+	require.Equal(t, "2.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+}
+
+// Neither function of the backend removes one environment's configuration
+// of an agent without deleting the agent: a release whose agent was new to
+// production is refused, and says so.
+func TestRollbackRefusesAnAgentNewToProduction(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	for _, it := range d.first.Items {
+		require.Empty(t, it.Before, "%s was not in production before the first deploy", it.Name)
+	}
+	writes := syncWrites(d.srv)
+	_, err := d.c.Rollback(ctx, d.first)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.NotErrorIs(t, err, struere.ErrStalePlan, "production changed since, but the first thing to say is that it cannot be done")
+	require.Contains(t, err.Error(), "no function that removes only one environment's configuration")
+	require.Contains(t, err.Error(), "production changed since the deploy", "what changed is named too")
+	require.Equal(t, writes, syncWrites(d.srv))
+}
+
+func TestRollbackRefusesAnAgentNewToProductionEvenWhenCurrent(t *testing.T) {
+	srv, _ := headProjectSynced(t)
+	c := newClient(t, srv)
+	ctx := ctxT(t)
+	res, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	writes := syncWrites(srv)
+	_, err = c.Rollback(ctx, res.Release)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Contains(t, err.Error(), "no function that removes only one environment's configuration")
+	require.Equal(t, writes, syncWrites(srv))
+	require.Equal(t, "1.0.0", currentConfig(t, srv, "support", struere.Production).Version)
+}
+
+func TestRollbackOnE1IsUnsupported(t *testing.T) {
+	srv, c, ctx, _ := synced(t, struere.GenerationE1)
+	res, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, res.Release)
+	require.NotEmpty(t, res.Release.ContentUnavailable)
+	require.Equal(t, []string{"scheduler", "support"}, []string{res.Release.Items[0].Name, res.Release.Items[1].Name})
+	require.NoError(t, res.Release.Validate())
+	writes := syncWrites(srv)
+	_, err = c.Rollback(ctx, res.Release)
+	require.ErrorIs(t, err, struere.ErrUnsupported)
+	require.Contains(t, err.Error(), "does not serve production configurations")
+	require.Equal(t, writes, syncWrites(srv))
+
+	// A HEAD release on an E1 client: unsupported too, before anything else.
+	d := deployTwice(t, struere.GenerationHead)
+	cfg := d.srv.Config()
+	cfg.Generation = struere.GenerationE1
+	e1, err := struere.New(cfg)
+	require.NoError(t, err)
+	_, err = e1.Rollback(ctx, d.second)
+	require.ErrorIs(t, err, struere.ErrUnsupported)
+}
+
+func TestReleaseRoundTripsThroughJSON(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	rel := d.second
+	require.Contains(t, string(rel.Items[0].After), `\u003calways\u003e`, "content is stored as encoding/json writes it")
+	for _, enc := range []func(any) ([]byte, error){json.Marshal, func(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }} {
+		b, err := enc(rel)
+		require.NoError(t, err)
+		var back struere.Release
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, *rel, back)
+		require.Empty(t, cmp.Diff(*rel, back))
+		loaded, err := struere.LoadRelease(bytes.NewReader(b))
+		require.NoError(t, err)
+		require.Equal(t, rel, loaded)
+		again, err := json.Marshal(&back)
+		require.NoError(t, err)
+		first, _ := json.Marshal(rel)
+		require.Equal(t, string(first), string(again), "stable: the same bytes every time")
+	}
+	// A loaded release rolls back like the original.
+	b, err := json.Marshal(rel)
+	require.NoError(t, err)
+	loaded, err := struere.LoadRelease(bytes.NewReader(b))
+	require.NoError(t, err)
+	res, err := d.c.Rollback(ctxT(t), loaded)
+	require.NoError(t, err)
+	require.True(t, res.Verified)
+}
+
+func TestRollbackRefusesATamperedOrForeignRelease(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	good, err := json.Marshal(d.second)
+	require.NoError(t, err)
+	edit := func(from, to string) []byte {
+		require.Contains(t, string(good), from)
+		return []byte(strings.Replace(string(good), from, to, 1))
+	}
+	writes := syncWrites(d.srv)
+	cases := []struct {
+		name     string
+		data     []byte
+		want     string
+		loadOnly bool // json.Unmarshal ignores unknown fields
+	}{
+		{"prompt edited", edit(`You help customers.`, `You help nobody.`), "checksum does not match", false},
+		{"after edited", edit(`"version":"2.0.0"`, `"version":"2.0.1"`), "afterDigest does not match", false},
+		{"schema", edit(`"schema":1`, `"schema":2`), "schema version 2", false},
+		{"kind", edit(`"kind":"agent"`, `"kind":"pack"`), `unknown kind "pack"`, false},
+		{"generation", edit(`"generation":"head"`, `"generation":"e9"`), `unknown generation "e9"`, false},
+		{"renamed", edit(`"name":"support","before"`, `"name":"helpdesk","before"`), `names slug "support"`, false},
+		{"truncated", good[:len(good)/2], "not a release", false},
+		{"not JSON", []byte("release"), "not a release", false},
+		{"unknown field", append(append([]byte{}, good[:len(good)-1]...), []byte(`,"extra":1}`)...), "not a release", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := struere.LoadRelease(bytes.NewReader(tc.data))
+			require.ErrorIs(t, err, struere.ErrValidation)
+			require.Contains(t, err.Error(), tc.want)
+			var rel struere.Release
+			if json.Unmarshal(tc.data, &rel) == nil && !tc.loadOnly {
+				_, err = d.c.Rollback(ctx, &rel)
+				require.ErrorIs(t, err, struere.ErrValidation)
+				require.Contains(t, err.Error(), tc.want)
+			}
+		})
+	}
+	_, err = d.c.Rollback(ctx, nil)
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Equal(t, writes, syncWrites(d.srv), "nothing written")
+
+	// Another organization's release.
+	foreign := *d.second
+	foreign.OrganizationID = "jd7otherorg0000000000000000000000"
+	foreign.Checksum = struere.ReleaseChecksum(&foreign)
+	cfg := d.srv.Config()
+	other, err := struere.New(cfg)
+	require.NoError(t, err)
+	_, err = other.Rollback(ctx, &foreign)
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Contains(t, err.Error(), `the release is of organization "jd7otherorg`)
+	// Another generation's release.
+	e2 := *d.second
+	e2.Generation = "e2"
+	e2.Checksum = struere.ReleaseChecksum(&e2)
+	_, err = d.c.Rollback(ctx, &e2)
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Contains(t, err.Error(), "recorded on a e2 backend, this one is head")
+	// Options that do not apply.
+	_, err = d.c.Rollback(ctx, d.second, struere.WithPlan(&struere.Plan{}))
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Equal(t, writes, syncWrites(d.srv), "nothing written")
+}
+
+func TestDeployReturnsNoReleaseWhenNothingIsWritten(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	dry, err := d.c.Deploy(ctx, struere.DryRun())
+	require.NoError(t, err)
+	require.Nil(t, dry.Release, "a dry run writes nothing")
+	same, err := d.c.Deploy(ctx)
+	require.NoError(t, err)
+	require.Empty(t, same.Deployed)
+	require.Nil(t, same.Release, "nothing to promote: nothing written")
+}
+
+// A release holds backend content only: no token, no API key, whatever the
+// client was configured with, in JSON, %v, %+v or String.
+func TestReleaseHoldsNoSecret(t *testing.T) {
+	srv, _ := headProjectSynced(t)
+	devRaw, err := srv.CreateAPIKey(struere.Development, "dev", time.Time{})
+	require.NoError(t, err)
+	prodRaw, err := srv.CreateAPIKey(struere.Production, "prod", time.Time{})
+	require.NoError(t, err)
+	dev, err := struere.ParseAPIKey(devRaw, struere.Development)
+	require.NoError(t, err)
+	prod, err := struere.ParseAPIKey(prodRaw, struere.Production)
+	require.NoError(t, err)
+	ctx := ctxT(t)
+	// Production's support must exist before, so the release has content.
+	_, err = newClient(t, srv).Deploy(ctx)
+	require.NoError(t, err)
+	seedV2(t, srv)
+	c, err := struere.New(struere.Config{URL: srv.URL(), SiteURL: srv.SiteURL(), APIKeys: []struere.APIKey{dev, prod}, Generation: struere.GenerationHead})
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams, struere.LossAgentAccess, struere.LossScopeRules, struere.LossFieldMasks))
+	require.NoError(t, err)
+	require.NotNil(t, res.Release)
+	require.NotEmpty(t, res.Release.Items[0].Before)
+	b, err := json.Marshal(res.Release)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Release.Items[0].Missing, "keys alone cannot read the fields the pull state omits")
+	token := srv.Token().Reveal()
+	require.NotEmpty(t, token)
+	for _, out := range []string{string(b), fmt.Sprintf("%v", res.Release), fmt.Sprintf("%+v", res.Release), fmt.Sprintf("%#v", res.Release), res.Release.String()} {
+		for _, secret := range []string{token, devRaw, prodRaw, devRaw[len("af_live_"):], prodRaw[len("af_live_"):]} {
+			require.NotContains(t, out, secret)
+		}
+	}
+}
+
+func TestRollbackWaitsForADeployOfTheSameClient(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	// Deploy and Rollback of one client run one after the other: whatever
+	// the order, the rollback either restores v1 or finds production
+	// changed by the deploy; it never interleaves with it.
+	errs := make(chan error, 2)
+	go func() { _, err := d.c.Rollback(ctx, d.second); errs <- err }()
+	go func() { _, err := d.c.Deploy(ctx); errs <- err }()
+	for range 2 {
+		if err := <-errs; err != nil && !errors.Is(err, struere.ErrStalePlan) {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+}
+
+func ptrTrue() *bool { b := true; return &b }
