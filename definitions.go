@@ -12,6 +12,37 @@ import (
 	"strings"
 )
 
+// Definitions is everything a project defines locally: the payload that
+// Client.Sync pushes to development. Load it with LoadDefinitions or
+// ParseDefinitions, or build it in Go and check it with Validate.
+//
+// Agents, EntityTypes and Roles are always sent, as [] when empty; an empty
+// list asks the backend to delete every remote item of that kind. Triggers,
+// EvalSuites and Fixtures are sent only when non-empty, as the CLI does, so
+// an empty list leaves the remote ones untouched. Triggers and EvalSuites
+// exist only on environment-isolated backends; fixtures only on the newest
+// one, and only the eval environment processes them.
+type Definitions struct {
+	Agents      []Agent      `json:"agents"`              // always sent
+	EntityTypes []EntityType `json:"entityTypes"`         // always sent
+	Roles       []Role       `json:"roles"`               // always sent
+	Triggers    []Trigger    `json:"triggers,omitzero"`   // sent when non-empty
+	EvalSuites  []EvalSuite  `json:"evalSuites,omitzero"` // sent when non-empty
+	// Fixtures are test data for the eval environment; see Fixture.
+	Fixtures []Fixture `json:"fixtures,omitzero"`
+}
+
+// MarshalJSON encodes d in the sync-payload shape, with nil required lists
+// as [].
+func (d Definitions) MarshalJSON() ([]byte, error) {
+	type plain Definitions
+	p := plain(d)
+	p.Agents = nonNil(p.Agents)
+	p.EntityTypes = nonNil(p.EntityTypes)
+	p.Roles = nonNil(p.Roles)
+	return json.Marshal(p)
+}
+
 // ErrInvalidDefinitions matches, with errors.Is, every error that says a
 // definitions file or value is malformed or fails Validate.
 var ErrInvalidDefinitions = errors.New("struere: invalid definitions")
