@@ -7,16 +7,6 @@ import (
 	"strings"
 )
 
-// Environment variables for API keys (ConfigFromEnv).
-const (
-	EnvAPIKey    = "STRUERE_API_KEY"     // a Struere API key, af_live_<8>_<32>
-	EnvAPIKeyEnv = "STRUERE_API_KEY_ENV" // its environment: development, production or eval
-	// EnvDevelopmentAPIKey holds a key declared for Development.
-	EnvDevelopmentAPIKey = "STRUERE_DEVELOPMENT_API_KEY"
-	// EnvProductionAPIKey holds a key declared for Production.
-	EnvProductionAPIKey = "STRUERE_PRODUCTION_API_KEY"
-)
-
 // APIKey is a Struere API key together with the environment it was created
 // for. The key string does not reveal its environment (every key starts
 // "af_live_"), so the caller declares it; Client.VerifyKey checks the

@@ -6,19 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-)
-
-// Environment variables ConfigFromEnv reads.
-const (
-	EnvConvexURL = "STRUERE_CONVEX_URL" // deployment URL; default DefaultURL
-	EnvSiteURL   = "STRUERE_SITE_URL"   // site URL override; default derived from the deployment URL
-	EnvToken     = "STRUERE_TOKEN"      // user JWT; default from ~/.struere/credentials.json
-	EnvOrgID     = "STRUERE_ORG_ID"     // organization id; default from ./struere.json
 )
 
 // ErrNoCredentials reports that ConfigFromEnv found no credentials at
@@ -62,109 +52,6 @@ type projectFile struct {
 		Slug string `json:"slug"`
 		Name string `json:"name"`
 	} `json:"organization"`
-}
-
-// ConfigFromEnv builds a Config the way the struere CLI finds its settings,
-// except where the CLI is wrong (noted below):
-//
-//   - URL from STRUERE_CONVEX_URL, else DefaultURL; SiteURL from
-//     STRUERE_SITE_URL, else derived;
-//   - the user token: Token from STRUERE_TOKEN (it does not refresh);
-//     else TokenSource is a CredentialsFile over
-//     ~/.struere/credentials.json when the file holds a "token" (it
-//     refreshes the token with the file's "sessionId"); the file's
-//     "expiresAt" must not have passed (an expired file is reported, and
-//     left in place);
-//   - API keys: APIKey from STRUERE_API_KEY with its environment declared
-//     in STRUERE_API_KEY_ENV (both or neither), else from the "apiKey" of
-//     the credentials file, again declared by STRUERE_API_KEY_ENV (the CLI
-//     prefers the file's key; here the variable wins, as for the token);
-//     APIKeys from STRUERE_DEVELOPMENT_API_KEY (declared Development) and
-//     STRUERE_PRODUCTION_API_KEY (declared Production);
-//   - OrganizationID from STRUERE_ORG_ID, else organization.id of
-//     ./struere.json, else empty (the backend's default organization).
-//
-// A token and keys may all be present: the token then serves the function
-// API and the keys only chat and the site routes (the CLI sends the key to
-// the function API instead, which always answers 401). With keys and no
-// token the Client runs on the keys alone (see Config.APIKeys). One key
-// given for two environments, or two keys for one, is an error naming the
-// variables.
-//
-// When there is no credential at all the error matches ErrNoCredentials;
-// an expired or malformed file is a different error. Every error names
-// the variable or file at fault and how to fix it.
-// ConfigFromEnv does no network I/O.
-func ConfigFromEnv() (Config, error) {
-	cfg := Config{URL: DefaultURL}
-	if v := strings.TrimSpace(os.Getenv(EnvConvexURL)); v != "" {
-		cfg.URL = v
-	}
-	cfg.SiteURL = strings.TrimSpace(os.Getenv(EnvSiteURL))
-	keys, err := keysFromEnv()
-	if err != nil {
-		return Config{}, err
-	}
-	var fileKey string
-	if v := strings.TrimSpace(os.Getenv(EnvToken)); v != "" {
-		cfg.Token = NewToken(v)
-	} else {
-		home, err := os.UserHomeDir()
-		path := filepath.Join(home, ".struere", "credentials.json")
-		var cf *credentialsFile
-		if err == nil {
-			cf, err = readCredentialsFile(path, time.Now())
-		}
-		switch {
-		case errors.Is(err, fs.ErrNotExist) || (err != nil && home == ""):
-			if keys.none() {
-				detail := fmt.Sprintf("%s is not set and %s does not exist", EnvToken, path)
-				if home == "" {
-					detail = fmt.Sprintf("%s is not set and the home directory is unknown (%v)", EnvToken, err)
-				}
-				return Config{}, noCredentials(fmt.Sprintf("%s, and no API key is set: run `struere login`, set %s, or set %s and %s", detail, EnvToken, EnvDevelopmentAPIKey, EnvProductionAPIKey))
-			}
-		case isLoginExpired(err) && !keys.none():
-			// The CLI treats an expired login as absent and runs on the
-			// keys; so does this.
-		case err != nil:
-			return Config{}, err
-		default:
-			if strings.TrimSpace(cf.Token) != "" {
-				site, err := siteURLOf(cfg)
-				if err != nil {
-					return Config{}, err
-				}
-				src := &CredentialsFile{path: path, now: time.Now}
-				if src.refreshURL, err = url.Parse(site + refreshRoute); err != nil {
-					return Config{}, fmt.Errorf("struere: config: site URL: %w", err)
-				}
-				src.take(cf)
-				cfg.TokenSource = src
-			}
-			fileKey = strings.TrimSpace(cf.APIKey)
-			if cfg.TokenSource == nil && fileKey == "" && keys.none() {
-				return Config{}, fmt.Errorf("struere: config: %s has no \"token\" and no \"apiKey\": run `struere login` again", path)
-			}
-		}
-	}
-	if err := keys.primaryFrom(fileKey); err != nil {
-		return Config{}, err
-	}
-	cfg.APIKey, cfg.APIKeys = keys.primary, keys.pair()
-	if _, err := keyring(cfg.APIKey, cfg.APIKeys); err != nil {
-		return Config{}, keys.explain(err)
-	}
-	if v := strings.TrimSpace(os.Getenv(EnvOrgID)); v != "" {
-		cfg.OrganizationID = v
-	} else {
-		org, err := loadProjectOrg("struere.json")
-		if err != nil {
-			return Config{}, err
-		}
-		cfg.OrganizationID = org
-	}
-	return cfg, nil
 }
 
 // siteURLOf returns the site URL a Config will use, validated as New does.
