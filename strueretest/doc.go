@@ -128,6 +128,20 @@
 //     _id, since the emulation does not store them as separate rows.
 //   - E1 SeedTrigger and SeedEvalSuite fail; SeedPack works on every
 //     generation but only E1 reports packs.
+//   - Removing one environment's configuration of an agent (what rolling
+//     back an agent's first deploy would need): the spec does not say
+//     whether the backend can. At 04844072 it cannot. agentConfigs rows are
+//     deleted in two places only: syncAgents (cvx/lib/sync/agents.ts),
+//     for an agent absent from a sync payload, together with the agent row
+//     and its configurations in every environment; and
+//     organizations:deleteAllOrgData (internal), for the whole
+//     organization. agents:remove only sets the agent's status to "deleted"
+//     (every environment), and agents:update patches name, description and
+//     status. No public function deletes or clears a single (agent,
+//     environment) row, and a production sync that lists the agent writes
+//     a configuration for it. So struere.Client.Rollback refuses a release
+//     whose agent had no production configuration before the deploy, and
+//     the emulation offers no such function either.
 //
 // Public HTTP API:
 //   - The answer is "[<slug>@<version> <environment>] You said: <message>",
