@@ -7,15 +7,15 @@
 // no API keys — it starts strueretest, the SDK's in-process test backend,
 // and plays the whole story:
 //
-//	go run ./examples/rollback
+//		go run ./examples/rollback
 //
-//  1. sync v1 of two agents to development and deploy it; the smoke test
-//     passes;
-//  2. deploy a broken v2 (support's prompt lost its refund rule), keeping
-//     the deploy's release as a JSON file; the smoke test fails;
-//  3. load the release from the file, print the rollback plan (a dry run),
-//     and roll back: production serves v1 again, read back and verified;
-//  4. the smoke test passes.
+//	 1. sync v1 of two agents to development and deploy it; the smoke test
+//	    passes;
+//	 2. deploy a broken v2 (support's prompt lost its refund rule), keeping
+//	    the deploy's release as a JSON file; the smoke test fails;
+//	 3. load the release from the file, print the rollback plan (a dry run),
+//	    and roll back: production serves v1 again, read back and verified;
+//	 4. the smoke test passes.
 //
 // The smoke test sends one message with a production API key
 // (Client.SmokeTest) and then judges the answer. A real pipeline judges the
