@@ -211,6 +211,7 @@ func runSuite(t *testing.T, tg target) {
 		{"drift", r.stepDrift},
 		{"refusals", r.stepRefusals},
 		{"redeploy", r.stepRedeploy},
+		{"rollback", r.stepRollback},
 		{"deploy with nothing to promote", r.stepNothingToPromote},
 		{"pull", r.stepPull},
 		{"skipped agent", r.stepSkippedAgent},

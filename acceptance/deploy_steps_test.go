@@ -1,6 +1,7 @@
 package acceptance_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -121,4 +122,66 @@ func (r *run) stepKeyPairDeploy(t *testing.T, ctx context.Context) {
 	require.True(t, ok)
 	require.Equal(t, "1.2.0", got.Version, "production serves what the key pair deployed")
 	require.Equal(t, "Deployed with keys.", got.SystemPrompt)
+}
+
+// stepRollback deploys a new support, keeps the deploy's release as JSON
+// (as a CI artifact), loads it back and rolls production back from it:
+// production then serves the redeployed definitions again. On E1, which
+// serves no production content, the rollback is ErrUnsupported and the
+// previous configuration is deployed again instead.
+func (r *run) stepRollback(t *testing.T, ctx context.Context) {
+	was := r.defs("1.1.0", "You help customers, briefly.", "2.0.0")
+	_, err := r.c.Sync(ctx, r.defs("1.2.0", "You help customers, then get rolled back.", "2.0.0"))
+	require.NoError(t, err)
+	res, err := r.c.Deploy(ctx)
+	require.NoError(t, err)
+	require.Contains(t, res.Deployed, r.slug("support"))
+	require.NotNil(t, res.Release, "a written deploy returns its release")
+	artifact, err := json.Marshal(res.Release)
+	require.NoError(t, err)
+	rel, err := struere.LoadRelease(bytes.NewReader(artifact))
+	require.NoError(t, err)
+	require.Equal(t, res.Release, rel)
+
+	restore := func() {
+		// Development back to the definitions the later steps expect.
+		_, err := r.c.Sync(ctx, was)
+		require.NoError(t, err)
+	}
+	if !r.isolated() {
+		_, err = r.c.Rollback(ctx, rel)
+		require.ErrorIs(t, err, struere.ErrUnsupported)
+		restore()
+		_, err = r.c.Deploy(ctx)
+		require.NoError(t, err)
+		return
+	}
+	deployed := r.productionVersions(t, ctx)
+	dry, err := r.c.Rollback(ctx, rel, struere.DryRun())
+	require.NoError(t, err)
+	require.Equal(t, deployed, r.productionVersions(t, ctx), "a dry run writes nothing")
+	if len(dry.Plan.Refusals) > 0 {
+		// On a shared deployment other agents of the organization may
+		// lack a production configuration, which a rollback cannot
+		// send; the suite's own agents must not be the reason.
+		for _, rf := range dry.Plan.Refusals {
+			require.NotContains(t, []string{r.slug("support"), r.slug("scheduler")}, rf.Slug, "%+v", dry.Plan.Refusals)
+		}
+		t.Logf("rollback refused for agents outside the suite: %+v", dry.Plan.Refusals)
+		restore()
+		_, err = r.c.Deploy(ctx)
+		require.NoError(t, err)
+		return
+	}
+	require.Empty(t, dry.Plan.Changed)
+	out, err := r.c.Rollback(ctx, rel)
+	require.NoError(t, err)
+	require.True(t, out.Verified)
+	require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: r.slug("support"), Action: struere.RollbackRestore, From: "1.2.0", To: "1.1.0"}}, out.Restored)
+	restore()
+	r.requireProduction(t, ctx, was)
+
+	// Applied once, the release no longer matches production.
+	_, err = r.c.Rollback(ctx, rel)
+	require.ErrorIs(t, err, struere.ErrStalePlan)
 }
