@@ -3,6 +3,7 @@ package struere
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -17,10 +18,12 @@ const (
 	// PromoteServer calls sync:deployAllAgents: one transaction on the
 	// backend copies each active agent's development configuration.
 	PromoteServer PromotionMethod = "server"
-	// PromoteClient, for backends without sync:deployAllAgents, syncs
-	// production with each agent's development configuration and sends
-	// production's own entity types and roles back as read; triggers and
-	// eval suites are left out, which leaves them untouched.
+	// PromoteClient, for backends without sync:deployAllAgents (and for
+	// every deploy with PromoteResources), syncs production with each
+	// agent's development configuration and sends production's own entity
+	// types and roles back as read, or development's for the kinds
+	// PromoteResources names; triggers are sent only when promoted, eval
+	// suites never, which leaves them untouched.
 	PromoteClient PromotionMethod = "client"
 )
 
@@ -71,6 +74,10 @@ type deployOptions struct {
 	noVerify bool
 	smoke    *smokeTest
 	evals    *evalGate
+
+	resources              []ResourceKind // PromoteResources
+	resourcesSet           bool
+	allowResourceDeletions bool
 }
 
 type deployOptionFunc func(*deployOptions)
@@ -97,7 +104,10 @@ func (o LocalOption) applyDeploy(d *deployOptions) { d.local = o.defs }
 // whose production configuration already equals development's are
 // reported as Unchanged, and when no agent needs promoting nothing is
 // written. Production entity types, roles and triggers are left as they
-// are.
+// are, unless PromoteResources names kinds of them to promote too: then
+// the plan lists each resource of those kinds as create, update, delete or
+// unchanged, deletions are refused unless AllowResourceDeletions is given,
+// and agents and resources are written together in one call.
 //
 // Where the backend serves sync:deployAllAgents, Deploy calls it. Where it
 // does not, Deploy performs the same promotion itself by re-sending
@@ -126,6 +136,10 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	var o deployOptions
 	for _, opt := range opts {
 		opt.applyDeploy(&o)
+	}
+	promo, err := resourceOptions(op, &o)
+	if err != nil {
+		return nil, err
 	}
 	if o.local != nil {
 		if err := o.local.Validate(); err != nil {
@@ -156,7 +170,13 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if err != nil {
 		return nil, err
 	}
-	clientSide := gen.EnvironmentIsolated() && !gen.HasDeployAllAgents()
+	if promo.on() && !gen.EnvironmentIsolated() {
+		return nil, fmt.Errorf("struere: %s: PromoteResources: %w: on this backend (%s) entity types and roles are organization-wide, one set shared by development and production, so there is nothing to promote, and it has no triggers; production's resource contents cannot be read either", op, ErrUnsupported, gen)
+	}
+	// Promoting resources takes the client-side promotion everywhere: one
+	// syncOrganization carries agents and resources in one transaction,
+	// where sync:deployAllAgents and a second call could half succeed.
+	clientSide := gen.EnvironmentIsolated() && (!gen.HasDeployAllAgents() || promo.on())
 	// Both environments' full configurations are read on isolated
 	// backends: the promotion sends them, and they tell agents already
 	// up to date apart.
@@ -167,11 +187,11 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	}
 	var rec *recovery
 	if clientSide {
-		if rec, err = c.recover(ctx, op, r); err != nil {
+		if rec, err = c.recover(ctx, op, r, promo.has(KindRole)); err != nil {
 			return nil, err
 		}
 	}
-	plan, err := c.makePlan(op, r, rec, o.accept)
+	plan, err := c.makePlan(op, r, rec, o.accept, promo)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +218,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if len(plan.Refusals) > 0 {
 		return nil, &RefusedError{Op: op, Refusals: plan.Refusals, kind: ErrRefused}
 	}
-	if len(plan.Deploy) == 0 {
+	if !plan.writes() {
 		// Nothing to promote: nothing is written.
 		res.Skipped = append(res.Skipped, plan.Skip...)
 	} else {

@@ -43,13 +43,16 @@ func (c *Client) verify(ctx context.Context, op string, before *remote, rec *rec
 			now[rs.Kind][rs.Name] = true
 		}
 		for _, rs := range resourceStatuses(wasProd, nil) {
+			if act, _ := res.Plan.resourceAction(rs.Kind, rs.Name); act == ResourceDelete {
+				continue // deleted as planned; the content comparison checks it is gone
+			}
 			if !now[rs.Kind][rs.Name] {
 				bad = append(bad, Refusal{Slug: rs.Name, Reason: fmt.Sprintf("production %s %q is gone after the deploy", rs.Kind, rs.Name)})
 			}
 		}
 	}
 	if clientSide {
-		bad = append(bad, contentMismatches(before, after, res.Deployed, accept)...)
+		bad = append(bad, contentMismatches(before, after, res.Plan, res.Deployed, accept)...)
 		if rec != nil {
 			more, err := c.verifyRecovered(ctx, op, before, after, rec, res)
 			if err != nil {
@@ -68,7 +71,10 @@ func (c *Client) verify(ctx context.Context, op string, before *remote, rec *rec
 // contentMismatches compares, after a client-side promotion, production's
 // entity types and roles with what they were, and each promoted agent's
 // production configuration with its development one, in full.
-func contentMismatches(before, after *remote, deployed []string, accept map[Loss]bool) []Refusal {
+//
+// For the resource kinds the plan promotes, each resource is compared with
+// what the deploy meant production to hold (resourceMismatches).
+func contentMismatches(before, after *remote, p *Plan, deployed []string, accept map[Loss]bool) []Refusal {
 	var bad []Refusal
 	same := func(a, b []json.RawMessage) bool {
 		ca, errA := canonicalPull(&wirePullState{EntityTypes: a})
@@ -80,11 +86,18 @@ func contentMismatches(before, after *remote, deployed []string, accept map[Loss
 		jb, _ := json.Marshal(cb)
 		return string(ja) == string(jb)
 	}
-	if !same(before.prodPull.EntityTypes, after.prodPull.EntityTypes) {
+	if p.promo.has(KindEntityType) {
+		bad = append(bad, resourceMismatches(after, p, KindEntityType)...)
+	} else if !same(before.prodPull.EntityTypes, after.prodPull.EntityTypes) {
 		bad = append(bad, Refusal{Reason: "production entity types differ from before the deploy"})
 	}
-	if !same(before.prodPull.Roles, after.prodPull.Roles) {
+	if p.promo.has(KindRole) {
+		bad = append(bad, resourceMismatches(after, p, KindRole)...)
+	} else if !same(before.prodPull.Roles, after.prodPull.Roles) {
 		bad = append(bad, Refusal{Reason: "production roles differ from before the deploy"})
+	}
+	if p.promo.has(KindTrigger) {
+		bad = append(bad, resourceMismatches(after, p, KindTrigger)...)
 	}
 	devAgents, _ := before.pulledAgents("verify", before.devPull)
 	prodAgents, _ := after.pulledAgents("verify", after.prodPull)
@@ -112,7 +125,7 @@ func contentMismatches(before, after *remote, deployed []string, accept map[Loss
 // Values that could not be read before the deploy (and whose loss was
 // accepted) are not compared.
 func (c *Client) verifyRecovered(ctx context.Context, op string, before, after *remote, rec *recovery, res *DeployResult) ([]Refusal, error) {
-	now, err := c.recover(ctx, op+": verify", after)
+	now, err := c.recover(ctx, op+": verify", after, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +162,30 @@ func (c *Client) verifyRecovered(ctx context.Context, op string, before, after *
 			}
 		}
 	}
+	// What each production role must hold now, as stored: its own, or
+	// for a role the deploy promoted, development's.
+	type storedRole struct {
+		access json.RawMessage
+		rows   []rawPolicy
+	}
+	want := map[string]storedRole{}
 	if len(before.prod.Roles) > 0 && rec.rolesWhy == "" {
+		for name, rows := range rec.roleRows {
+			want[name] = storedRole{rec.roleAccess[name], rows}
+		}
+	}
+	if res.Plan != nil && res.Plan.promo.has(KindRole) {
+		for _, pr := range res.Plan.Resources {
+			if pr.Kind != KindRole || pr.Action == ResourceUnchanged {
+				continue
+			}
+			delete(want, pr.Name) // deleted: gone from the pull state, checked there
+			if pr.Action != ResourceDelete && rec.devRolesWhy == "" && rec.devRoleRows != nil {
+				want[pr.Name] = storedRole{rec.devRoleAccess[pr.Name], rec.devRoleRows[pr.Name]}
+			}
+		}
+	}
+	if len(want) > 0 {
 		if now.rolesWhy != "" {
 			bad = append(bad, Refusal{Kind: "role", Reason: "production roles could not be read back as stored: " + now.rolesWhy})
 			return bad, nil
@@ -162,17 +198,18 @@ func (c *Client) verifyRecovered(ctx context.Context, op string, before, after *
 				}
 			}
 		}
-		for _, name := range sortedKeys(rec.roleRows) {
+		for _, name := range sortedKeys(want) {
+			w := want[name]
 			if before.gen == GenerationHead {
-				w, g := rec.roleAccess[name], now.roleAccess[name]
-				if (w == nil) != (g == nil) || w != nil && !sameJSON(w, g) {
-					bad = append(bad, Refusal{Slug: name, Kind: "role", Fields: []string{"agentAccess"}, Reason: fmt.Sprintf("production role's agentAccess is %s after the deploy, expected %s", orAbsent(g), orAbsent(w))})
+				g := now.roleAccess[name]
+				if (w.access == nil) != (g == nil) || w.access != nil && !sameJSON(w.access, g) {
+					bad = append(bad, Refusal{Slug: name, Kind: "role", Fields: []string{"agentAccess"}, Reason: fmt.Sprintf("production role's agentAccess is %s after the deploy, expected %s", orAbsent(g), orAbsent(w.access))})
 				}
 			}
 			if accepted[name] {
 				continue // the caller accepted that these rows change
 			}
-			if !sameStringSet(policyRowKeys(rec.roleRows[name]), policyRowKeys(now.roleRows[name])) || len(rec.roleRows[name]) != len(now.roleRows[name]) {
+			if !sameStringSet(policyRowKeys(w.rows), policyRowKeys(now.roleRows[name])) || len(w.rows) != len(now.roleRows[name]) {
 				bad = append(bad, Refusal{Slug: name, Kind: "role", Fields: []string{"policies", "scopeRules", "fieldMasks"}, Reason: "production role's stored policies, scope rules or field masks differ after the deploy"})
 			}
 		}

@@ -28,12 +28,27 @@ func (c *Client) exclusive(ctx context.Context, op string) (func(), error) {
 // environment. Changes inside an item that keep its version (a role's
 // rules, a prompt edited without a version bump) are not visible to it;
 // the write's own result and the read-back catch what they can.
+//
+// A deploy that promotes resources (PromoteResources) re-reads both pull
+// states too and compares every item's content, agents included: it writes
+// contents, so a content change is as stale as a created or deleted item.
 func (c *Client) recheck(ctx context.Context, op string, r *remote, p *Plan) error {
-	now, err := c.readRemoteAs(ctx, op+": re-read before writing", r.gen, reads{})
+	full := p.promo.on() && r.devPull != nil && r.prodPull != nil
+	now, err := c.readRemoteAs(ctx, op+": re-read before writing", r.gen, reads{devPull: full, prodPull: full})
 	if err != nil {
 		return err
 	}
-	if what := stateChanges(r, now); what != "" {
+	what := stateChanges(r, now)
+	if full && what == "" {
+		var parts []string
+		for _, s := range []string{pullChanges("development", r.devPull, now.devPull), pullChanges("production", r.prodPull, now.prodPull)} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+		what = strings.Join(parts, "; ")
+	}
+	if what != "" {
 		return &StalePlanError{Op: op, Planned: p.Fingerprint, Current: "changed", Changed: what}
 	}
 	return nil

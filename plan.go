@@ -77,10 +77,17 @@ type Plan struct {
 	// Accepted are losses the caller accepted with AcceptLoss: without it
 	// they would be refusals.
 	Accepted []Refusal `json:"accepted,omitempty"`
-	// Diffs are, for each agent in Deploy, what the deploy changes in its
-	// production configuration, field by field: before is production's,
-	// after development's. Empty where the backend does not serve the
-	// configurations (E1).
+	// PromotedKinds are the resource kinds the deploy promotes besides
+	// agents (PromoteResources); empty for an agents-only deploy.
+	PromotedKinds []ResourceKind `json:"promotedKinds,omitempty"`
+	// Resources lists, for the kinds in PromotedKinds, every entity type,
+	// role and trigger of development and production, by kind then name,
+	// with what the deploy does to it in production.
+	Resources []PlannedResource `json:"resources,omitempty"`
+	// Diffs are, for each agent in Deploy and each resource the deploy
+	// creates, updates or deletes, what the deploy changes in production,
+	// field by field: before is production's, after development's. Empty
+	// where the backend does not serve the configurations (E1).
 	Diffs Diffs `json:"diffs"`
 	// Fingerprint identifies the development and production state the
 	// plan was computed from.
@@ -88,6 +95,11 @@ type Plan struct {
 
 	// promotion is the syncOrganization payload for PromoteClient.
 	promotion *promotionArgs
+	// promo is what PromoteResources and AllowResourceDeletions asked.
+	promo resourcePromotion
+	// keyPath reports that production is written with an API key
+	// (/v1/sync), which records no user.
+	keyPath bool
 }
 
 // String renders the plan for a terminal.
@@ -122,12 +134,13 @@ func (p *Plan) String() string {
 	for _, n := range p.SideEffects {
 		fmt.Fprintf(&b, "  side effect: %s\n", n)
 	}
-	if len(p.Deploy) == 0 && len(p.Refusals) == 0 && len(p.Unchanged)+len(p.Skip) > 0 {
+	if !p.writes() && len(p.Refusals) == 0 && len(p.Unchanged)+len(p.Skip)+len(p.Resources) > 0 {
 		b.WriteString("  nothing to promote: nothing will be written\n")
 	}
 	if len(p.Deploy)+len(p.Unchanged)+len(p.Skip)+len(p.Refusals) == 0 {
 		b.WriteString("  (no agents)\n")
 	}
+	p.resourceLines(&b)
 	if len(p.Diffs) > 0 {
 		b.WriteString("\nChanges to production (before: production, after: development):\n")
 		b.WriteString(p.Diffs.String())
@@ -162,6 +175,7 @@ func (p *Plan) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	p.resourceMarkdown(&b)
 	for _, n := range p.Notes {
 		b.WriteString("> " + n + "\n\n")
 	}
@@ -181,9 +195,10 @@ func orUnknown(v string) string {
 
 // makePlan computes what a deploy would do from one read of the backend
 // (and, for a client-side promotion, what the extra queries recovered).
-func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool) (*Plan, error) {
-	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
-	if r.gen.HasDeployAllAgents() {
+func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool, promo resourcePromotion) (*Plan, error) {
+	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{},
+		keyPath: c.s.auth == nil}
+	if r.gen.HasDeployAllAgents() && !promo.on() {
 		p.Method = PromoteServer
 	} else {
 		p.Method = PromoteClient
@@ -224,6 +239,9 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 		if len(p.Deploy) > 0 && len(p.Unchanged) > 0 {
 			p.SideEffects = append(p.SideEffects, "sync:deployAllAgents copies every active agent: the unchanged ones get a new, identical production row")
 		}
+	case r.gen.HasDeployAllAgents():
+		p.Notes = append(p.Notes,
+			"resources are promoted too, so the deploy is one syncOrganization carrying agents and resources (one transaction) instead of sync:deployAllAgents and a second call that could half succeed; agent status is not reported, so every agent with a development configuration is promoted, paused ones included")
 	default:
 		p.Notes = append(p.Notes,
 			"this backend has no sync:deployAllAgents and does not report agent status: every agent with a development configuration is promoted, paused ones included")
@@ -231,15 +249,20 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 			p.Notes = append(p.Notes, "firstMessageSuggestions and threadContextParams could not be read ("+rec.agentsWhy+"), so agents are compared without them")
 		}
 	}
-	if p.Method == PromoteClient && len(p.Deploy) > 0 {
+	if promo.on() {
+		if err := planResources(op, r, rec, promo, accept, p); err != nil {
+			return nil, err
+		}
+	}
+	if p.Method == PromoteClient && p.writes() {
 		args, err := c.promotionPayload(op, r, rec, accept, p)
 		if err != nil {
 			return nil, err
 		}
 		p.promotion = args
-		p.SideEffects = append(p.SideEffects, clientSideEffects(r)...)
+		p.SideEffects = append(p.SideEffects, clientSideEffects(r, p)...)
 	}
-	fp, err := fingerprint(r)
+	fp, err := fingerprint(r, promo)
 	if err != nil {
 		return nil, err
 	}
@@ -272,29 +295,42 @@ func sameConfig(gen Generation, slug string, dev, prod json.RawMessage, rec *rec
 
 // clientSideEffects lists what a client-side promotion makes the backend do
 // besides promoting, which no client can avoid.
-func clientSideEffects(r *remote) []string {
+func clientSideEffects(r *remote, p *Plan) []string {
 	var out []string
 	devRoles := map[string]bool{}
 	for _, x := range r.dev.Roles {
 		devRoles[x.Name] = true
 	}
+	// The backend copies assignments for every role sent that exists in
+	// development, once production has it (created ones included).
 	var both []string
-	for _, x := range r.prod.Roles {
-		if devRoles[x.Name] {
-			both = append(both, x.Name)
+	for _, name := range fields(p.promotion.Roles, "name") {
+		if devRoles[name] {
+			both = append(both, name)
 		}
 	}
 	sort.Strings(both)
 	if len(both) > 0 {
 		out = append(out, fmt.Sprintf("production user-role assignments of %s (roles present in both environments) are replaced by development's; the backend also deletes those users' production role assignments in other organizations, and a user with several such development roles keeps only the last one", strings.Join(both, ", ")))
 	}
-	if len(r.prod.Roles) > 0 {
+	if len(p.promotion.Roles) > 0 {
 		out = append(out, "production role policies, scope rules and masks are rebuilt with new ids")
 	}
-	out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy becomes the caller")
+	// Through the API-key route the backend records no user: it removes
+	// deployedBy from every configuration it writes, and the event has a
+	// system actor.
+	if p.keyPath {
+		out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy is removed from every production agent configuration (the API-key route records no user)")
+	} else {
+		out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy becomes the caller")
+	}
 	if r.gen == GenerationHead {
-		out = append(out, "a deploy.completed event is written",
-			"plan limits are checked again: an organization over its plan's agent limit fails with \"Agent limit reached\" and nothing is written")
+		if p.keyPath {
+			out = append(out, "a deploy.completed event is written, with a system actor and no user")
+		} else {
+			out = append(out, "a deploy.completed event is written, with the caller as its actor")
+		}
+		out = append(out, "plan limits are checked again: an organization over its plan's agent limit fails with \"Agent limit reached\" and nothing is written")
 	}
 	return out
 }
@@ -311,10 +347,17 @@ func sortPlan(p *Plan) {
 // fingerprint hashes everything a plan was computed from, in a canonical
 // form: list order and JSON key order do not change it, since the backend
 // guarantees neither (protocol §12).
-func fingerprint(r *remote) (string, error) {
+//
+// A plan that promotes resources also hashes the kinds it promotes and
+// whether it may delete, so that WithPlan never carries out a plan made
+// with other resource options.
+func fingerprint(r *remote, promo resourcePromotion) (string, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	parts := []any{r.gen, canonicalState(r.dev), canonicalState(r.prod)}
+	if promo.on() {
+		parts = append(parts, promo.kinds, promo.allowDeletions)
+	}
 	for _, p := range []*wirePullState{r.devPull, r.prodPull} {
 		cp, err := canonicalPull(p)
 		if err != nil {

@@ -20,10 +20,12 @@ type promotionArgs struct {
 	Agents         []json.RawMessage `json:"agents"`
 	EntityTypes    []json.RawMessage `json:"entityTypes"`
 	Roles          []json.RawMessage `json:"roles"`
-	// Triggers and evalSuites are never sent: an omitted list leaves the
-	// remote set untouched (protocol §6.1), which is exactly "unchanged".
-	// Re-sending the pulled triggers could delete disabled ones, which the
-	// backend need not report.
+	// Triggers are sent only when the deploy promotes triggers
+	// (PromoteResources) and one of them changes; evalSuites never. An
+	// omitted list leaves the remote set untouched (protocol §6.1), which
+	// is exactly "unchanged". Re-sending the pulled triggers deletes
+	// disabled ones, which the pull state does not show.
+	Triggers []json.RawMessage `json:"triggers,omitempty"`
 }
 
 // promotionPayload builds the client-side promotion from development and
@@ -143,6 +145,9 @@ func (c *Client) promotionPayload(op string, r *remote, rec *recovery, accept ma
 		if err := json.Unmarshal(raw, &role); err != nil {
 			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a role that is not an object", kinds: []error{ErrMalformedResponse}}
 		}
+		if act, ok := p.resourceAction(KindRole, role.Name); ok && act != ResourceUnchanged {
+			continue // development's role replaces it, or it is deleted (resourcePayload)
+		}
 		var hasPolicies struct {
 			Policies []json.RawMessage `json:"policies"`
 		}
@@ -176,6 +181,9 @@ func (c *Client) promotionPayload(op string, r *remote, rec *recovery, accept ma
 			}
 		}
 		args.Roles = append(args.Roles, raw)
+	}
+	if p.promo.on() {
+		resourcePayload(p, args)
 	}
 	sort.SliceStable(p.Refusals, func(i, j int) bool { return p.Refusals[i].Slug < p.Refusals[j].Slug })
 	return args, nil
@@ -278,6 +286,7 @@ type promotionResult struct {
 	Agents      *promotedChanges `json:"agents"`
 	EntityTypes *promotedChanges `json:"entityTypes"`
 	Roles       *promotedChanges `json:"roles"`
+	Triggers    *promotedChanges `json:"triggers"`
 }
 
 type promotedChanges struct {
@@ -306,34 +315,81 @@ func (c *Client) deployClient(ctx context.Context, op string, p *Plan, res *Depl
 		}
 		return m
 	}
-	bad := unintended("agent", out.Agents, sent(p.promotion.Agents, "slug"),
+	bad := unintended("agent", out.Agents, sent(p.promotion.Agents, "slug"), nil,
 		"it was created after the deploy read the backend (a concurrent change), and the backend deleted it with its configurations in every environment: re-create it (Sync) and deploy again",
 		"it was deleted after the deploy read the backend (a concurrent change), and the promotion re-created it: delete it again if that was intended")
-	bad = append(bad, unintended("entity type", out.EntityTypes, sent(p.promotion.EntityTypes, "slug"),
+	bad = append(bad, unintended("entity type", out.EntityTypes, sent(p.promotion.EntityTypes, "slug"), p.plannedActions(KindEntityType),
 		"it was created in production after the deploy read it, and the backend deleted it (its entities are kept): re-create it",
 		"it was deleted from production after the deploy read it, and the promotion re-created it: delete it again if that was intended")...)
-	bad = append(bad, unintended("role", out.Roles, sent(p.promotion.Roles, "name"),
+	bad = append(bad, unintended("role", out.Roles, sent(p.promotion.Roles, "name"), p.plannedActions(KindRole),
 		"it was created in production after the deploy read it, and the backend deleted it with its policies and user assignments: re-create it",
 		"it was deleted from production after the deploy read it, and the promotion re-created it: delete it again if that was intended")...)
+	if p.promotion.Triggers != nil {
+		if out.Triggers == nil {
+			bad = append(bad, Refusal{Kind: "trigger", Reason: "the backend's answer to the promotion lacks its triggers list, so what it did to production's triggers is unknown: check them in the dashboard"})
+		} else {
+			bad = append(bad, unintended("trigger", out.Triggers, sent(p.promotion.Triggers, "slug"), p.plannedActions(KindTrigger),
+				"it was not listed by production's state queries, which show enabled triggers only: a disabled production trigger (or one created after the deploy read production), now hard-deleted; re-create it if it was wanted",
+				"it was deleted from production after the deploy read it, and the promotion re-created it: delete it again if that was intended",
+				"production held a trigger of this slug that the state queries did not list (a disabled one, which stays disabled, or one created concurrently): check that it is enabled")...)
+		}
+	}
 	if len(bad) > 0 {
 		return &VerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	return nil
 }
 
+// plannedActions indexes the plan's resources of one kind by name.
+func (p *Plan) plannedActions(kind ResourceKind) map[string]ResourceAction {
+	out := map[string]ResourceAction{}
+	for _, r := range p.Resources {
+		if r.Kind == kind {
+			out[r.Name] = r.Action
+		}
+	}
+	return out
+}
+
 // unintended compares what the backend reports with what the promotion
-// meant: every item sent is updated, none is created, none deleted.
-func unintended(kind string, ch *promotedChanges, sent map[string]bool, ifDeleted, ifCreated string) []Refusal {
+// meant: every item sent is updated, except those planned as created,
+// which must be reported created; none is deleted except those planned as
+// deleted, which must be. For a created one reported updated, ifUpdated
+// says why; for an unplanned deletion, ifDeleted; for an unplanned
+// creation, ifCreated.
+func unintended(kind string, ch *promotedChanges, sent map[string]bool, planned map[string]ResourceAction, ifDeleted, ifCreated string, ifUpdated ...string) []Refusal {
 	var bad []Refusal
+	seen := map[string]bool{}
 	for _, s := range deref(ch.Deleted) {
+		seen[s] = true
+		if planned[s] == ResourceDelete {
+			continue
+		}
 		bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q deleted: %s", kind, s, ifDeleted)})
 	}
 	for _, s := range deref(ch.Created) {
+		seen[s] = true
+		if planned[s] == ResourceCreate {
+			continue
+		}
 		bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q created: %s", kind, s, ifCreated)})
 	}
 	for _, s := range deref(ch.Updated) {
-		if !sent[s] {
+		seen[s] = true
+		switch {
+		case !sent[s]:
 			bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q updated, which the promotion did not send: check it in production", kind, s)})
+		case planned[s] == ResourceCreate:
+			why := "it existed in production although the deploy did not read it (created concurrently): check it"
+			if len(ifUpdated) > 0 {
+				why = ifUpdated[0]
+			}
+			bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend reported %s %q updated, where the deploy meant to create it: %s", kind, s, why)})
+		}
+	}
+	for _, s := range sortedKeys(planned) {
+		if !seen[s] && (planned[s] == ResourceDelete || planned[s] == ResourceCreate) {
+			bad = append(bad, Refusal{Slug: s, Kind: kind, Reason: fmt.Sprintf("the backend did not report %s %q %sd, as the deploy meant: check it in production", kind, s, planned[s])})
 		}
 	}
 	return bad

@@ -39,6 +39,12 @@ type recovery struct {
 	rolesWhy   string
 	roleAccess map[string]json.RawMessage // production role name → stored agentAccess (nil: absent)
 	roleRows   map[string][]rawPolicy     // production role name → stored policy rows
+
+	// Development's roles, read the same way when a deploy promotes roles
+	// (PromoteResources); devRolesWhy says why they could not be used.
+	devRolesWhy   string
+	devRoleAccess map[string]json.RawMessage
+	devRoleRows   map[string][]rawPolicy
 }
 
 type agentDoc struct {
@@ -91,15 +97,27 @@ func unusable(err error) bool {
 
 // recover runs the extra queries a client-side promotion needs: the agent
 // half on the newest backend only (older ones have no such fields), the
-// role half when production has roles.
-func (c *Client) recover(ctx context.Context, op string, r *remote) (*recovery, error) {
+// role half when production has roles, and with devRoles (a deploy that
+// promotes roles) the same for development's roles.
+func (c *Client) recover(ctx context.Context, op string, r *remote, devRoles bool) (*recovery, error) {
 	rec := &recovery{}
 	var fns []func(context.Context) error
 	if r.gen == GenerationHead && len(r.dev.Agents) > 0 {
 		fns = append(fns, func(ctx context.Context) error { return c.recoverAgents(ctx, op, r, rec) })
 	}
 	if len(r.prod.Roles) > 0 {
-		fns = append(fns, func(ctx context.Context) error { return c.recoverRoles(ctx, op, r, rec) })
+		fns = append(fns, func(ctx context.Context) error {
+			var err error
+			rec.roleAccess, rec.roleRows, rec.rolesWhy, err = c.recoverRoles(ctx, op, Production, r.prod)
+			return err
+		})
+	}
+	if devRoles && len(r.dev.Roles) > 0 {
+		fns = append(fns, func(ctx context.Context) error {
+			var err error
+			rec.devRoleAccess, rec.devRoleRows, rec.devRolesWhy, err = c.recoverRoles(ctx, op, Development, r.dev)
+			return err
+		})
 	}
 	if err := parallel(ctx, fns...); err != nil {
 		return nil, err
@@ -205,14 +223,16 @@ func (c *Client) recoverAgents(ctx context.Context, op string, r *remote, rec *r
 	return nil
 }
 
-func (c *Client) recoverRoles(ctx context.Context, op string, r *remote, rec *recovery) error {
+// recoverRoles reads env's roles as stored: each role's agentAccess and
+// policy rows by name, checked against the sync state s. A non-empty why
+// says why they cannot be used.
+func (c *Client) recoverRoles(ctx context.Context, op string, env Environment, s *wireSyncState) (access map[string]json.RawMessage, rows map[string][]rawPolicy, why string, err error) {
 	var list []roleDoc
-	if err := c.call(ctx, op, convex.Query, fnRolesList, envArgs{Environment: Production}, &list); err != nil {
+	if err := c.call(ctx, op, convex.Query, fnRolesList, envArgs{Environment: env}, &list); err != nil {
 		if unusable(err) {
-			rec.rolesWhy = recoveryRolesReason + " failed: " + err.Error()
-			return nil
+			return nil, nil, recoveryRolesReason + " failed: " + err.Error(), nil
 		}
-		return err
+		return nil, nil, "", err
 	}
 	var docs []roleDoc
 	for _, d := range list {
@@ -220,13 +240,12 @@ func (c *Client) recoverRoles(ctx context.Context, op string, r *remote, rec *re
 			continue
 		}
 		if why := c.orgMismatch(d.OrganizationID); why != "" {
-			rec.rolesWhy = recoveryRolesReason + ": " + why
-			return nil
+			return nil, nil, recoveryRolesReason + ": " + why, nil
 		}
 		docs = append(docs, d)
 	}
-	names := make([]string, 0, len(r.prod.Roles))
-	for _, x := range r.prod.Roles {
+	names := make([]string, 0, len(s.Roles))
+	for _, x := range s.Roles {
 		names = append(names, x.Name)
 	}
 	got := make([]string, 0, len(docs))
@@ -234,13 +253,11 @@ func (c *Client) recoverRoles(ctx context.Context, op string, r *remote, rec *re
 		got = append(got, d.Name)
 	}
 	if !sameSet(names, got) {
-		rec.rolesWhy = recoveryRolesReason + ": roles:list lists other production roles than the sync state (another organization, or a concurrent change)"
-		return nil
+		return nil, nil, recoveryRolesReason + fmt.Sprintf(": roles:list lists other %s roles than the sync state (another organization, or a concurrent change)", env), nil
 	}
 	full := make([]*roleWithPolicies, len(docs))
 	var mu sync.Mutex
-	var why string
-	err := parallelN(ctx, recoveryConcurrency, len(docs), func(ctx context.Context, i int) error {
+	err = parallelN(ctx, recoveryConcurrency, len(docs), func(ctx context.Context, i int) error {
 		var doc *roleWithPolicies
 		if err := c.call(ctx, op, convex.Query, fnRolesWithPolicies, idArgs{ID: docs[i].ID}, &doc); err != nil {
 			if unusable(err) {
@@ -261,18 +278,17 @@ func (c *Client) recoverRoles(ctx context.Context, op string, r *remote, rec *re
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	if why != "" {
-		rec.rolesWhy = why
-		return nil
+		return nil, nil, why, nil
 	}
-	rec.roleAccess, rec.roleRows = map[string]json.RawMessage{}, map[string][]rawPolicy{}
+	access, rows = map[string]json.RawMessage{}, map[string][]rawPolicy{}
 	for i, d := range docs {
-		rec.roleAccess[d.Name] = d.AgentAccess
-		rec.roleRows[d.Name] = full[i].Policies
+		access[d.Name] = d.AgentAccess
+		rows[d.Name] = full[i].Policies
 	}
-	return nil
+	return access, rows, "", nil
 }
 
 // parallelN runs fn(0..count-1) on at most n goroutines and returns the

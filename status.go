@@ -47,7 +47,8 @@ const (
 	// ProductionSynced: production holds exactly development's content.
 	ProductionSynced ProductionState = "synced"
 	// ProductionNotDeployed: in development only. Deploy promotes
-	// agents; entity types, roles and triggers stay as they are.
+	// agents; entity types, roles and triggers stay as they are unless
+	// PromoteResources names their kind.
 	ProductionNotDeployed ProductionState = "not-in-production"
 	// ProductionDrifted: in both, with different contents
 	// (ProductionDiff names the fields); Deploy promotes an agent's
