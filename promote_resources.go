@@ -482,15 +482,7 @@ func topFields(d *Diff) []string {
 // writes reports whether carrying out the plan writes anything: an agent
 // to promote, or a resource to create, update or delete.
 func (p *Plan) writes() bool {
-	if len(p.Deploy) > 0 {
-		return true
-	}
-	for _, r := range p.Resources {
-		if r.Action != ResourceUnchanged {
-			return true
-		}
-	}
-	return false
+	return len(p.Deploy) > 0 || len(p.changedResources()) > 0
 }
 
 // resourceAction returns the planned action of one resource, if the plan
