@@ -216,11 +216,12 @@ func planResources(op string, r *remote, rec *recovery, rp resourcePromotion, ac
 	for _, kind := range rp.kinds {
 		label := kindLabel(kind)
 		devList, prodList := pulledList(r.devPull, kind), pulledList(r.prodPull, kind)
-		devC, err := pulledContents(op, devList, string(kind))
+		memo := map[string]keyedContent{}
+		devC, err := pulledContents(op, devList, string(kind), memo)
 		if err != nil {
 			return err
 		}
-		prodC, err := pulledContents(op, prodList, string(kind))
+		prodC, err := pulledContents(op, prodList, string(kind), memo)
 		if err != nil {
 			return err
 		}
@@ -594,7 +595,7 @@ func (p *Plan) resourceMarkdown(b *strings.Builder) {
 // its own, none of the deleted ones, and nothing else.
 func resourceMismatches(after *remote, p *Plan, kind ResourceKind) []Refusal {
 	label := kindLabel(kind)
-	got, err := pulledContents("verify", pulledList(after.prodPull, kind), string(kind))
+	got, err := pulledContents("verify", pulledList(after.prodPull, kind), string(kind), nil)
 	if err != nil {
 		return []Refusal{{Kind: label, Reason: "production's " + label + "s could not be read back: " + err.Error()}}
 	}
