@@ -187,7 +187,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	}
 	var rec *recovery
 	if clientSide {
-		if rec, err = c.recover(ctx, op, r, promo.has(KindRole)); err != nil {
+		if rec, err = c.recoverFor(ctx, op, r, promo.has(KindRole)); err != nil {
 			return nil, err
 		}
 	}

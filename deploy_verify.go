@@ -125,7 +125,7 @@ func contentMismatches(before, after *remote, p *Plan, deployed []string, accept
 // Values that could not be read before the deploy (and whose loss was
 // accepted) are not compared.
 func (c *Client) verifyRecovered(ctx context.Context, op string, before, after *remote, rec *recovery, res *DeployResult) ([]Refusal, error) {
-	now, err := c.recover(ctx, op+": verify", after, false)
+	now, err := c.recover(ctx, op+": verify", after)
 	if err != nil {
 		return nil, err
 	}

@@ -97,9 +97,6 @@ type Plan struct {
 	promotion *promotionArgs
 	// promo is what PromoteResources and AllowResourceDeletions asked.
 	promo resourcePromotion
-	// keyPath reports that production is written with an API key
-	// (/v1/sync), which records no user.
-	keyPath bool
 }
 
 // String renders the plan for a terminal.
@@ -196,8 +193,7 @@ func orUnknown(v string) string {
 // makePlan computes what a deploy would do from one read of the backend
 // (and, for a client-side promotion, what the extra queries recovered).
 func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool, promo resourcePromotion) (*Plan, error) {
-	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{},
-		keyPath: c.s.auth == nil}
+	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
 	if r.gen.HasDeployAllAgents() && !promo.on() {
 		p.Method = PromoteServer
 	} else {
@@ -260,7 +256,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 			return nil, err
 		}
 		p.promotion = args
-		p.SideEffects = append(p.SideEffects, clientSideEffects(r, p)...)
+		p.SideEffects = append(p.SideEffects, sideEffectsFor(r, fields(args.Roles, "name"))...)
 	}
 	fp, err := fingerprint(r, promo)
 	if err != nil {
@@ -293,9 +289,20 @@ func sameConfig(gen Generation, slug string, dev, prod json.RawMessage, rec *rec
 	return sameJSON(a.payload, b.payload)
 }
 
-// clientSideEffects lists what a client-side promotion makes the backend do
-// besides promoting, which no client can avoid.
-func clientSideEffects(r *remote, p *Plan) []string {
+// clientSideEffects lists what a client-side promotion that re-sends
+// production's own roles makes the backend do besides promoting, which no
+// client can avoid.
+func clientSideEffects(r *remote) []string {
+	names := make([]string, 0, len(r.prod.Roles))
+	for _, x := range r.prod.Roles {
+		names = append(names, x.Name)
+	}
+	return sideEffectsFor(r, names)
+}
+
+// sideEffectsFor is clientSideEffects for a promotion sending the roles
+// named.
+func sideEffectsFor(r *remote, roles []string) []string {
 	var out []string
 	devRoles := map[string]bool{}
 	for _, x := range r.dev.Roles {
@@ -304,7 +311,7 @@ func clientSideEffects(r *remote, p *Plan) []string {
 	// The backend copies assignments for every role sent that exists in
 	// development, once production has it (created ones included).
 	var both []string
-	for _, name := range fields(p.promotion.Roles, "name") {
+	for _, name := range roles {
 		if devRoles[name] {
 			both = append(both, name)
 		}
@@ -313,19 +320,19 @@ func clientSideEffects(r *remote, p *Plan) []string {
 	if len(both) > 0 {
 		out = append(out, fmt.Sprintf("production user-role assignments of %s (roles present in both environments) are replaced by development's; the backend also deletes those users' production role assignments in other organizations, and a user with several such development roles keeps only the last one", strings.Join(both, ", ")))
 	}
-	if len(p.promotion.Roles) > 0 {
+	if len(roles) > 0 {
 		out = append(out, "production role policies, scope rules and masks are rebuilt with new ids")
 	}
 	// Through the API-key route the backend records no user: it removes
 	// deployedBy from every configuration it writes, and the event has a
 	// system actor.
-	if p.keyPath {
+	if r.keyPath {
 		out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy is removed from every production agent configuration (the API-key route records no user)")
 	} else {
 		out = append(out, "updatedAt changes on every production agent, entity type and role, and deployedBy becomes the caller")
 	}
 	if r.gen == GenerationHead {
-		if p.keyPath {
+		if r.keyPath {
 			out = append(out, "a deploy.completed event is written, with a system actor and no user")
 		} else {
 			out = append(out, "a deploy.completed event is written, with the caller as its actor")

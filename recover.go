@@ -97,9 +97,14 @@ func unusable(err error) bool {
 
 // recover runs the extra queries a client-side promotion needs: the agent
 // half on the newest backend only (older ones have no such fields), the
-// role half when production has roles, and with devRoles (a deploy that
-// promotes roles) the same for development's roles.
-func (c *Client) recover(ctx context.Context, op string, r *remote, devRoles bool) (*recovery, error) {
+// role half when production has roles.
+func (c *Client) recover(ctx context.Context, op string, r *remote) (*recovery, error) {
+	return c.recoverFor(ctx, op, r, false)
+}
+
+// recoverFor is recover, with devRoles (a deploy that promotes roles)
+// reading development's roles the same way.
+func (c *Client) recoverFor(ctx context.Context, op string, r *remote, devRoles bool) (*recovery, error) {
 	rec := &recovery{}
 	var fns []func(context.Context) error
 	if r.gen == GenerationHead && len(r.dev.Agents) > 0 {

@@ -176,6 +176,9 @@ type remote struct {
 	prodPull *wirePullState
 
 	prodIdx map[string]int // slug → index in the agents prodView reads; see indexed
+	// keyPath reports that the reads (and the writes that follow) go
+	// through the API-key site routes, where the backend records no user.
+	keyPath bool
 }
 
 // reads says which optional reads readRemote makes besides getSyncState.
@@ -256,7 +259,7 @@ func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote
 // readRemoteAs is readRemote for a generation the caller already knows, so
 // that one operation never mixes two answers.
 func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, want reads) (*remote, error) {
-	r := &remote{gen: gen, dev: new(wireSyncState)}
+	r := &remote{gen: gen, dev: new(wireSyncState), keyPath: c.s.auth == nil}
 	if !gen.EnvironmentIsolated() {
 		if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
 			return nil, err
