@@ -344,3 +344,223 @@ func TestDeployPlanSaysWhatHappensToDeployedByOnEachPath(t *testing.T) {
 		})
 	}
 }
+
+// The state queries list enabled triggers only. A disabled production
+// trigger cannot be seen before writing; the plan says so, and when sending
+// triggers hard-deletes it (or updates it in place, leaving it disabled),
+// the deploy's result check names it.
+func TestDeployNamesHiddenDisabledProductionTriggersItTouched(t *testing.T) {
+	for _, gen := range resourceGenerations {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, c := resourceServer(t, gen)
+			_, err := srv.SeedTrigger(struere.Production, strueretest.Trigger{Name: "Quiet", Slug: "quiet", EntityType: "customer", Action: "updated",
+				Actions: json.RawMessage(`[{"tool":"event.emit","args":{}}]`), Disabled: true})
+			require.NoError(t, err)
+			_, err = srv.SeedTrigger(struere.Production, strueretest.Trigger{Name: "Notify", Slug: "notify", EntityType: "customer", Action: "created",
+				Actions: json.RawMessage(`[{"tool":"event.emit","args":{}}]`), Disabled: true})
+			require.NoError(t, err)
+
+			dry, err := c.Deploy(ctxT(t), struere.DryRun(), struere.PromoteResources(struere.KindTrigger), struere.AllowResourceDeletions())
+			require.NoError(t, err)
+			require.Equal(t, struere.ResourceCreate, actions(dry.Plan)["trigger notify"], "the disabled one is invisible")
+			require.NotContains(t, actions(dry.Plan), "trigger quiet")
+			require.Contains(t, strings.Join(dry.Plan.Notes, "\n"), "a disabled production trigger cannot be seen")
+
+			res, err := c.Deploy(ctxT(t), struere.PromoteResources(struere.KindTrigger), struere.AllowResourceDeletions())
+			require.ErrorIs(t, err, struere.ErrVerificationFailed)
+			require.NotNil(t, res)
+			var ve *struere.VerificationError
+			require.True(t, errors.As(err, &ve))
+			why := map[string]string{}
+			for _, m := range ve.Mismatches {
+				why[m.Slug] = m.Reason
+			}
+			require.Contains(t, why["quiet"], "disabled production trigger")
+			require.Contains(t, why["quiet"], "hard-deleted")
+			require.Contains(t, why["notify"], "where the deploy meant to create it")
+			require.Contains(t, why["notify"], "stays disabled")
+		})
+	}
+}
+
+// The automation limit counts every environment's triggers: on the free
+// plan, three development triggers cannot be promoted to production. The
+// plan gives the counts; the backend refuses, and nothing is written.
+func TestDeployTriggerPromotionOverThePlanLimitWritesNothing(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+			c := pinnedClient(t, srv, gen)
+			defs := resourceProject(t, gen)
+			for _, s := range []string{"second", "third"} {
+				tr := defs.Triggers[0]
+				tr.Slug, tr.Name = s, s
+				defs.Triggers = append(defs.Triggers, tr)
+			}
+			_, err := c.Sync(ctxT(t), defs)
+			require.NoError(t, err)
+			dry, err := c.Deploy(ctxT(t), struere.DryRun(), struere.PromoteResources(allKinds...))
+			require.NoError(t, err)
+			require.Contains(t, strings.Join(dry.Plan.Notes, "\n"), "development 3 and production 3 after the deploy")
+			srv.ResetRequests()
+			_, err = c.Deploy(ctxT(t), struere.PromoteResources(allKinds...))
+			require.ErrorIs(t, err, struere.ErrPlanLimit)
+			require.ErrorContains(t, err, "Automation limit reached")
+			require.Empty(t, srv.Triggers(struere.Production))
+			require.Empty(t, srv.EntityTypes(struere.Production), "one transaction: the entity types were not written either")
+			for _, a := range []string{"support", "scheduler"} {
+				for _, cfg := range srv.Configs(a) {
+					require.NotEqual(t, struere.Production, cfg.Environment, "no agent was promoted")
+				}
+			}
+		})
+	}
+}
+
+// agentAccess of a development role is not in the pull state; when the
+// role queries cannot be used, promoting the role is refused unless that
+// loss is accepted.
+func TestDeployRefusesARoleWhoseAgentAccessCannotBeRead(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	srv.Inject(strueretest.Fault{Path: "roles:list", FunctionError: "Could not find public function for 'roles:list'. Did you forget to run `npx convex dev`?"})
+	srv.ResetRequests()
+	_, err := c.Deploy(ctxT(t), struere.PromoteResources(struere.KindRole), struere.AllowResourceDeletions())
+	require.ErrorIs(t, err, struere.ErrRefused)
+	var re *struere.RefusedError
+	require.True(t, errors.As(err, &re))
+	var teacher *struere.Refusal
+	for i, r := range re.Refusals {
+		if r.Slug == "teacher" && slicesContains(r.Losses, struere.LossAgentAccess) && strings.Contains(r.Reason, "development role") {
+			teacher = &re.Refusals[i]
+		}
+	}
+	require.NotNil(t, teacher, "the refusal names the role and the loss: %+v", re.Refusals)
+	requireNoMutations(t, srv)
+
+	res, err := c.Deploy(ctxT(t), struere.PromoteResources(struere.KindRole), struere.AllowResourceDeletions(),
+		struere.AcceptLoss(struere.LossAgentAccess, struere.LossScopeRules, struere.LossFieldMasks))
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Plan.Accepted)
+	require.Nil(t, roleByName(t, srv.Roles(struere.Production), "teacher").AgentAccess, "accepted: production's role has none")
+}
+
+// Masks that differ only in maskConfig are collapsed by the pull state:
+// promoting such a development role would give production one mask.
+func TestDeployRefusesADevelopmentRoleThePullStateCannotExpress(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationHead, struere.GenerationE2} {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, c := resourceServer(t, gen)
+			_, err := srv.SeedRole(struere.Development, strueretest.Role{Name: "masked",
+				Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read"}}},
+				FieldMasks: []strueretest.FieldMask{
+					{EntityType: "customer", FieldPath: "data.price", MaskType: "redact", MaskConfig: json.RawMessage(`{"with":"*"}`)},
+					{EntityType: "customer", FieldPath: "data.price", MaskType: "redact", MaskConfig: json.RawMessage(`{"with":"#"}`)}}})
+			require.NoError(t, err)
+			srv.ResetRequests()
+			_, err = c.Deploy(ctxT(t), struere.PromoteResources(struere.KindRole), struere.AllowResourceDeletions())
+			require.ErrorIs(t, err, struere.ErrRefused)
+			var re *struere.RefusedError
+			require.True(t, errors.As(err, &re))
+			require.Len(t, re.Refusals, 1)
+			require.Equal(t, "masked", re.Refusals[0].Slug)
+			require.Equal(t, []struere.Loss{struere.LossFieldMasks}, re.Refusals[0].Losses)
+			require.Contains(t, re.Refusals[0].Reason, "in development")
+			requireNoMutations(t, srv)
+		})
+	}
+}
+
+// Verification reads production back: a read-back that does not hold what
+// was sent is a VerificationError naming the resource.
+func TestDeployVerificationCatchesATamperedResourceReadBack(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	// Production's pull state after the deploy should equal development's;
+	// serve it with one entity type's schema changed.
+	dev := pullValue(t, srv, "development")
+	var ets []map[string]any
+	require.NoError(t, json.Unmarshal(dev["entityTypes"], &ets))
+	for _, et := range ets {
+		if et["slug"] == "customer" {
+			et["schema"] = map[string]any{"type": "object", "title": "tampered"}
+		}
+	}
+	dev["entityTypes"] = []byte(jsonText(t, ets))
+	body := jsonText(t, map[string]any{"status": "success", "value": dev})
+	done := holdThen(t, srv, "sync:syncOrganization", func() {
+		// Every production read after the write (the release record's and
+		// the verification's) gets the tampered state.
+		srv.Inject(strueretest.Fault{Path: "sync:getPullState", Status: 200, Body: body})
+	})
+	res, err := c.Deploy(ctxT(t), struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+	<-done
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	require.NotNil(t, res)
+	require.False(t, res.Verified)
+	var ve *struere.VerificationError
+	require.True(t, errors.As(err, &ve))
+	require.Len(t, ve.Mismatches, 1, "%+v", ve.Mismatches)
+	require.Equal(t, "customer", ve.Mismatches[0].Slug)
+	require.Equal(t, []string{"schema"}, ve.Mismatches[0].Fields)
+}
+
+// The re-check before writing compares contents when resources are
+// promoted: a development entity type edited after the deploy read it
+// (same slug and name, another schema) makes the deploy stale.
+func TestDeployWithResourcesIsStaleWhenAResourceContentChangesBeforeTheWrite(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationE2)
+	done := holdThen(t, srv, "roles:list", func() {
+		defs := resourceProject(t, struere.GenerationE2)
+		defs.EntityTypes[1].Schema = json.RawMessage(`{"type":"object","title":"edited"}`)
+		_, err := pinnedClient(t, srv, struere.GenerationE2).Sync(ctxT(t), defs)
+		require.NoError(t, err)
+	})
+	srv.ResetRequests()
+	_, err := c.Deploy(ctxT(t), struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+	<-done
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	var se *struere.StalePlanError
+	require.True(t, errors.As(err, &se))
+	require.Contains(t, se.Changed, "development entity type changed: invoice")
+	for _, r := range srv.Requests() {
+		if r.Kind == "mutation" {
+			require.Equal(t, "development", jsonArgEnv(t, r.Args), "only the colleague's sync wrote")
+		}
+	}
+	require.Len(t, srv.EntityTypes(struere.Production), 2, "production untouched")
+}
+
+// On a backend with sync:deployAllAgents, promoting resources writes one
+// syncOrganization and never calls sync:deployAllAgents.
+func TestDeployWithResourcesOnE2DeployIsOneTransaction(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationE2Deploy)
+	srv.ResetRequests()
+	res, err := c.Deploy(ctxT(t), struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+	require.NoError(t, err)
+	require.Equal(t, struere.PromoteClient, res.Method)
+	var writes []string
+	for _, r := range srv.Requests() {
+		if r.Kind == "mutation" {
+			writes = append(writes, r.FunctionPath)
+		}
+	}
+	require.Equal(t, []string{"sync:syncOrganization"}, writes)
+	require.Contains(t, strings.Join(res.Plan.Notes, "\n"), "instead of sync:deployAllAgents")
+}
+
+func slicesContains(ls []struere.Loss, l struere.Loss) bool {
+	for _, x := range ls {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+func jsonArgEnv(t *testing.T, args json.RawMessage) string {
+	t.Helper()
+	var a struct {
+		Environment string `json:"environment"`
+	}
+	require.NoError(t, json.Unmarshal(args, &a))
+	return a.Environment
+}
