@@ -150,7 +150,7 @@ func ExampleClient_Status() {
 	// entityType customer  yes          -           not-in-production
 	// role support-agent   yes          -           not-in-production
 	//
-	//   not-in-production  in development only: Deploy promotes agents (entity types, roles and triggers stay as they are)
+	//   not-in-production  in development only: Deploy promotes agents, and entity types, roles and triggers with PromoteResources
 	// production matches development: false
 }
 

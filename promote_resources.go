@@ -404,7 +404,7 @@ func planDevRoleLosses(name string, devList []json.RawMessage, rec *recovery, he
 		if rec != nil && rec.devRolesWhy != "" {
 			why = rec.devRolesWhy
 		}
-		refuse(lossRefusal("role", name, []Loss{LossAgentAccess}, "of the development role not returned by the pull state, and "+why+"; production's role would get none"))
+		refuse(lossRefusal("role", name, []Loss{LossAgentAccess}, "not returned by the pull state for the development role, and "+why+"; production's role would get none"))
 	}
 	if rec == nil || rec.devRolesWhy != "" || rec.devRoleRows == nil {
 		var hasPolicies struct {
@@ -416,12 +416,12 @@ func planDevRoleLosses(name string, devList []json.RawMessage, rec *recovery, he
 			if rec != nil && rec.devRolesWhy != "" {
 				why = rec.devRolesWhy
 			}
-			refuse(lossRefusal("role", name, []Loss{LossScopeRules, LossFieldMasks}, "of the development role not fully returned by the pull state, and "+why+"; Deploy cannot show production receives them whole"))
+			refuse(lossRefusal("role", name, []Loss{LossScopeRules, LossFieldMasks}, "not fully returned by the pull state for the development role, and "+why+"; Deploy cannot show production receives them whole"))
 		}
 		return
 	}
 	if ls, why := roleLosses(raw, rec.devRoleRows[name]); len(ls) > 0 {
-		refuse(lossRefusal("role", name, ls, "in development: "+why+" (production would get the role as the pull state shows it, without them)"))
+		refuse(lossRefusal("role", name, ls, "not carried over from the development role: "+why+" (production would get the role as the pull state shows it)"))
 	}
 }
 

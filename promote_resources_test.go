@@ -464,7 +464,7 @@ func TestDeployRefusesADevelopmentRoleThePullStateCannotExpress(t *testing.T) {
 			require.Len(t, re.Refusals, 1)
 			require.Equal(t, "masked", re.Refusals[0].Slug)
 			require.Equal(t, []struere.Loss{struere.LossFieldMasks}, re.Refusals[0].Losses)
-			require.Contains(t, re.Refusals[0].Reason, "in development")
+			require.Contains(t, re.Refusals[0].Reason, "not carried over from the development role")
 			requireNoMutations(t, srv)
 		})
 	}

@@ -24,7 +24,7 @@ var localLegend = []legendLine{
 
 var productionLegend = []legendLine{
 	{string(ProductionSynced), "development and production agree"},
-	{string(ProductionNotDeployed), "in development only: Deploy promotes agents (entity types, roles and triggers stay as they are)"},
+	{string(ProductionNotDeployed), "in development only: Deploy promotes agents, and entity types, roles and triggers with PromoteResources"},
 	{string(ProductionDrifted), "production serves other content: Deploy promotes an agent's development configuration"},
 	{string(ProductionOnly), "in production only: Deploy skips it"},
 	{string(ProductionUnconfigured), "no configuration in any environment: Deploy skips it"},

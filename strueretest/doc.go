@@ -117,6 +117,16 @@
 //     (only seeding can create them). A production sync copies users'
 //     development role assignments (protocol-head §H1.3, also at E2).
 //   - getPullState lists enabled triggers only, and no eval suites.
+//     Neither backend has a public query that lists disabled triggers or
+//     a public function that disables one (checked at 14009adf and
+//     04844072: triggers.ts exports only run queries and mutations), so
+//     a trigger seeded Disabled is invisible to clients, as there; a
+//     sync that omits it hard-deletes it, and one that names its slug
+//     patches it and leaves it disabled (§H1.3).
+//   - The production user-role copy runs after the role upserts, so a
+//     role created by the same production sync has its development
+//     assignments copied too (duplicateUserRolesForProduction, both
+//     commits).
 //   - The dashboard's read queries a client-side promotion uses
 //     (protocol-head §H2.4) are served on E2 as on HEAD, as the E2
 //     backend (14009adf) has them: agents:list and agents:getWithConfig
