@@ -4,10 +4,9 @@ import "encoding/json"
 
 // This file holds what a project defines: agents, entity types, roles,
 // triggers, eval suites and fixtures. The JSON tags are the keys of the
-// sync:syncOrganization arguments (protocol §5.1, §6.1, protocol-head §H1.1),
-// so a file in the struere CLI's sync-payload shape (protocol-head §H4.3)
-// decodes directly into Definitions and a Definitions encodes back into
-// exactly that shape. These types do not depend on the backend generation:
+// sync:syncOrganization arguments, so a file in the struere CLI's
+// sync-payload shape decodes directly into Definitions and a Definitions
+// encodes back into exactly that shape. These types do not depend on the backend generation:
 // Sync converts them to the generation's wire shape (wire_models.go).
 //
 // Encoding rules: optional fields are omitted when unset, never encoded as

@@ -75,7 +75,7 @@ type KeyInfo struct {
 	CreatedAt  time.Time `json:"createdAt,omitzero"` // when the key was created
 }
 
-// wireKey is one element of apiKeys:list (protocol §2.2).
+// wireKey is one element of apiKeys:list.
 type wireKey struct {
 	ID          string   `json:"id"`
 	Name        string   `json:"name"`

@@ -92,7 +92,7 @@ func RequireEnvironment(env Environment) ChatOption {
 	return chatOptionFunc(func(o *chatOptions) { o.require = env })
 }
 
-// chatRequest is the body of both chat routes (protocol §8.2, §8.3).
+// chatRequest is the body of both chat routes.
 type chatRequest struct {
 	AgentID          string `json:"agentId,omitempty"`
 	Message          string `json:"message"`
@@ -227,7 +227,7 @@ type chatErrorBody struct {
 	Code    string   `json:"code"`
 }
 
-// chatTexts maps the server's error texts (protocol §8.4, §9) to classes.
+// chatTexts maps the server's error texts to classes.
 // They are matched as substrings because nested actions may prefix them
 // with "Uncaught Error: " and append stack lines.
 var chatTexts = []struct {
@@ -268,7 +268,7 @@ func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clea
 		e.Message = excerpt(clean(string(res.Body)), res.Status)
 	}
 	if res.Status == http.StatusTooManyRequests && e.RetryAfter == 0 && body.RetryAt != nil {
-		// Retry-After = max(1, ceil((retryAt-now)/1000)) seconds (protocol §9).
+		// Retry-After = max(1, ceil((retryAt-now)/1000)) seconds.
 		wait := time.Until(time.UnixMilli(int64(*body.RetryAt)))
 		e.RetryAfter = max(time.Second, wait.Round(time.Second))
 	}
@@ -290,7 +290,7 @@ func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clea
 			e.kinds = []error{ErrNotFound}
 			if bySlug {
 				// Before 2026-02-09 the slug route was registered literally
-				// as /v1/agents/:slug/chat, so real slugs miss it (§8.3).
+				// as /v1/agents/:slug/chat, so real slugs miss it.
 				e.kinds = append(e.kinds, ErrUnsupported)
 				e.Message += " (this backend may predate the slug chat route: chat with WithAgentID)"
 			}

@@ -29,7 +29,7 @@ func (e *noCredentialsError) Is(target error) bool { return target == ErrNoCrede
 func noCredentials(detail string) error { return &noCredentialsError{detail: detail} }
 
 // credentialsFile is ~/.struere/credentials.json as `struere login` writes
-// it (protocol §2.1, HEAD §H4.1).
+// it.
 type credentialsFile struct {
 	Token     string `json:"token"`
 	APIKey    string `json:"apiKey,omitempty"`
@@ -44,7 +44,7 @@ type credentialsFile struct {
 	expiresAt time.Time // ExpiresAt parsed; zero means never
 }
 
-// projectFile is ./struere.json (protocol §3.3).
+// projectFile is ./struere.json.
 type projectFile struct {
 	Version      string `json:"version"`
 	Organization *struct {

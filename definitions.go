@@ -391,7 +391,7 @@ func (d *Definitions) Validate() error {
 		}
 		if et.BoundToRole != "" {
 			if first, dup := boundBy[et.BoundToRole]; dup {
-				// Same words as the backend's error (protocol §6.1).
+				// Same words as the backend's error.
 				v.add(item, "boundToRole", fmt.Sprintf("Multiple entity types bound to role %q: %q and %q", et.BoundToRole, first, et.Slug))
 			} else {
 				boundBy[et.BoundToRole] = et.Slug

@@ -246,7 +246,7 @@ func functionMessage(errorMessage string, data json.RawMessage) (msg string, red
 }
 
 // functionTexts maps the error texts the Struere functions document
-// (protocol §1.6, §3.1) to sentinel classes. Texts only matter on
+// to sentinel classes. Texts only matter on
 // deployments that do not redact, or when carried in errorData.
 var functionTexts = []struct {
 	substr string

@@ -10,7 +10,7 @@ import (
 )
 
 // Generation identifies which generation of the Struere backend a deployment
-// runs (protocol §10). The SDK gives every operation the same meaning on each.
+// runs. The SDK gives every operation the same meaning on each.
 type Generation int
 
 const (
@@ -161,7 +161,7 @@ const opDetect = "detect backend generation"
 func (c *Client) probeIsolation(ctx context.Context) (Generation, error) {
 	errIsolated := c.call(ctx, opDetect, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: Development}, nil)
 	if errIsolated == nil {
-		// Only HEAD knows the eval environment (protocol §10, step 2).
+		// Only HEAD knows the eval environment.
 		errEval := c.call(ctx, opDetect, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org, Environment: Eval}, nil)
 		switch {
 		case errEval == nil:

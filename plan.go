@@ -343,7 +343,7 @@ func sideEffectsFor(r *remote, roles []string) []string {
 }
 
 // sortPlan orders the plan by slug: the backend's list order is not
-// guaranteed (protocol §12).
+// guaranteed.
 func sortPlan(p *Plan) {
 	sort.Slice(p.Deploy, func(i, j int) bool { return p.Deploy[i].Slug < p.Deploy[j].Slug })
 	sort.Slice(p.Unchanged, func(i, j int) bool { return p.Unchanged[i].Slug < p.Unchanged[j].Slug })
@@ -353,7 +353,7 @@ func sortPlan(p *Plan) {
 
 // fingerprint hashes everything a plan was computed from, in a canonical
 // form: list order and JSON key order do not change it, since the backend
-// guarantees neither (protocol §12).
+// guarantees neither.
 //
 // A plan that promotes resources also hashes the kinds it promotes and
 // whether it may delete, so that WithPlan never carries out a plan made

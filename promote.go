@@ -22,7 +22,7 @@ type promotionArgs struct {
 	Roles          []json.RawMessage `json:"roles"`
 	// Triggers are sent only when the deploy promotes triggers
 	// (PromoteResources) and one of them changes; evalSuites never. An
-	// omitted list leaves the remote set untouched (protocol §6.1), which
+	// omitted list leaves the remote set untouched, which
 	// is exactly "unchanged". Re-sending the pulled triggers deletes
 	// disabled ones, which the pull state does not show.
 	Triggers []json.RawMessage `json:"triggers,omitempty"`
@@ -268,7 +268,7 @@ type syncChanges struct {
 	Skipped   []string `json:"skipped"`
 }
 
-// wireSyncResult is syncOrganization's value (protocol §5.1, §6.1).
+// wireSyncResult is syncOrganization's value.
 type wireSyncResult struct {
 	Success                bool         `json:"success"`
 	EntityTypes            syncChanges  `json:"entityTypes"`

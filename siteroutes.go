@@ -13,8 +13,8 @@ import (
 )
 
 // Site routes of the newest backends that serve, for an API key alone, the
-// sync functions of the key's organization and environment (protocol HEAD
-// §H3.2, §H3.3). routeSyncState is declared with the key checks.
+// sync functions of the key's organization and environment.
+// routeSyncState is declared with the key checks.
 const (
 	routeSync     = "/v1/sync"
 	routeSyncPull = "/v1/sync/pull"

@@ -10,7 +10,7 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// Function paths of the Struere backend (protocol §5, §6).
+// Function paths of the Struere backend.
 const (
 	fnGetSyncState     = "sync:getSyncState"
 	fnGetPullState     = "sync:getPullState"
@@ -19,7 +19,7 @@ const (
 )
 
 // syncStateArgs are the arguments of getSyncState and getPullState. Empty
-// values are omitted: the validators reject null (protocol case 9).
+// values are omitted: the backend's argument validators reject null.
 type syncStateArgs struct {
 	OrganizationID string      `json:"organizationId,omitempty"`
 	Environment    Environment `json:"environment,omitempty"`
@@ -30,7 +30,7 @@ type orgArgs struct {
 	OrganizationID string `json:"organizationId,omitempty"`
 }
 
-// wireSyncState is getSyncState's value in every generation (§5.2, §6.2).
+// wireSyncState is getSyncState's value in every generation.
 type wireSyncState struct {
 	Agents      []wireAgentState `json:"agents"`
 	EntityTypes []struct {
@@ -150,7 +150,7 @@ type wireAgentState struct {
 	HasProdConfig bool   `json:"hasProdConfig"`
 }
 
-// wirePullState is getPullState's value (§6.3), kept raw so that a
+// wirePullState is getPullState's value, kept raw so that a
 // client-side promotion sends back exactly what the backend holds.
 type wirePullState struct {
 	Agents      []json.RawMessage `json:"agents"`

@@ -192,8 +192,8 @@ func (s syncChanges) changes() Changes {
 	return Changes{Created: nonNil(s.Created), Updated: nonNil(s.Updated), Deleted: nonNil(s.Deleted), Preserved: s.Preserved, Skipped: s.Skipped}
 }
 
-// wouldDelete lists the remote resources a sync of d to env would delete
-// (protocol §5.1, §6.1); r.dev holds env's state.
+// wouldDelete lists the remote resources a sync of d to env would delete;
+// r.dev holds env's state.
 func wouldDelete(r *remote, d *Definitions, env Environment) []Refusal {
 	var out []Refusal
 	agents := map[string]bool{}

@@ -7,11 +7,10 @@ import (
 )
 
 // This file is the one place where the definitions meet the backend
-// generations' argument shapes. Definitions (agents.go) are the same for
+// generations' argument shapes. Definitions (definitions.go) are the same for
 // every generation; wireDefinitions converts them to what one generation's
-// sync:syncOrganization validator accepts (protocol §5.1, §6.1,
-// protocol-head §H1.1), and refuses, naming the item and field, what that
-// generation cannot store exactly:
+// sync:syncOrganization validator accepts, and refuses, naming the item
+// and field, what that generation cannot store exactly:
 //
 //	                        E1            E2              HEAD
 //	model                   provider/name provider/name   "provider/id"
