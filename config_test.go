@@ -201,7 +201,7 @@ func TestClientSendsTheUserAgentAndTokenOnEveryCall(t *testing.T) {
 			c, err := New(cfg)
 			require.NoError(t, err)
 
-			gen, err := c.Generation(context.Background())
+			gen, err := c.DetectGeneration(context.Background())
 			require.NoError(t, err)
 			require.Equal(t, GenerationE2, gen)
 

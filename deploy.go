@@ -166,7 +166,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		return nil, err
 	}
 	defer release()
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

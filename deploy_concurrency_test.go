@@ -228,7 +228,7 @@ func TestDeployRefusesDuplicateProductionRoleNames(t *testing.T) {
 			Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read"}}}})
 		require.NoError(t, err)
 	}
-	_, err := c.Generation(ctx) // the probe is not part of what is asserted
+	_, err := c.DetectGeneration(ctx) // the probe is not part of what is asserted
 	require.NoError(t, err)
 	srv.ResetRequests()
 	_, err = c.Deploy(ctx, struere.AcceptLoss(struere.LossScopeRules, struere.LossFieldMasks))

@@ -148,7 +148,7 @@ func TestHeadDeployRefusesWhenTheOmittedFieldsCannotBeRecovered(t *testing.T) {
 	c, err := struere.New(cfg)
 	require.NoError(t, err)
 	ctx := ctxT(t)
-	_, err = c.Generation(ctx)
+	_, err = c.DetectGeneration(ctx)
 	require.NoError(t, err)
 	before := currentConfig(t, srv, "legacy", strueretest.Production)
 

@@ -404,7 +404,7 @@ func (c *Client) prepareEvals(ctx context.Context, op string, defs *Definitions,
 	if err != nil {
 		return nil, wrapOp(op, err)
 	}
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

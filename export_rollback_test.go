@@ -9,7 +9,7 @@ import (
 // it (each configured agent, entity type, role and trigger: the pulled item
 // plus the fields the pull state omits), keyed "<kind>/<name>".
 func ProductionContent(ctx context.Context, c *Client) (map[string]json.RawMessage, error) {
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -75,9 +75,10 @@ func (g Generation) HasDeployAllAgents() bool { return g == GenerationE1 || g ==
 
 func (g Generation) valid() bool { return g >= GenerationAuto && g <= GenerationHead }
 
-// Generation returns the backend generation of the client's deployment:
-// Config.Generation when set, otherwise the result of a probe remembered
-// per Client. A failed probe is not remembered. The probe sends queries
+// DetectGeneration returns the backend generation of the client's
+// deployment: Config.Generation when set, otherwise the result of a probe
+// of the backend, remembered per Client (so only the first call does
+// network I/O). A failed probe is not remembered. The probe sends queries
 // only: it never calls a function that could write.
 //
 // The probe first reads sync:getSyncState with an environment (the first
@@ -89,10 +90,10 @@ func (g Generation) valid() bool { return g >= GenerationAuto && g <= Generation
 // function's kind before running anything, so a deployment that has the
 // mutation answers that it is not a query, and one without it answers that
 // there is no such function. When the deployment redacts errors the two
-// answers look alike; Generation then reports GenerationE2 and Deploy
+// answers look alike; DetectGeneration then reports GenerationE2 and Deploy
 // promotes client-side, which is exact on every environment-isolated
 // backend.
-func (c *Client) Generation(ctx context.Context) (Generation, error) {
+func (c *Client) DetectGeneration(ctx context.Context) (Generation, error) {
 	if ctx == nil {
 		return GenerationAuto, nilContext(opDetect)
 	}

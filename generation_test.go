@@ -74,7 +74,7 @@ func TestTheNewestBackendIsDetectedByItsEvalEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	ctx := ctxT(t)
 
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	require.NoError(t, err)
 	require.Equal(t, struere.GenerationHead, gen)
 	require.NotContains(t, calls.taken(), "sync:deployAllAgents", "HEAD needs no deployAllAgents probe")
@@ -136,7 +136,7 @@ func TestDetectionStatusAndDryRunsSendQueriesOnly(t *testing.T) {
 	for _, pinned := range []struere.Generation{struere.GenerationAuto, struere.GenerationE2, struere.GenerationE2Deploy} {
 		c, err := struere.New(struere.Config{URL: srv.URL, Token: struere.NewToken("a.b.c"), Generation: pinned})
 		require.NoError(t, err)
-		gen, err := c.Generation(ctx)
+		gen, err := c.DetectGeneration(ctx)
 		require.NoError(t, err)
 		if pinned == struere.GenerationAuto {
 			require.Equal(t, struere.GenerationE2Deploy, gen, "the kind check of the query endpoint shows the mutation exists")
@@ -157,7 +157,7 @@ func TestDetectionSendsQueriesOnlyOnEveryGeneration(t *testing.T) {
 			srv, _, ctx, _ := synced(t, gen)
 			srv.ResetRequests()
 			c := newClient(t, srv) // a fresh client probes again
-			got, err := c.Generation(ctx)
+			got, err := c.DetectGeneration(ctx)
 			require.NoError(t, err)
 			require.Equal(t, gen, got)
 			_, err = c.Status(ctx)

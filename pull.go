@@ -132,7 +132,7 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	if err := env.Validate(); err != nil {
 		return nil, wrapOp(op, err)
 	}
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -177,7 +177,7 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	if rel.OrganizationID != c.s.org {
 		return nil, fmt.Errorf("struere: %s: the release is of organization %q but this client is configured for %q: use a client of the release's organization: %w", op, rel.OrganizationID, c.s.org, ErrValidation)
 	}
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

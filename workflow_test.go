@@ -69,11 +69,11 @@ func TestGenerationIsProbedOnEveryBackend(t *testing.T) {
 	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
 		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
 		c := newClient(t, srv)
-		got, err := c.Generation(ctxT(t))
+		got, err := c.DetectGeneration(ctxT(t))
 		require.NoError(t, err)
 		require.Equal(t, gen, got)
 		n := len(srv.Requests())
-		_, err = c.Generation(ctxT(t))
+		_, err = c.DetectGeneration(ctxT(t))
 		require.NoError(t, err)
 		require.Len(t, srv.Requests(), n, "the generation is probed once per client")
 		for _, r := range srv.Requests() {
@@ -406,7 +406,7 @@ func TestStatusReportsDriftAfterDevelopmentChanges(t *testing.T) {
 
 func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
 	srv, c, ctx, _ := synced(t, struere.GenerationE2Deploy)
-	_, err := c.Generation(ctx) // probe first: the fault below is for the deploy itself
+	_, err := c.DetectGeneration(ctx) // probe first: the fault below is for the deploy itself
 	require.NoError(t, err)
 	// The backend reports success but production keeps serving the old version:
 	// answer deployAllAgents as if it had run, without running it.
@@ -424,7 +424,7 @@ func TestVerificationCatchesAProductionConfigThatDoesNotMatch(t *testing.T) {
 func TestStatusReadsBothEnvironmentsConcurrently(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	c := newClient(t, srv)
-	_, err := c.Generation(ctxT(t))
+	_, err := c.DetectGeneration(ctxT(t))
 	require.NoError(t, err)
 	// Both reads hang until the call is cancelled: only a client that sends
 	// them concurrently gets both to the server.
@@ -542,7 +542,7 @@ func TestAFixedGenerationIsHonouredByEveryOperation(t *testing.T) {
 			c, err := struere.New(cfg)
 			require.NoError(t, err)
 			ctx := ctxT(t)
-			got, err := c.Generation(ctx)
+			got, err := c.DetectGeneration(ctx)
 			require.NoError(t, err)
 			require.Equal(t, gen, got)
 			// Sync through an auto-detecting client: Sync is unsupported on HEAD.

@@ -177,7 +177,7 @@ func newRun(t *testing.T, ctx context.Context, tg target) *run {
 	t.Helper()
 	c, err := struere.New(tg.cfg)
 	require.NoError(t, err)
-	gen, err := c.Generation(ctx)
+	gen, err := c.DetectGeneration(ctx)
 	require.NoError(t, err)
 	return &run{tg: tg, c: c, gen: gen, prefix: newPrefix(t), base: &struere.Definitions{}}
 }

@@ -56,7 +56,7 @@ func TestTestserverPrintsWhatAClientNeeds(t *testing.T) {
 			c, err := struere.New(struere.Config{URL: vars[struere.EnvConvexURL], SiteURL: vars[struere.EnvSiteURL],
 				Token: struere.NewToken(vars[struere.EnvToken]), OrganizationID: vars[struere.EnvOrgID]})
 			require.NoError(t, err)
-			got, err := c.Generation(ctx)
+			got, err := c.DetectGeneration(ctx)
 			require.NoError(t, err)
 			require.Equal(t, gen, got, "-gen selects the generation")
 			st, err := c.Status(ctx)
@@ -80,7 +80,7 @@ func TestTestserverServesTheNewestBackendByDefault(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	got, err := c.Generation(ctx)
+	got, err := c.DetectGeneration(ctx)
 	require.NoError(t, err)
 	require.Equal(t, struere.GenerationHead, got)
 }
