@@ -170,17 +170,17 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	if err != nil {
 		return nil, err
 	}
-	if promo.on() && !gen.EnvironmentIsolated() {
+	if promo.on() && !gen.environmentIsolated() {
 		return nil, fmt.Errorf("struere: %s: PromoteResources: %w: on this backend (%s) entity types and roles are organization-wide, one set shared by development and production, so there is nothing to promote, and it has no triggers; production's resource contents cannot be read either", op, ErrUnsupported, gen)
 	}
 	// Promoting resources takes the client-side promotion everywhere: one
 	// syncOrganization carries agents and resources in one transaction,
 	// where sync:deployAllAgents and a second call could half succeed.
-	clientSide := gen.EnvironmentIsolated() && (!gen.HasDeployAllAgents() || promo.on())
+	clientSide := gen.environmentIsolated() && (!gen.hasDeployAllAgents() || promo.on())
 	// Both environments' full configurations are read on isolated
 	// backends: the promotion sends them, and they tell agents already
 	// up to date apart.
-	isolated := gen.EnvironmentIsolated()
+	isolated := gen.environmentIsolated()
 	r, err := c.readRemoteAs(ctx, op, gen, reads{devPull: isolated, prodPull: isolated})
 	if err != nil {
 		return nil, err

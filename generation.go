@@ -64,14 +64,14 @@ func (g Generation) String() string {
 	return fmt.Sprintf("Generation(%d)", int(g))
 }
 
-// EnvironmentIsolated reports whether the sync functions take an environment
+// environmentIsolated reports whether the sync functions take an environment
 // argument.
-func (g Generation) EnvironmentIsolated() bool {
+func (g Generation) environmentIsolated() bool {
 	return g == GenerationE2 || g == GenerationE2Deploy || g == GenerationHead
 }
 
-// HasDeployAllAgents reports whether the backend serves sync:deployAllAgents.
-func (g Generation) HasDeployAllAgents() bool { return g == GenerationE1 || g == GenerationE2Deploy }
+// hasDeployAllAgents reports whether the backend serves sync:deployAllAgents.
+func (g Generation) hasDeployAllAgents() bool { return g == GenerationE1 || g == GenerationE2Deploy }
 
 func (g Generation) valid() bool { return g >= GenerationAuto && g <= GenerationHead }
 

@@ -194,7 +194,7 @@ func orUnknown(v string) string {
 // (and, for a client-side promotion, what the extra queries recovered).
 func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool, promo resourcePromotion) (*Plan, error) {
 	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
-	if r.gen.HasDeployAllAgents() && !promo.on() {
+	if r.gen.hasDeployAllAgents() && !promo.on() {
 		p.Method = PromoteServer
 	} else {
 		p.Method = PromoteClient
@@ -235,7 +235,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 		if len(p.Deploy) > 0 && len(p.Unchanged) > 0 {
 			p.SideEffects = append(p.SideEffects, "sync:deployAllAgents copies every active agent: the unchanged ones get a new, identical production row")
 		}
-	case r.gen.HasDeployAllAgents():
+	case r.gen.hasDeployAllAgents():
 		p.Notes = append(p.Notes,
 			"resources are promoted too, so the deploy is one syncOrganization carrying agents and resources (one transaction) instead of sync:deployAllAgents and a second call that could half succeed; agent status is not reported, so every agent with a development configuration is promoted, paused ones included")
 	default:

@@ -136,7 +136,7 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	if err != nil {
 		return nil, err
 	}
-	if !gen.EnvironmentIsolated() {
+	if !gen.environmentIsolated() {
 		return nil, wrapOp(op, fmt.Errorf("%w: this backend (E1) has no pull state: it reports only agent names and versions (use Status), not system prompts, models, tools, entity type schemas or role policies", ErrUnsupported))
 	}
 	if env == Eval && gen != GenerationHead {

@@ -260,7 +260,7 @@ func (c *Client) readRemote(ctx context.Context, op string, want reads) (*remote
 // that one operation never mixes two answers.
 func (c *Client) readRemoteAs(ctx context.Context, op string, gen Generation, want reads) (*remote, error) {
 	r := &remote{gen: gen, dev: new(wireSyncState), keyPath: c.s.auth == nil}
-	if !gen.EnvironmentIsolated() {
+	if !gen.environmentIsolated() {
 		if err := c.call(ctx, op, convex.Query, fnGetSyncState, syncStateArgs{OrganizationID: c.s.org}, r.dev); err != nil {
 			return nil, err
 		}
@@ -302,7 +302,7 @@ func (r *remote) check(op string) error {
 		return &APIError{Op: op, Path: fnGetSyncState, Message: msg, kinds: []error{ErrMalformedResponse}}
 	}
 	devName, prodName := "", "production "
-	if r.gen.EnvironmentIsolated() {
+	if r.gen.environmentIsolated() {
 		devName = "development "
 	}
 	if err := r.dev.validate(op, devName); err != nil {

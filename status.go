@@ -566,7 +566,7 @@ func changes(kind ResourceKind, name string, before, after *content) []FieldDiff
 func buildStatus(op string, r *remote, local *Definitions, org string) (*Status, error) {
 	st := &Status{Generation: r.gen, OrganizationID: org, WithLocal: local != nil, Resources: []ResourceStatus{}}
 	st.Agents = make([]AgentStatus, 0, len(r.dev.Agents))
-	isolated := r.gen.EnvironmentIsolated()
+	isolated := r.gen.environmentIsolated()
 	if !isolated {
 		st.Notes = append(st.Notes, "this backend (E1) serves no configuration contents: production's content cannot be read, so agents configured in both environments are unverified rather than compared; local definitions are compared with development by version only; entity types and roles are organization-wide and compared by presence; no field-by-field differences can be shown")
 	}
@@ -753,7 +753,7 @@ func resourceStatuses(r *remote, _ *Definitions) []ResourceStatus {
 }
 
 func resourceComparisons(op string, r *remote, local *Definitions, locals, devC, prodC map[string]map[string]content, lookup lookupFunc) ([]ResourceStatus, error) {
-	isolated := r.gen.EnvironmentIsolated()
+	isolated := r.gen.environmentIsolated()
 	var out []ResourceStatus
 	for _, kind := range []ResourceKind{KindEntityType, KindRole, KindTrigger} {
 		dev := resourceNames(r.dev, kind)

@@ -139,7 +139,7 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 		return nil, &RefusedError{Op: op, Refusals: dels, kind: ErrWouldDelete}
 	}
 	args := syncArgs{OrganizationID: c.s.org, wireDefs: wire}
-	if gen.EnvironmentIsolated() {
+	if gen.environmentIsolated() {
 		args.Environment = o.env
 	} else {
 		yes := true
@@ -178,7 +178,7 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 // readTarget reads the sync state of the environment a sync writes (E1:
 // the organization-wide one) into r.dev, for the deletion check.
 func (c *Client) readTarget(ctx context.Context, op string, gen Generation, env Environment) (*remote, error) {
-	if env == Development || !gen.EnvironmentIsolated() {
+	if env == Development || !gen.environmentIsolated() {
 		return c.readRemoteAs(ctx, op, gen, reads{devOnly: true})
 	}
 	r := &remote{gen: gen, dev: new(wireSyncState)}
@@ -200,7 +200,7 @@ func wouldDelete(r *remote, d *Definitions, env Environment) []Refusal {
 	for _, a := range d.Agents {
 		agents[a.Slug] = true
 	}
-	if r.gen.EnvironmentIsolated() {
+	if r.gen.environmentIsolated() {
 		for _, a := range r.dev.Agents {
 			if !agents[a.Slug] {
 				out = append(out, Refusal{Slug: a.Slug, Reason: "agent would be deleted, with its configurations in every environment (production included)"})

@@ -236,7 +236,7 @@ func wireDefinitions(gen Generation, d *Definitions) (*wireDefs, error) {
 	for _, a := range d.Agents {
 		out.Agents = append(out.Agents, wireAgentFor(gen, a, w))
 	}
-	if !gen.EnvironmentIsolated() {
+	if !gen.environmentIsolated() {
 		for _, e := range d.EntityTypes {
 			item := itemName("entityTypes", 0, e.Slug)
 			if e.BoundToRole != "" {
@@ -252,7 +252,7 @@ func wireDefinitions(gen Generation, d *Definitions) (*wireDefs, error) {
 		if r.AgentAccess != nil && gen != GenerationHead {
 			w.only(item, "agentAccess", newestOnly)
 		}
-		if gen.EnvironmentIsolated() {
+		if gen.environmentIsolated() {
 			for i, p := range r.Policies {
 				if p.Priority != nil {
 					w.only(item, fmt.Sprintf("policies[%d].priority", i), "E1 backends")
@@ -262,7 +262,7 @@ func wireDefinitions(gen Generation, d *Definitions) (*wireDefs, error) {
 		out.Roles = append(out.Roles, wireRole{Name: r.Name, Description: r.Description, AgentAccess: r.AgentAccess,
 			Policies: nonNil(r.Policies), ScopeRules: nonNil(r.ScopeRules), FieldMasks: nonNil(r.FieldMasks)})
 	}
-	if !gen.EnvironmentIsolated() {
+	if !gen.environmentIsolated() {
 		if len(d.Triggers) > 0 {
 			w.add("triggers", "", "E1 backends have no triggers: remove them")
 		}
@@ -277,7 +277,7 @@ func wireDefinitions(gen Generation, d *Definitions) (*wireDefs, error) {
 	} else if gen == GenerationHead {
 		out.Fixtures = d.Fixtures
 	}
-	if gen.EnvironmentIsolated() {
+	if gen.environmentIsolated() {
 		for _, s := range d.EvalSuites {
 			item := itemName("evalSuites", 0, s.Slug)
 			ws := wireEvalSuite{Name: s.Name, Slug: s.Slug, AgentSlug: s.AgentSlug, Description: s.Description,

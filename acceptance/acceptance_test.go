@@ -124,7 +124,7 @@ func (r *run) canChat(t *testing.T) bool {
 	return true
 }
 
-func (r *run) isolated() bool { return r.gen.EnvironmentIsolated() }
+func (r *run) isolated() bool { return r.gen != struere.GenerationE1 }
 
 func (r *run) slug(name string) string { return r.prefix + name }
 
@@ -758,7 +758,7 @@ func (r *run) stepRefusedPromotion(t *testing.T, ctx context.Context) {
 	}
 	before := r.productionVersions(t, ctx)
 	res, err := r.c.Deploy(ctx)
-	if r.gen.HasDeployAllAgents() {
+	if r.gen == struere.GenerationE1 || r.gen == struere.GenerationE2Deploy { // sync:deployAllAgents exists
 		// The backend's own promotion skips it.
 		require.NoError(t, err)
 		require.Contains(t, res.Skipped, struere.SkippedAgent{Slug: ghost, Reason: struere.ReasonNoDevelopmentConfig})

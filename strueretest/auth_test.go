@@ -26,7 +26,7 @@ func TestCase10_OrganizationIDErrors(t *testing.T) {
 			}
 			for _, tc := range tests {
 				for _, path := range []string{"sync:getSyncState", "sync:deployAllAgents", "sync:syncOrganization"} {
-					if path == "sync:deployAllAgents" && !g.HasDeployAllAgents() {
+					if path == "sync:deployAllAgents" && !(g == struere.GenerationE1 || g == struere.GenerationE2Deploy) {
 						continue
 					}
 					kind, args := "query", envArgs(g, "production", map[string]any{"organizationId": tc.org})
