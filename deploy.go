@@ -11,20 +11,19 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// PromotionMethod says how a deploy promotes development to production.
-type PromotionMethod string
-
+// How a deploy promotes development to production, as Plan.Method and
+// DeployResult.Method report it.
 const (
-	// PromoteServer calls sync:deployAllAgents: one transaction on the
+	// promoteServer calls sync:deployAllAgents: one transaction on the
 	// backend copies each active agent's development configuration.
-	PromoteServer PromotionMethod = "server"
-	// PromoteClient, for backends without sync:deployAllAgents (and for
+	promoteServer = "server"
+	// promoteClient, for backends without sync:deployAllAgents (and for
 	// every deploy with PromoteResources), syncs production with each
 	// agent's development configuration and sends production's own entity
 	// types and roles back as read, or development's for the kinds
 	// PromoteResources names; triggers are sent only when promoted, eval
 	// suites never, which leaves them untouched.
-	PromoteClient PromotionMethod = "client"
+	promoteClient = "client"
 )
 
 // Skip reasons reported in SkippedAgent.Reason.
@@ -36,11 +35,11 @@ const (
 // DeployResult is the outcome of Client.Deploy.
 type DeployResult struct {
 	// DryRun reports that nothing was written; Plan says what would be.
-	DryRun      bool            `json:"dryRun"`
-	Environment Environment     `json:"environment"` // always Production
-	Generation  Generation      `json:"-"`           // the backend generation used
-	Method      PromotionMethod `json:"method"`      // how the deploy promoted
-	Plan        *Plan           `json:"plan"`        // the plan the deploy carried out (or would, for a dry run)
+	DryRun      bool        `json:"dryRun"`
+	Environment Environment `json:"environment"` // always Production
+	Generation  Generation  `json:"-"`           // the backend generation used
+	Method      string      `json:"method"`      // how the deploy promoted: "server" or "client", as Plan.Method
+	Plan        *Plan       `json:"plan"`        // the plan the deploy carried out (or would, for a dry run)
 	// Deployed lists the promoted agents' slugs.
 	Deployed []string `json:"deployed"`
 	// Unchanged lists agents whose production configuration already
@@ -227,7 +226,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		}
 		wroteAt := time.Now()
 		switch plan.Method {
-		case PromoteServer:
+		case promoteServer:
 			err = c.deployServer(ctx, op, r, plan, res)
 		default:
 			err = c.deployClient(ctx, op, plan, res)

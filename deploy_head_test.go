@@ -92,7 +92,7 @@ func TestHeadDeployKeepsEveryFieldThePullStateOmits(t *testing.T) {
 
 	res, err := c.Deploy(ctx)
 	require.NoError(t, err)
-	require.Equal(t, struere.PromoteClient, res.Method)
+	require.Equal(t, "client", res.Method)
 	require.Equal(t, []string{"scheduler", "support"}, res.Deployed)
 	require.Equal(t, []struere.SkippedAgent{{Slug: "legacy", Reason: struere.ReasonNoDevelopmentConfig}}, res.Skipped)
 	require.True(t, res.Verified)

@@ -53,10 +53,15 @@ type Adjustment struct {
 // development and production. Pass it back with WithPlan to deploy exactly
 // it: the deploy is refused with ErrStalePlan if the backend changed.
 type Plan struct {
-	Generation     Generation      `json:"-"`                        // the backend generation the plan was made for
-	Method         PromotionMethod `json:"method"`                   // how the deploy promotes
-	OrganizationID string          `json:"organizationId,omitempty"` // "" for the backend's default organization
-	Deploy         []PlannedAgent  `json:"deploy"`                   // agents to promote, by slug
+	Generation Generation `json:"-"` // the backend generation the plan was made for
+	// Method is how the deploy promotes: "server" where the backend
+	// has sync:deployAllAgents (one transaction on the backend copies each
+	// active agent's development configuration), "client" elsewhere (the
+	// SDK syncs production with each agent's development configuration,
+	// sending production's own entity types and roles back as read).
+	Method         string         `json:"method"`
+	OrganizationID string         `json:"organizationId,omitempty"` // "" for the backend's default organization
+	Deploy         []PlannedAgent `json:"deploy"`                   // agents to promote, by slug
 	// Unchanged are agents whose production configuration already equals
 	// development's: nothing is promoted for them, and when every agent
 	// is unchanged nothing is written at all.
@@ -93,7 +98,7 @@ type Plan struct {
 	// plan was computed from.
 	Fingerprint string `json:"fingerprint"`
 
-	// promotion is the syncOrganization payload for PromoteClient.
+	// promotion is the syncOrganization payload for promoteClient.
 	promotion *promotionArgs
 	// promo is what PromoteResources and AllowResourceDeletions asked.
 	promo resourcePromotion
@@ -195,9 +200,9 @@ func orUnknown(v string) string {
 func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool, promo resourcePromotion) (*Plan, error) {
 	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
 	if r.gen.hasDeployAllAgents() && !promo.on() {
-		p.Method = PromoteServer
+		p.Method = promoteServer
 	} else {
-		p.Method = PromoteClient
+		p.Method = promoteClient
 	}
 	devAgents, err := r.pulledAgents(op, r.devPull)
 	if err != nil {
@@ -217,7 +222,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 			} else {
 				p.Deploy = append(p.Deploy, pa)
 			}
-		case p.Method == PromoteClient && !prod.configured:
+		case p.Method == promoteClient && !prod.configured:
 			p.Refusals = append(p.Refusals, Refusal{Slug: a.Slug, Kind: "agent", Reason: "no configuration in development or production: promoting on this backend would delete the agent or give it a default configuration; configure it in development (Sync) first"})
 		default:
 			p.Skip = append(p.Skip, SkippedAgent{Slug: a.Slug, Reason: ReasonNoDevelopmentConfig})
@@ -230,7 +235,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 	case r.gen == GenerationE1:
 		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart",
 			"this backend does not report production configurations, so agents already up to date cannot be told apart: every active agent is promoted (a new production row each)")
-	case p.Method == PromoteServer:
+	case p.Method == promoteServer:
 		p.Notes = append(p.Notes, "paused agents are skipped by the backend at deploy time; agent status is not reported, so the plan cannot tell them apart")
 		if len(p.Deploy) > 0 && len(p.Unchanged) > 0 {
 			p.SideEffects = append(p.SideEffects, "sync:deployAllAgents copies every active agent: the unchanged ones get a new, identical production row")
@@ -250,7 +255,7 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 			return nil, err
 		}
 	}
-	if p.Method == PromoteClient && p.writes() {
+	if p.Method == promoteClient && p.writes() {
 		args, err := c.promotionPayload(op, r, rec, accept, p)
 		if err != nil {
 			return nil, err

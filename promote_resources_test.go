@@ -109,7 +109,7 @@ func TestDeployPromotesResourcesAndLeavesBothEnvironmentsSynced(t *testing.T) {
 
 			dry, err := c.Deploy(ctx, struere.DryRun(), struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
 			require.NoError(t, err)
-			require.Equal(t, struere.PromoteClient, dry.Method, "one syncOrganization carries agents and resources")
+			require.Equal(t, "client", dry.Method, "one syncOrganization carries agents and resources")
 			require.Equal(t, allKinds, dry.Plan.PromotedKinds)
 			require.Equal(t, map[string]struere.ResourceAction{
 				"entityType customer": struere.ResourceUpdate,
@@ -179,7 +179,7 @@ func TestDeployWithoutPromoteResourcesLeavesResourcesAsTheyAre(t *testing.T) {
 			require.Empty(t, res.Plan.Resources)
 			require.Empty(t, res.Plan.PromotedKinds)
 			if gen == struere.GenerationE2Deploy {
-				require.Equal(t, struere.PromoteServer, res.Method, "the default is unchanged")
+				require.Equal(t, "server", res.Method, "the default is unchanged")
 			}
 			after := map[string]any{"et": srv.EntityTypes(struere.Production), "roles": srv.Roles(struere.Production), "triggers": srv.Triggers(struere.Production)}
 			require.Equal(t, jsonText(t, before["et"]), jsonText(t, after["et"]))

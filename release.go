@@ -35,7 +35,7 @@ const ReleaseSchemaVersion = 1
 //	{"schema": 1,
 //	 "organizationId": "…",          // "" when the deploy used the default organization
 //	 "generation": "head",           // the backend generation, as Generation.String gives it
-//	 "method": "client",             // how the deploy promoted (PromotionMethod)
+//	 "method": "client",             // how the deploy promoted (Plan.Method)
 //	 "createdAt": "2026-12-01T12:00:00.123Z",
 //	 "items": [{"kind": "agent", "name": "support",
 //	            "before": {…},       // production's content before the deploy; omitted when it had none
@@ -63,8 +63,9 @@ type Release struct {
 	// Generation is the backend generation the deploy used (for example
 	// "head"), as Generation.String gives it.
 	Generation string `json:"generation"`
-	// Method is how the deploy promoted.
-	Method PromotionMethod `json:"method"`
+	// Method is how the deploy promoted: "server" or "client", as
+	// Plan.Method.
+	Method string `json:"method"`
 	// CreatedAt is when the deploy wrote (UTC, millisecond precision).
 	CreatedAt time.Time `json:"createdAt"`
 	// Items are the agents and resources the deploy changed, ordered by
@@ -267,7 +268,7 @@ func digestText(s string) string {
 // newRelease records a written deploy: production's content before (from
 // the deploy's read r and recovery rec) for each affected item, and what
 // production holds now, read back once more.
-func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *recovery, method PromotionMethod, affected []itemKey, at time.Time) *Release {
+func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *recovery, method string, affected []itemKey, at time.Time) *Release {
 	rel := &Release{Schema: ReleaseSchemaVersion, OrganizationID: c.s.org, Generation: r.gen.String(), Method: method,
 		CreatedAt: at.UTC().Truncate(time.Millisecond), Items: []ReleaseItem{}}
 	sort.Slice(affected, func(i, j int) bool {
@@ -417,7 +418,7 @@ func (rel *Release) Validate() error {
 	if _, ok := generationByName(rel.Generation); !ok {
 		return bad("unknown generation %q", rel.Generation)
 	}
-	if rel.Method != PromoteClient && rel.Method != PromoteServer {
+	if rel.Method != promoteClient && rel.Method != promoteServer {
 		return bad("unknown method %q", rel.Method)
 	}
 	if rel.CreatedAt.IsZero() {

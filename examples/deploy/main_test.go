@@ -146,7 +146,7 @@ func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 		require.Equal(t, string(struere.ProductionSynced), a.ProductionState, a.Slug)
 		require.Equal(t, string(struere.LocalSynced), a.LocalState, a.Slug)
 	}
-	require.Equal(t, string(struere.PromoteServer), got.Plan.Method)
+	require.Equal(t, "server", got.Plan.Method)
 	require.Len(t, got.Plan.Deploy, 2)
 	require.NotEmpty(t, got.Plan.Fingerprint)
 	require.ElementsMatch(t, []string{"support", "scheduler"}, got.Result.Deployed)
