@@ -78,7 +78,8 @@ type Config struct {
 	// follows a redirect, so the token cannot travel to another host.
 	HTTPClient *http.Client
 
-	// Retry is the retry policy. The zero value means DefaultRetryPolicy.
+	// Retry is the retry policy. A zero field takes its default: 4
+	// retries, waits from 200ms to 10s.
 	Retry RetryPolicy
 
 	// Logger receives one debug record per HTTP attempt (method, function
@@ -112,21 +113,22 @@ type RetryPolicy struct {
 	MaxWait time.Duration
 }
 
-// DefaultRetryPolicy is the policy used when Config.Retry is the zero value.
-var DefaultRetryPolicy = RetryPolicy{MaxRetries: 4, MinWait: 200 * time.Millisecond, MaxWait: 10 * time.Second}
+// defaultRetryPolicy is the policy used for the zero fields of
+// Config.Retry (its documented defaults).
+var defaultRetryPolicy = RetryPolicy{MaxRetries: 4, MinWait: 200 * time.Millisecond, MaxWait: 10 * time.Second}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxRetries == 0 {
-		p.MaxRetries = DefaultRetryPolicy.MaxRetries
+		p.MaxRetries = defaultRetryPolicy.MaxRetries
 	}
 	if p.MaxRetries < 0 {
 		p.MaxRetries = 0
 	}
 	if p.MinWait <= 0 {
-		p.MinWait = DefaultRetryPolicy.MinWait
+		p.MinWait = defaultRetryPolicy.MinWait
 	}
 	if p.MaxWait <= 0 {
-		p.MaxWait = DefaultRetryPolicy.MaxWait
+		p.MaxWait = defaultRetryPolicy.MaxWait
 	}
 	if p.MaxWait < p.MinWait {
 		p.MaxWait = p.MinWait
