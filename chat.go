@@ -46,7 +46,14 @@ type Usage struct {
 	TotalTokens  int64 `json:"totalTokens"`  // their sum
 }
 
-// ChatOption configures Client.Chat.
+// ChatOption configures Client.Chat. These build one:
+//
+//   - WithThreadID(id): continue a thread the backend returned;
+//   - WithExternalThreadID(id): continue or start the thread with your
+//     own identifier;
+//   - WithAgentID(id): address the agent by id instead of slug;
+//   - RequireEnvironment(env): refuse, sending nothing, unless the key was
+//     declared for env (a local check; Client.VerifyKey asks the backend).
 type ChatOption interface{ applyChat(*chatOptions) }
 
 type chatOptions struct {

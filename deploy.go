@@ -62,7 +62,20 @@ type DeployResult struct {
 	Release *Release `json:"release,omitempty"`
 }
 
-// DeployOption configures Client.Deploy.
+// DeployOption configures Client.Deploy (and Client.Rollback, which takes
+// DryRun and AcceptLoss). These build one:
+//
+//   - DryRun(): compute the plan, write nothing;
+//   - WithPlan(plan): deploy exactly a dry run's plan, or refuse with
+//     ErrStalePlan if the backend changed since;
+//   - WithLocal(defs): refuse unless development holds exactly defs (a
+//     LocalOption, also a StatusOption);
+//   - AcceptLoss(losses...): go ahead although the named values are lost;
+//   - SkipVerification(): do not read production back after the deploy;
+//   - WithSmokeTest(key, checks...): after the deploy, send each check's
+//     message with a production key (checked before anything is written);
+//   - GateOnEvals(defs, opts...): run the eval suites first and deploy
+//     only if they pass.
 type DeployOption interface{ applyDeploy(*deployOptions) }
 
 type deployOptions struct {

@@ -188,7 +188,14 @@ type AssertionResult struct {
 	Criteria string   `json:"criteria,omitempty"` // the llm_judge criteria, when given
 }
 
-// EvalOption configures Client.RunEvals and GateOnEvals.
+// EvalOption configures Client.RunEvals and GateOnEvals. These build one:
+//
+//   - RunSuites(slugs...), RunCases(names...), RunTags(tags...): which
+//     suites and cases to run (all by default);
+//   - AllowEvalDeletions(): let the eval sync delete remote resources the
+//     definitions lack (refused otherwise, with ErrWouldDelete);
+//   - EvalPollInterval(d): how often to poll a running run;
+//   - MinEvalScore(min): also require every suite's score to reach min.
 type EvalOption interface{ applyEvals(*evalOptions) }
 
 type evalOptions struct {

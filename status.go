@@ -171,7 +171,12 @@ type Status struct {
 	Notes          []string         `json:"notes,omitempty"`          // what this backend cannot report
 }
 
-// StatusOption configures Client.Status. WithLocal is the only one.
+// StatusOption configures Client.Status. There is one:
+//
+//   - WithLocal(defs): also compare local definitions with development.
+//
+// WithLocal returns a LocalOption, which is a StatusOption and a
+// DeployOption both.
 type StatusOption interface{ applyStatus(*statusOptions) }
 
 type statusOptions struct{ local *Definitions }

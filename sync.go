@@ -41,7 +41,12 @@ type FixtureChanges struct {
 	RelationsCreated int `json:"relationsCreated"` // relations created
 }
 
-// SyncOption configures Client.Sync.
+// SyncOption configures Client.Sync. These build one:
+//
+//   - AllowDeletions(): let the sync delete remote items the definitions
+//     leave out (refused otherwise, with ErrWouldDelete);
+//   - SyncTo(env): write Eval instead of Development (newest backend
+//     only).
 type SyncOption interface{ applySync(*syncOptions) }
 
 type syncOptions struct {
