@@ -74,6 +74,10 @@ type DeployResult struct {
 //   - SkipVerification(): do not read production back after the deploy;
 //   - WithSmokeTest(key, checks...): after the deploy, send each check's
 //     message with a production key (checked before anything is written);
+//   - PromoteResources(kinds...): promote entity types, roles or triggers
+//     too (agents only by default);
+//   - AllowResourceDeletions(): with PromoteResources, let the deploy
+//     delete production resources development does not have;
 //   - GateOnEvals(defs, opts...): run the eval suites first and deploy
 //     only if they pass.
 type DeployOption interface{ applyDeploy(*deployOptions) }
