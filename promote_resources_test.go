@@ -536,7 +536,7 @@ func TestDeployWithResourcesOnE2DeployIsOneTransaction(t *testing.T) {
 	srv.ResetRequests()
 	res, err := c.Deploy(ctxT(t), struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
 	require.NoError(t, err)
-	require.Equal(t, struere.PromoteClient, res.Method)
+	require.Equal(t, "client", res.Method)
 	var writes []string
 	for _, r := range srv.Requests() {
 		if r.Kind == "mutation" {
