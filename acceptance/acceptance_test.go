@@ -111,6 +111,9 @@ type run struct {
 	// evalTouched: the suite synced entity types and roles to eval, which
 	// the cleanup removes.
 	evalTouched bool
+	// resourcesPromoted: the suite promoted its entity types and roles to
+	// production, which the cleanup removes there too.
+	resourcesPromoted bool
 }
 
 // canChat reports whether the suite can chat with its agents by slug:
@@ -219,6 +222,7 @@ func runSuite(t *testing.T, tg target) {
 		{"loss refused unless accepted", r.stepLossRefused},
 		{"key-pair deploy", r.stepKeyPairDeploy},
 		{"eval gate", r.stepEvalGate},
+		{"promote entity types and roles", r.stepPromoteResources},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, ctx) }) {
@@ -345,6 +349,9 @@ func (r *run) cleanup(t *testing.T) {
 	if _, err := r.c.Sync(ctx, r.base, struere.AllowDeletions()); err != nil {
 		t.Errorf("cleanup: sync without the suite's items: %v", err)
 		return
+	}
+	if r.resourcesPromoted {
+		r.cleanupProductionResources(t, ctx)
 	}
 	st, err := r.c.Status(ctx)
 	if err != nil {

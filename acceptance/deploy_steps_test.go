@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -184,4 +185,78 @@ func (r *run) stepRollback(t *testing.T, ctx context.Context) {
 	// Applied once, the release no longer matches production.
 	_, err = r.c.Rollback(ctx, rel)
 	require.ErrorIs(t, err, struere.ErrStalePlan)
+}
+
+// promotedKinds are the kinds the suite promotes: it defines no triggers.
+var promotedKinds = []struere.ResourceKind{struere.KindEntityType, struere.KindRole}
+
+// stepPromoteResources promotes the suite's entity type and role to
+// production with the agents (PromoteResources): the plan creates them, the
+// deploy verifies, and Status then reports them synced. On E1, where they
+// are organization-wide, the option is ErrUnsupported. Against a deployment
+// whose production holds entity types or roles the promotion would change
+// or delete (anything outside the suite's prefix), the step does not run.
+func (r *run) stepPromoteResources(t *testing.T, ctx context.Context) {
+	if !r.isolated() {
+		_, err := r.c.Deploy(ctx, struere.PromoteResources(promotedKinds...))
+		require.ErrorIs(t, err, struere.ErrUnsupported)
+		return
+	}
+	dry, err := r.c.Deploy(ctx, struere.DryRun(), struere.PromoteResources(promotedKinds...))
+	require.NoError(t, err)
+	planned := map[string]struere.ResourceAction{}
+	for _, pr := range dry.Plan.Resources {
+		if pr.Action != struere.ResourceUnchanged && !strings.HasPrefix(pr.Name, r.prefix) {
+			t.Logf("not run: the promotion would %s production %s %q, which is not the suite's", pr.Action, pr.Kind, pr.Name)
+			return
+		}
+		planned[string(pr.Kind)+" "+pr.Name] = pr.Action
+	}
+	require.Equal(t, struere.ResourceCreate, planned["entityType "+r.slug("customer")], "%v", planned)
+	require.Equal(t, struere.ResourceCreate, planned["role "+r.slug("operator")], "%v", planned)
+	require.Empty(t, dry.Plan.Refusals)
+
+	r.resourcesPromoted = true
+	res, err := r.c.Deploy(ctx, struere.WithPlan(dry.Plan), struere.PromoteResources(promotedKinds...))
+	require.NoError(t, err)
+	require.True(t, res.Verified)
+	st, err := r.c.Status(ctx)
+	require.NoError(t, err)
+	ours := 0
+	for _, rs := range st.Resources {
+		if strings.HasPrefix(rs.Name, r.prefix) {
+			ours++
+			require.Equal(t, struere.ProductionSynced, rs.ProductionState, "%s %s: %v", rs.Kind, rs.Name, rs.ProductionDiff)
+		}
+	}
+	require.Equal(t, 2, ours, "the suite's entity type and role")
+	sup, sch := r.ours(t, st)
+	require.Equal(t, struere.ProductionSynced, sup.ProductionState)
+	require.Equal(t, struere.ProductionSynced, sch.ProductionState)
+}
+
+// cleanupProductionResources deletes the suite's promoted entity types and
+// roles from production, after development lost them: a promotion that
+// deletes only the suite's resources and promotes no agent.
+func (r *run) cleanupProductionResources(t *testing.T, ctx context.Context) {
+	opts := []struere.DeployOption{struere.PromoteResources(promotedKinds...), struere.AllowResourceDeletions(),
+		struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams)}
+	dry, err := r.c.Deploy(ctx, append([]struere.DeployOption{struere.DryRun()}, opts...)...)
+	if err != nil {
+		t.Errorf("cleanup: planning the production resources' deletion: %v", err)
+		return
+	}
+	if len(dry.Plan.Deploy) > 0 {
+		t.Errorf("cleanup: production resources left: removing them would also promote agents %v", dry.Plan.Deploy)
+		return
+	}
+	for _, pr := range dry.Plan.Resources {
+		if pr.Action != struere.ResourceUnchanged && !strings.HasPrefix(pr.Name, r.prefix) {
+			t.Errorf("cleanup: production resources left: removing them would %s %s %q too", pr.Action, pr.Kind, pr.Name)
+			return
+		}
+	}
+	if _, err := r.c.Deploy(ctx, append([]struere.DeployOption{struere.WithPlan(dry.Plan)}, opts...)...); err != nil {
+		t.Errorf("cleanup: deleting the production resources: %v", err)
+	}
 }
