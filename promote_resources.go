@@ -84,7 +84,7 @@ func (rp resourcePromotion) has(k ResourceKind) bool {
 // in the same single call that promotes the agents, so the deploy applies
 // in full or not at all. On backends that promote agents with their own
 // deploy function, naming any kind makes Deploy use that single call
-// instead (Plan.Method is promoteClient), rather than two calls that could
+// instead (Plan.Method is "client"), rather than two calls that could
 // half succeed. The oldest backend generation keeps entity types and roles
 // organization-wide, shared by both environments, and has no triggers:
 // there this option fails with ErrUnsupported.
