@@ -3,7 +3,6 @@ package struere_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -438,20 +437,48 @@ func TestReleaseHoldsNoSecret(t *testing.T) {
 	}
 }
 
+// A Rollback started while a Deploy of the same client is writing waits
+// for it, then finds production changed by it: refused, nothing written.
+// Run concurrently, it would read production before the deploy's write
+// landed, and write over it.
 func TestRollbackWaitsForADeployOfTheSameClient(t *testing.T) {
 	d := deployTwice(t, struere.GenerationHead)
 	ctx := ctxT(t)
-	// Deploy and Rollback of one client run one after the other: whatever
-	// the order, the rollback either restores v1 or finds production
-	// changed by the deploy; it never interleaves with it.
-	errs := make(chan error, 2)
-	go func() { _, err := d.c.Rollback(ctx, d.second); errs <- err }()
-	go func() { _, err := d.c.Deploy(ctx); errs <- err }()
-	for range 2 {
-		if err := <-errs; err != nil && !errors.Is(err, struere.ErrStalePlan) {
-			t.Fatalf("unexpected error: %v", err)
-		}
-	}
+	_, err := d.srv.SeedConfig("support", struere.Development, strueretest.AgentConfig{Version: "3.0.0", Name: "Support", SystemPrompt: "Third.",
+		RawModel: json.RawMessage(`{"model":"openai/gpt-5"}`), RawTools: json.RawMessage(`[]`)})
+	require.NoError(t, err)
+	rolledBack := make(chan error, 1)
+	done := holdThen(t, d.srv, "sync:syncOrganization", func() {
+		go func() { _, err := d.c.Rollback(ctx, d.second); rolledBack <- err }()
+	})
+	_, err = d.c.Deploy(ctx)
+	require.NoError(t, err)
+	<-done
+	err = <-rolledBack
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), `agent "support" is at version 3.0.0 (the deploy left 2.0.0)`)
+	require.Equal(t, "3.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+}
+
+// Immediately before writing, the rollback reads the sync states again: a
+// production entity type created while it prepared (here while it reads
+// production's roles as stored) makes it refuse, writing nothing.
+func TestRollbackRechecksBeforeWriting(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	done := holdThen(t, d.srv, "roles:getWithPolicies", func() {
+		_, err := d.srv.SeedEntityType(struere.Production, strueretest.EntityType{Slug: "invoice", Name: "Invoice"})
+		require.NoError(t, err)
+	})
+	writes := syncWrites(d.srv)
+	_, err := d.c.Rollback(ctx, d.second)
+	<-done
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	var se *struere.StalePlanError
+	require.ErrorAs(t, err, &se)
+	require.Contains(t, se.Changed, "production entity type created: invoice")
+	require.Equal(t, writes, syncWrites(d.srv))
+	require.Equal(t, "2.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
 }
 
 func ptrTrue() *bool { b := true; return &b }
