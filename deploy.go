@@ -55,7 +55,8 @@ type DeployResult struct {
 	// Evals holds the eval gate's report (GateOnEvals).
 	Evals *EvalReport `json:"evals,omitempty"`
 	// Release records what production held before this deploy for every
-	// agent it promoted, and what the deploy left, for Client.Rollback.
+	// agent it promoted and every resource it created, updated or deleted,
+	// and what the deploy left, for Client.Rollback.
 	// It is set whenever the deploy wrote (also when verification or the
 	// smoke test then failed); nil for a dry run and when nothing was
 	// written.

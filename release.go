@@ -294,7 +294,7 @@ func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *reco
 		k := itemKey{rel.Items[i].Kind, rel.Items[i].Name}
 		rel.Items[i].Before = before.items[k]
 		if rel.Items[i].Before != nil {
-			rel.Items[i].Missing = before.missing[k]
+			rel.Items[i].Missing = append(before.missing[k], roleRecordLosses(r, rec, k)...)
 		}
 	}
 	after, err := c.readProduction(ctx, op+": record the release", r.gen)
@@ -515,5 +515,32 @@ func releaseKeys(p *Plan) []itemKey {
 	for _, a := range p.Deploy {
 		out = append(out, itemKey{KindAgent, a.Slug})
 	}
+	for _, r := range p.changedResources() {
+		out = append(out, itemKey{r.Kind, r.Name})
+	}
 	return out
+}
+
+// roleRecordLosses are, for a production role, the stored values its
+// pulled form cannot carry (scope rules and masks the pull state drops or
+// collapses), or cannot be shown to carry when the role queries could not
+// be used: restoring the recorded role would lose them.
+func roleRecordLosses(r *remote, rec *recovery, k itemKey) []Loss {
+	if k.kind != KindRole {
+		return nil
+	}
+	var pulled json.RawMessage
+	for _, raw := range r.prodPull.Roles {
+		if fields([]json.RawMessage{raw}, "name")[0] == k.name {
+			pulled = raw
+		}
+	}
+	if pulled == nil {
+		return nil
+	}
+	if rec == nil || rec.rolesWhy != "" || rec.roleRows == nil {
+		return []Loss{LossScopeRules, LossFieldMasks}
+	}
+	ls, _ := roleLosses(pulled, rec.roleRows[k.name])
+	return ls
 }

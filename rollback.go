@@ -386,7 +386,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		}
 	}
 	p.args = args
-	p.SideEffects = clientSideEffects(r)
+	p.SideEffects = sideEffectsFor(r, fields(args.Roles, "name"))
 	sortRefusals := func(rs []Refusal) {
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Slug < rs[j].Slug })
 	}

@@ -482,3 +482,90 @@ func TestRollbackRechecksBeforeWriting(t *testing.T) {
 }
 
 func ptrTrue() *bool { b := true; return &b }
+
+// A deploy that promotes entity types, roles and triggers records each one
+// it creates, updates or deletes; the rollback restores production's
+// resources exactly: updated ones back, deleted ones re-created, created
+// ones deleted.
+func TestRollbackRestoresPromotedResources(t *testing.T) {
+	for _, gen := range resourceGenerations {
+		t.Run(gen.String(), func(t *testing.T) {
+			srv, c := resourceServer(t, gen)
+			ctx := ctxT(t)
+			_, err := c.Deploy(ctx) // the agents first: production has them before the resource deploy
+			require.NoError(t, err)
+			before, err := struere.ProductionContent(ctx, c)
+			require.NoError(t, err)
+			res, err := c.Deploy(ctx, struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+			require.NoError(t, err)
+			require.Empty(t, res.Deployed, "the agents were already promoted")
+			rel := res.Release
+			require.NotNil(t, rel, "a deploy that writes only resources returns a release too")
+			var got []string
+			for _, it := range rel.Items {
+				state := "changed"
+				switch {
+				case len(it.Before) == 0:
+					state = "created"
+				case len(it.After) == 0:
+					state = "deleted"
+				}
+				got = append(got, string(it.Kind)+" "+it.Name+" "+state)
+				if len(it.Before) > 0 {
+					require.Empty(t, cmp.Diff(before[string(it.Kind)+"/"+it.Name], it.Before), "%s %s: before is production as read", it.Kind, it.Name)
+				}
+			}
+			require.Equal(t, []string{"entityType customer changed", "entityType invoice created", "entityType legacy deleted",
+				"role teacher changed", "trigger notify created", "trigger old deleted"}, got)
+
+			writes := syncWrites(srv)
+			dry, err := c.Rollback(ctx, rel, struere.DryRun())
+			require.NoError(t, err)
+			require.Empty(t, dry.Plan.Refusals)
+			actions := map[string]string{}
+			for _, it := range dry.Plan.Items {
+				actions[string(it.Kind)+" "+it.Name] = it.Action
+			}
+			require.Equal(t, map[string]string{"entityType customer": struere.RollbackRestore, "entityType invoice": struere.RollbackDelete,
+				"entityType legacy": struere.RollbackRestore, "role teacher": struere.RollbackRestore,
+				"trigger notify": struere.RollbackDelete, "trigger old": struere.RollbackRestore}, actions)
+			require.Equal(t, writes, syncWrites(srv), "a dry run writes nothing")
+
+			out, err := c.Rollback(ctx, rel)
+			require.NoError(t, err)
+			require.True(t, out.Verified)
+			now, err := struere.ProductionContent(ctx, c)
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(before, now), "production reads back as before the resource deploy")
+			// The backend's own rows.
+			var ets, trs []string
+			for _, e := range srv.EntityTypes(struere.Production) {
+				ets = append(ets, e.Slug)
+			}
+			for _, tr := range srv.Triggers(struere.Production) {
+				trs = append(trs, tr.Slug)
+			}
+			require.ElementsMatch(t, []string{"customer", "legacy"}, ets)
+			require.Equal(t, []string{"old"}, trs)
+			require.Len(t, roleByName(t, srv.Roles(struere.Production), "teacher").Policies, 1)
+		})
+	}
+}
+
+// A rollback that would re-create a resource the deploy deleted refuses
+// when someone re-created it since, like any other change.
+func TestRollbackOfResourcesRefusesWhenProductionChanged(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	_, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.PromoteResources(struere.KindEntityType), struere.AllowResourceDeletions())
+	require.NoError(t, err)
+	_, err = srv.SeedEntityType(struere.Production, strueretest.EntityType{Name: "Legacy", Slug: "legacy", Schema: json.RawMessage(`{"type":"object","title":"again"}`)})
+	require.NoError(t, err)
+	writes := syncWrites(srv)
+	_, err = c.Rollback(ctx, res.Release)
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), `entity type "legacy" was created`)
+	require.Equal(t, writes, syncWrites(srv))
+}
