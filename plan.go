@@ -294,19 +294,9 @@ func sameConfig(gen Generation, slug string, dev, prod json.RawMessage, rec *rec
 	return sameJSON(a.payload, b.payload)
 }
 
-// clientSideEffects lists what a client-side promotion that re-sends
-// production's own roles makes the backend do besides promoting, which no
+// sideEffectsFor lists what a client-side promotion (or a rollback)
+// sending the roles named makes the backend do besides promoting, which no
 // client can avoid.
-func clientSideEffects(r *remote) []string {
-	names := make([]string, 0, len(r.prod.Roles))
-	for _, x := range r.prod.Roles {
-		names = append(names, x.Name)
-	}
-	return sideEffectsFor(r, names)
-}
-
-// sideEffectsFor is clientSideEffects for a promotion sending the roles
-// named.
 func sideEffectsFor(r *remote, roles []string) []string {
 	var out []string
 	devRoles := map[string]bool{}
