@@ -1,46 +1,42 @@
 // Package struere is the Go SDK of the Struere agent platform: a typed client
 // for what the struere CLI does — sync local definitions to development,
-// compare environments, and deploy development to production — plus the
-// public chat API for smoke tests.
+// compare environments, deploy development to production, pull, run eval
+// suites — plus the public chat API for smoke tests.
 //
-// # Quick start
+// # Usage
+//
+// Build a Config (by hand, or with ConfigFromEnv, which reads the same
+// variables and files as the CLI) and a Client from it. New validates the
+// Config and does no network I/O; every method that talks to the backend
+// takes a context and is named for what it does.
 //
 //	cfg, err := struere.ConfigFromEnv() // explicit: New never reads the environment
+//	if err != nil { ... }               // errors.Is(err, struere.ErrNoCredentials): no login at all
+//	c, err := struere.New(cfg)
 //	if err != nil { ... }
-//	c, err := struere.New(cfg) // validates; no network I/O
-//	if err != nil { ... }
-//	st, err := c.Status(ctx) // development and production, read concurrently
-//	fmt.Print(st)
-//	plan, err := c.Deploy(ctx, struere.DryRun()) // what would change; writes nothing
-//	res, err := c.Deploy(ctx) // res.Deployed, res.Skipped (with reasons)
 //
-// Config.Token is a Token: build one with NewToken. New never reads the
-// environment; ConfigFromEnv does, explicitly, and returns an error matching
-// ErrNoCredentials when there is no login at all, so a program can fall
-// back (the examples then start an embedded strueretest backend).
-//
-// Deploy and Status need no options. Sync pushes local definitions (see
-// LoadDefinitions) to development:
+// The workflow is the CLI's: Sync local definitions to development, look at
+// Status, Deploy development to production, check it with a smoke test.
 //
 //	defs, err := struere.LoadDefinitions("struere.defs.json")
-//	res, err := c.Sync(ctx, defs) // refuses to delete remote resources unless AllowDeletions()
+//	_, err = c.Sync(ctx, defs)                        // to development
+//	st, err := c.Status(ctx, struere.WithLocal(defs)) // what differs, field by field
+//	res, err := c.Deploy(ctx, struere.DryRun())       // res.Plan: what would change
+//	res, err = c.Deploy(ctx, struere.WithPlan(res.Plan))
 //
-// Pull reads an environment back in the same types, and WriteFile saves
-// them as a file LoadDefinitions reads back unchanged. What the backend
-// cannot return faithfully (agents without a configuration there, fields
-// its pull state omits, eval suites) is named in the result's notes, never
-// filled in:
-//
-//	p, err := c.Pull(ctx, struere.Development) // p.Agents[i].Notes, p.Notes
-//	err = p.Definitions.WriteFile("struere.defs.json")
+// Each option type's documentation lists the functions that build it
+// (StatusOption, SyncOption, DeployOption, EvalOption, ChatOption).
 //
 // # Authentication
 //
 // Calls to the Convex function API carry the user's JWT, the token `struere
-// login` stores in ~/.struere/credentials.json (or STRUERE_TOKEN). A Struere
-// API key cannot drive sync, status or deploy: the backend rejects it with
-// ErrNotAuthenticated. API keys serve the public chat API (Client.Chat).
-// The token is sent only to the configured deployment's host: the client
+// login` stores in ~/.struere/credentials.json (or STRUERE_TOKEN):
+// Config.Token is a Token (NewToken), or Config.TokenSource gives one per
+// call; OpenCredentialsFile returns a *CredentialsFile, a TokenSource that
+// refreshes the login and writes it back. A CI job can instead run on API keys alone
+// (Config.APIKeys, one per environment): on the newest backend Status, Sync
+// and Deploy then go through the site routes with each environment's key.
+// Secrets are sent only to the configured deployment's host: the client
 // never follows redirects, and plain http is refused for non-loopback hosts
 // unless Config.AllowInsecureHTTP is set.
 //
@@ -54,7 +50,70 @@
 // it, and operations bound to an environment refuse a key of another
 // environment before sending anything.
 //
-// # API keys, chat and smoke tests
+// # Status
+//
+// Status compares by content, not by version: each agent's configuration
+// and each entity type, role and trigger is reduced to a canonical digest of
+// what the backend serves for it, and where two sides differ Status names
+// the fields. It makes two separate comparisons: local definitions with
+// development (LocalState, with WithLocal) and development with production
+// (ProductionState). For each it also shows what differs field by field,
+// the way terraform plan does (AgentStatus.LocalChanges and
+// ProductionChanges): the system prompt as a unified diff, the model and
+// its parameters before and after, tools added, removed or changed with
+// their parameter schemas, a role's policies, scope rules and masks added
+// and removed. Status.String, Status.Markdown (for a pull-request comment
+// or a CI step summary, long prompts folded) and json.Marshal render them.
+// A CI gate asks Status.ProductionMatchesDevelopment and ResourcesDiffer.
+//
+//	st, err := c.Status(ctx)
+//	fmt.Print(st) // tables, then the differences
+//	if !st.ProductionMatchesDevelopment() { os.Exit(1) }
+//
+// DiffDefinitions compares two sets of definitions the same way, for
+// example a pull request's base and head.
+//
+// # Sync and Pull
+//
+// Sync pushes local definitions to development (or, with SyncTo(Eval), to
+// the eval environment on the newest backend, which alone takes fixtures).
+// It refuses, with ErrWouldDelete and writing nothing, to delete remote
+// resources the definitions lack unless AllowDeletions is given.
+//
+//	res, err := c.Sync(ctx, defs) // res.Agents.Created, .Updated, .Deleted
+//
+// Pull reads an environment back in the same types, and WriteFile saves
+// them as a file LoadDefinitions reads back unchanged. What the backend
+// cannot return faithfully (agents without a configuration there, fields
+// its pull state omits, eval suites) is named in the result's notes, never
+// filled in:
+//
+//	p, err := c.Pull(ctx, struere.Development) // p.Agents[i].Notes, p.Notes
+//	err = p.Definitions.WriteFile("struere.defs.json")
+//
+// # Deploy and Rollback
+//
+// Deploy promotes every active agent's development configuration to
+// production (and, with PromoteResources, entity types, roles and
+// triggers), reads production back and verifies it. A dry run returns the
+// Plan, with each change field by field; WithPlan deploys exactly that plan
+// or refuses with ErrStalePlan. A deploy that wrote returns a Release, the
+// record Client.Rollback takes to put production back.
+//
+//	res, err := c.Deploy(ctx) // errors.Is(err, struere.ErrRefused): nothing was written
+//	...
+//	_, err = c.Rollback(ctx, res.Release) // production as it was before that deploy
+//
+// # Evals
+//
+// RunEvals syncs the definitions' eval suites to the eval environment, runs
+// them and waits for the report (EvalReport: text, Markdown, JSON, JUnit).
+// GateOnEvals makes a Deploy run them first and promote only if they pass.
+//
+//	rep, err := c.RunEvals(ctx, defs, struere.RunSuites("support-basics"))
+//	res, err := c.Deploy(ctx, struere.GateOnEvals(defs)) // ErrEvalsFailed: nothing written
+//
+// # Chat and smoke tests
 //
 // Client.Chat talks to the public chat API on the deployment's site URL
 // with an APIKey; the environment comes from the key alone, as on the
@@ -91,19 +150,6 @@
 // deletes and never invents: when the promotion cannot be expressed exactly
 // it refuses before writing, with ErrRefused naming the agents and reasons.
 //
-// Status compares by content, not by version: each agent's configuration
-// and each entity type, role and trigger is reduced to a canonical digest of
-// what the backend serves for it, and where two sides differ Status names
-// the fields. It makes two separate comparisons: local definitions with
-// development (LocalState, with WithLocal) and development with production
-// (ProductionState). For each it also shows what differs field by field,
-// the way terraform plan does (AgentStatus.LocalChanges and
-// ProductionChanges): the system prompt as a unified diff, the model and
-// its parameters before and after, tools added, removed or changed with
-// their parameter schemas, a role's policies, scope rules and masks added
-// and removed. Status.String, Status.Markdown (for a pull-request comment
-// or a CI step summary, long prompts folded) and json.Marshal render them.
-//
 // # What a deploy keeps, refuses and cannot guard
 //
 // A deploy whose agents all already match production writes nothing and
@@ -134,8 +180,8 @@
 // code, server message, request id, Retry-After) that matches the sentinels
 // with errors.Is: ErrNotAuthenticated, ErrAccessDenied, ErrNotFound,
 // ErrValidation, ErrRateLimited, ErrUnavailable, ErrUnsupported,
-// ErrMalformedResponse, ErrResponseTooLarge, ErrPlanLimit. Production deployments redact
-// function errors to "Server Error"; such an error still names the
+// ErrMalformedResponse, ErrResponseTooLarge, ErrPlanLimit. Production
+// deployments redact function errors to "Server Error"; such an error still names the
 // operation and request id, and APIError.Redacted is set. Workflow errors
 // are ErrRefused (with ErrWouldDelete, ErrLocalDiffers), ErrStalePlan and
 // ErrVerificationFailed. Cancelling the context returns promptly with an
