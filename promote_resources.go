@@ -216,12 +216,11 @@ func planResources(op string, r *remote, rec *recovery, rp resourcePromotion, ac
 	for _, kind := range rp.kinds {
 		label := kindLabel(kind)
 		devList, prodList := pulledList(r.devPull, kind), pulledList(r.prodPull, kind)
-		memo := map[string]keyedContent{}
-		devC, err := pulledContents(op, devList, string(kind), memo)
+		devC, devKeyed, err := pulledContents(op, devList, string(kind), nil, nil)
 		if err != nil {
 			return err
 		}
-		prodC, err := pulledContents(op, prodList, string(kind), memo)
+		prodC, _, err := pulledContents(op, prodList, string(kind), devList, devKeyed)
 		if err != nil {
 			return err
 		}
@@ -595,7 +594,7 @@ func (p *Plan) resourceMarkdown(b *strings.Builder) {
 // its own, none of the deleted ones, and nothing else.
 func resourceMismatches(after *remote, p *Plan, kind ResourceKind) []Refusal {
 	label := kindLabel(kind)
-	got, err := pulledContents("verify", pulledList(after.prodPull, kind), string(kind), nil)
+	got, _, err := pulledContents("verify", pulledList(after.prodPull, kind), string(kind), nil, nil)
 	if err != nil {
 		return []Refusal{{Kind: label, Reason: "production's " + label + "s could not be read back: " + err.Error()}}
 	}

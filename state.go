@@ -97,11 +97,12 @@ func (s *wireSyncState) validate(op, env string) error {
 // validate rejects a pull state without its agents, entityTypes or roles
 // list, or listing an agent that is not an object with a slug, or a slug
 // twice (decoding would silently keep the last one). It indexes the
-// agents by slug on the way, for pulledAgents. slugs, when not nil, maps
-// an agent's exact bytes to its slug across the pull states of one read:
-// development and production usually serve the same bytes for a deployed
-// agent, which then need not be decoded twice.
-func (p *wirePullState) validate(op, env string, slugs map[string]string) error {
+// agents by slug on the way, for pulledAgents, and keeps their slugs in
+// order. prev, when not nil, is the other environment's pull state,
+// already validated: development and production usually serve the same
+// bytes at the same position for a deployed agent, whose slug is then
+// taken from prev instead of being decoded again.
+func (p *wirePullState) validate(op, env string, prev *wirePullState) error {
 	malformed := func(msg string) error {
 		return &APIError{Op: op, Path: fnGetPullState, HTTPStatus: 200, kinds: []error{ErrMalformedResponse}, Message: env + "pull state " + msg}
 	}
@@ -118,9 +119,12 @@ func (p *wirePullState) validate(op, env string, slugs map[string]string) error 
 		return malformed("has no " + strings.Join(missing, ", ") + " list (null or missing): nothing was decided on it; retry")
 	}
 	bySlug := make(map[string]json.RawMessage, len(p.Agents))
+	slugs := make([]string, len(p.Agents))
 	for i, a := range p.Agents {
-		slug, known := slugs[string(a)]
-		if !known {
+		var slug string
+		if prev != nil && i < len(prev.slugs) && bytes.Equal(a, prev.Agents[i]) {
+			slug = prev.slugs[i]
+		} else {
 			var id struct {
 				Slug string `json:"slug"`
 			}
@@ -128,16 +132,14 @@ func (p *wirePullState) validate(op, env string, slugs map[string]string) error 
 				return malformed(fmt.Sprintf("lists agents[%d] without a slug", i))
 			}
 			slug = id.Slug
-			if slugs != nil {
-				slugs[string(a)] = slug
-			}
 		}
 		if _, dup := bySlug[slug]; dup {
 			return malformed(fmt.Sprintf("lists agent %q twice: which one the backend holds is unknown", slug))
 		}
 		bySlug[slug] = a
+		slugs[i] = slug
 	}
-	p.bySlug = bySlug
+	p.bySlug, p.slugs = bySlug, slugs
 	return nil
 }
 
@@ -159,6 +161,7 @@ type wirePullState struct {
 	Triggers    []json.RawMessage `json:"triggers"`
 
 	bySlug map[string]json.RawMessage // Agents by slug, built once by pulledAgents
+	slugs  []string                   // the slug of each of Agents, in order; built by validate
 }
 
 // envView is one environment's agents as the SDK compares them.
@@ -313,15 +316,14 @@ func (r *remote) check(op string) error {
 			return err
 		}
 	}
-	slugs := map[string]string{}
-	for _, p := range []struct {
-		pull *wirePullState
-		name string
-	}{{r.devPull, "development "}, {r.prodPull, "production "}} {
-		if p.pull != nil {
-			if err := p.pull.validate(op, p.name, slugs); err != nil {
-				return err
-			}
+	if r.devPull != nil {
+		if err := r.devPull.validate(op, "development ", nil); err != nil {
+			return err
+		}
+	}
+	if r.prodPull != nil {
+		if err := r.prodPull.validate(op, "production ", r.devPull); err != nil {
+			return err
 		}
 	}
 	indexed := r.dev.Agents

@@ -1,6 +1,7 @@
 package struere
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -292,44 +293,45 @@ type content struct {
 	digest string
 }
 
-// pulledContents indexes one pull state's items of a kind by their key.
-// memo, shared by the pull states of one operation, maps an item's exact
-// bytes to what they gave: development and production usually serve the
-// same bytes for a deployed item, and decoding and canonicalizing them
-// was most of Status's cost. Contents are only read after this, so both
-// environments may share one.
-func pulledContents(op string, raws []json.RawMessage, kind string, memo map[string]keyedContent) (map[string]content, error) {
+// pulledContents indexes one pull state's items of a kind by their key,
+// and returns them in order too. prevRaws and prev, when not nil, are the
+// same kind's items of the other environment and what they gave:
+// development and production usually serve the same bytes at the same
+// position for a deployed item, and decoding and canonicalizing them was
+// most of Status's cost, so such an item shares the other's content
+// (contents are only read after this).
+func pulledContents(op string, raws []json.RawMessage, kind string, prevRaws []json.RawMessage, prev []keyedContent) (map[string]content, []keyedContent, error) {
 	out := make(map[string]content, len(raws))
+	list := make([]keyedContent, len(raws))
 	key := "slug"
 	if kind == string(KindRole) {
 		key = "name"
 	}
-	for _, raw := range raws {
-		if kc, ok := memo[string(raw)]; ok && kc.kind == kind {
-			out[kc.key] = kc.content
+	for i, raw := range raws {
+		if i < len(prev) && bytes.Equal(raw, prevRaws[i]) {
+			list[i] = prev[i]
+			out[prev[i].key] = prev[i].content
 			continue
 		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " that is not an object", kinds: []error{ErrMalformedResponse}}
+			return nil, nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " that is not an object", kinds: []error{ErrMalformedResponse}}
 		}
 		k, _ := m[key].(string)
 		if k == "" {
-			return nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " without a " + key, kinds: []error{ErrMalformedResponse}}
+			return nil, nil, &APIError{Op: op, Path: fnGetPullState, Message: "pull state lists a " + kind + " without a " + key, kinds: []error{ErrMalformedResponse}}
 		}
 		c := canonicalContent(kind, m)
 		out[k] = c
-		if memo != nil {
-			memo[string(raw)] = keyedContent{kind: kind, key: k, content: c}
-		}
+		list[i] = keyedContent{key: k, content: c}
 	}
-	return out, nil
+	return out, list, nil
 }
 
-// keyedContent is a pulled item's content with its kind and key.
+// keyedContent is a pulled item's content with its key.
 type keyedContent struct {
-	kind, key string
-	content   content
+	key     string
+	content content
 }
 
 // canonicalContent normalizes one item the way the backend stores and
@@ -587,18 +589,21 @@ func buildStatus(op string, r *remote, local *Definitions, org string) (*Status,
 		}
 	}
 	// Pulled contents; nil maps when not read.
-	memo := map[string]keyedContent{}
+	// Production's items reuse development's where the bytes are the same
+	// (see pulledContents): prevRaws and prev hold development's, by kind.
+	prevRaws, prev := map[string][]json.RawMessage{}, map[string][]keyedContent{}
 	pulled := func(p *wirePullState) (map[string]map[string]content, error) {
 		if p == nil {
 			return nil, nil
 		}
 		out := map[string]map[string]content{}
 		for kind, raws := range map[string][]json.RawMessage{"agent": p.Agents, string(KindEntityType): p.EntityTypes, string(KindRole): p.Roles, string(KindTrigger): p.Triggers} {
-			m, err := pulledContents(op, raws, kind, memo)
+			m, list, err := pulledContents(op, raws, kind, prevRaws[kind], prev[kind])
 			if err != nil {
 				return nil, err
 			}
 			out[kind] = m
+			prevRaws[kind], prev[kind] = raws, list
 		}
 		return out, nil
 	}
