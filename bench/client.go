@@ -129,7 +129,10 @@ func goRun(ctx context.Context, c *struere.Client, n, conc int) (result, error) 
 // runClient runs a client process with the token and organization in its
 // environment and decodes the clientResults it prints.
 func runClient(cmd *exec.Cmd, token, org string) (clientResults, error) {
-	cmd.Env = append(os.Environ(), envToken+"="+token, envOrg+"="+org)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, envToken+"="+token, envOrg+"="+org)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

@@ -163,13 +163,93 @@ func definitions(n int) *struere.Definitions {
 	return d
 }
 
+// childCommand runs this binary again in the given role (replay-server
+// or go-client). STRUERE_BENCH_CHILD=1 tells a test binary (bench's
+// benchmarks run the same processes) to act as the command.
+func childCommand(ctx context.Context, role string, args ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{"-role", role}, args...)...)
+	cmd.Env = append(os.Environ(), "STRUERE_BENCH_CHILD=1")
+	return cmd, nil
+}
+
+// sizeRun is both clients' figures at one size.
+type sizeRun struct {
+	agents     int
+	bodyBytes  int // of the four answers of one Status (replay mode)
+	goR        clientResults
+	jsR        *clientResults // nil without the JS client
+	loadBefore string
+}
+
+// runSize seeds strueretest HEAD with agents deployed agents and runs the
+// Go client process, then the JS client process (when js is not nil), ops
+// Status calls per client mode each. In replay mode the answers are
+// captured once and served by a replay server process (strueretest is
+// closed first); in live mode strueretest serves them, with delay.
+func runSize(ctx context.Context, mode string, agents, ops, conc int, delay time.Duration, js *jsEnv, tmp string) (sizeRun, error) {
+	out := sizeRun{agents: agents, loadBefore: loadavg()}
+	srv, _, err := backend(ctx, agents, true)
+	if err != nil {
+		return out, err
+	}
+	url, token, org := srv.URL(), srv.Token().Reveal(), srv.OrganizationID()
+	stop := srv.Close
+	if mode == "replay" {
+		recs, err := capture(ctx, srv)
+		srv.Close()
+		if err != nil {
+			return out, err
+		}
+		for _, r := range recs {
+			if r.Args != nil && !strings.Contains(string(r.Args), `"eval"`) {
+				out.bodyBytes += len(r.Body)
+			}
+		}
+		file := filepath.Join(tmp, fmt.Sprintf("responses-%d.json", agents))
+		data, err := json.Marshal(recs)
+		if err != nil {
+			return out, err
+		}
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			return out, err
+		}
+		cmd, err := childCommand(ctx, "replay-server", "-responses", file)
+		if err != nil {
+			return out, err
+		}
+		rp, err := startReplay(cmd)
+		if err != nil {
+			return out, err
+		}
+		url, stop = rp.url, rp.stop
+	} else if delay > 0 {
+		srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
+	}
+	defer stop()
+	cmd, err := childCommand(ctx, "go-client", "-url", url, "-n", fmt.Sprint(ops), "-c", fmt.Sprint(conc))
+	if err != nil {
+		return out, err
+	}
+	if out.goR, err = runClient(cmd, token, org); err != nil {
+		return out, err
+	}
+	if js != nil {
+		r, err := runClient(js.command(ctx, url, ops, conc), token, org)
+		if err != nil {
+			return out, err
+		}
+		out.jsR = &r
+	}
+	return out, nil
+}
+
 // compare runs the Go and JS client processes at every size, against the
 // replay server (replay) or strueretest itself (live).
 func compare(ctx context.Context, mode string, sizes []int, n, conc int, delay time.Duration) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	js, why := installJS(ctx)
 	if js != nil {
 		defer js.close()
@@ -183,77 +263,30 @@ func compare(ctx context.Context, mode string, sizes []int, n, conc int, delay t
 	fmt.Printf("workload: Status = getSyncState ‖ getPullState of development and production (4 queries), %d concurrent callers; %s\n", conc,
 		map[string]string{"replay": "recorded HEAD responses served by a replay server process", "live": "strueretest HEAD in the parent process"}[mode])
 	fmt.Printf("\n%-7s %-22s %6s %9s %10s %9s %9s %9s %9s\n", "agents", "client / mode", "ops", "ops/s", "CPU ms/op", "p50 ms", "p99 ms", "RSS MB", "alloc/op")
-	type pair struct {
-		agents int
-		goR    clientResults
-		jsR    *clientResults
-	}
-	var rows []pair
+	var rows []sizeRun
 	for _, agents := range sizes {
-		ops := statusOps(agents, n)
-		srv, _, err := backend(ctx, agents, true)
+		r, err := runSize(ctx, mode, agents, statusOps(agents, n), conc, delay, js, tmp)
 		if err != nil {
 			return err
 		}
-		url, token, org := srv.URL(), srv.Token().Reveal(), srv.OrganizationID()
-		var stop func()
 		if mode == "replay" {
-			recs, err := capture(ctx, srv)
-			srv.Close()
-			if err != nil {
-				return err
-			}
-			file := filepath.Join(tmp, fmt.Sprintf("responses-%d.json", agents))
-			data, err := json.Marshal(recs)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(file, data, 0o600); err != nil {
-				return err
-			}
-			rp, err := startReplay(self, file)
-			if err != nil {
-				return err
-			}
-			url, stop = rp.url, rp.stop
-			total := 0
-			for _, r := range recs {
-				total += len(r.Body)
-			}
-			fmt.Printf("%-7d recorded %d responses, %d bytes per Status (4 queries); load average %s\n", agents, len(recs), total-len(recs[1].Body), loadavg())
+			fmt.Printf("%-7d %d bytes of answers per Status; load average before %s, after %s\n", agents, r.bodyBytes, r.loadBefore, loadavg())
 		} else {
-			if delay > 0 {
-				srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
-			}
-			stop = srv.Close
-			fmt.Printf("%-7d load average %s\n", agents, loadavg())
+			fmt.Printf("%-7d load average before %s, after %s\n", agents, r.loadBefore, loadavg())
 		}
-		p := pair{agents: agents}
-		p.goR, err = runClient(exec.CommandContext(ctx, self, "-role", "go-client", "-url", url, "-n", fmt.Sprint(ops), "-c", fmt.Sprint(conc)), token, org)
-		if err != nil {
-			stop()
-			return err
+		printRow(agents, "Go SDK, sequential", r.goR.Sequential)
+		printRow(agents, fmt.Sprintf("Go SDK, %d concurrent", conc), r.goR.Concurrent)
+		if r.jsR != nil {
+			printRow(agents, "Convex JS, sequential", r.jsR.Sequential)
+			printRow(agents, fmt.Sprintf("Convex JS, %d concurrent", conc), r.jsR.Concurrent)
 		}
-		printRow(agents, "Go SDK, sequential", p.goR.Sequential)
-		printRow(agents, fmt.Sprintf("Go SDK, %d concurrent", conc), p.goR.Concurrent)
-		if js != nil {
-			r, err := runClient(js.command(ctx, url, ops, conc), token, org)
-			if err != nil {
-				stop()
-				return err
-			}
-			p.jsR = &r
-			printRow(agents, "Convex JS, sequential", r.Sequential)
-			printRow(agents, fmt.Sprintf("Convex JS, %d concurrent", conc), r.Concurrent)
-		}
-		stop()
-		rows = append(rows, p)
+		rows = append(rows, r)
 	}
 	if js == nil {
 		fmt.Printf("\nofficial Convex JS client skipped: %s\n", why)
 		return nil
 	}
-	fmt.Printf("\nGo / JS client CPU per Status (lower is better for Go), and JS / Go wall time:\n")
+	fmt.Printf("\nGo / JS client CPU per Status (target at 1,000 and 10,000 agents: at most 0.333), and JS / Go wall time:\n")
 	for _, p := range rows {
 		fmt.Printf("%-7d sequential: CPU %.3f (%.3f / %.3f ms)  wall %.2fx   %d concurrent: CPU %.3f (%.3f / %.3f ms)  wall %.2fx\n", p.agents,
 			p.goR.Sequential.cpuPerOp()/p.jsR.Sequential.cpuPerOp(), p.goR.Sequential.cpuPerOp(), p.jsR.Sequential.cpuPerOp(),

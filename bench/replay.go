@@ -171,9 +171,8 @@ type replayProcess struct {
 	url   string
 }
 
-// startReplay runs this binary as a replay server serving file.
-func startReplay(self, file string) (*replayProcess, error) {
-	cmd := exec.Command(self, "-role", "replay-server", "-responses", file)
+// startReplay starts cmd, a replay server process, and reads its URL.
+func startReplay(cmd *exec.Cmd) (*replayProcess, error) {
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
