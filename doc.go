@@ -165,6 +165,13 @@
 // assignments copied from development, a deploy event, plan limits
 // checked again).
 //
+// Deploy promotes agents only unless PromoteResources names entity types,
+// roles or triggers to promote too: the plan then lists each resource of
+// those kinds as create, update, delete or unchanged with its changes
+// field by field, production resources development lacks are deleted only
+// with AllowResourceDeletions, and agents and resources are written in one
+// call, so the deploy applies in full or not at all.
+//
 // Deploys and Syncs of one Client never overlap. Immediately before
 // writing, each reads the state it depends on again and refuses with
 // ErrStalePlan if it changed; after writing, what the backend reports
