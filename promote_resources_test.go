@@ -564,3 +564,32 @@ func jsonArgEnv(t *testing.T, args json.RawMessage) string {
 	require.NoError(t, json.Unmarshal(args, &a))
 	return a.Environment
 }
+
+// With API keys alone the promotion goes through /v1/sync, triggers
+// included.
+func TestDeployPromotesResourcesWithAPIKeysAlone(t *testing.T) {
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
+	dev, prod := keyPair(t, srv)
+	c, err := struere.New(struere.Config{URL: srv.URL(), SiteURL: srv.SiteURL(), APIKeys: []struere.APIKey{dev, prod}})
+	require.NoError(t, err)
+	defs := resourceProject(t, struere.GenerationHead)
+	defs.Roles = nil // role agentAccess cannot be read without a user token
+	_, err = c.Sync(ctxT(t), defs)
+	require.NoError(t, err)
+	srv.ResetRequests()
+	res, err := c.Deploy(ctxT(t), struere.PromoteResources(struere.KindEntityType, struere.KindTrigger), keysOnlyLosses)
+	require.NoError(t, err)
+	require.True(t, res.Verified)
+	var writes []string
+	for _, r := range srv.Requests() {
+		if r.URLPath == "/v1/sync" {
+			writes = append(writes, string(r.Args))
+		}
+	}
+	require.Len(t, writes, 1)
+	require.Contains(t, writes[0], `"triggers":[`)
+	st, err := c.Status(ctxT(t))
+	require.NoError(t, err)
+	require.True(t, st.InSync(), "%v %v", st.ProductionDiffers(), st.ResourcesDiffer())
+	require.Len(t, srv.Triggers(struere.Production), 1)
+}
