@@ -11,7 +11,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/struere/struere-go/internal/convex"
 )
 
 // ReleaseSchemaVersion is the version of the Release JSON layout this
@@ -40,7 +43,8 @@ const ReleaseSchemaVersion = 1
 //	 "items": [{"kind": "agent", "name": "support",
 //	            "before": {…},       // production's content before the deploy; omitted when it had none
 //	            "after": {…},        // production's content as the deploy left it, read back
-//	            "afterDigest": "…"}], // SHA-256 of after in canonical form
+//	            "afterDigest": "…",  // SHA-256 of after in canonical form
+//	            "missing": ["threadContextParams"]}], // fields of before that could not be read; omitted when none
 //	 "afterUnknown": "…",            // set when the deploy could not read production back
 //	 "contentUnavailable": "…",      // set when the backend does not serve production content
 //	 "checksum": "…"}                // SHA-256 over everything above
@@ -297,7 +301,7 @@ func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *reco
 			rel.Items[i].Missing = append(before.missing[k], roleRecordLosses(r, rec, k)...)
 		}
 	}
-	after, err := c.readProduction(ctx, op+": record the release", r.gen)
+	after, err := c.readItems(ctx, op+": record the release", r.gen, affected)
 	if err != nil {
 		rel.AfterUnknown = "production could not be read back after the deploy: " + err.Error()
 		return rel
@@ -308,6 +312,146 @@ func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *reco
 		rel.Items[i].AfterDigest = contentDigest(after.items[k])
 	}
 	return rel
+}
+
+// readItems reads production's content of the items named: both sync
+// states and production's pull state, and only the recovery queries those
+// items need (the configuration of each affected agent, production's role
+// list when a role is affected), so that recording a release costs a few
+// queries besides the deploy's own read-back. Content of other items may
+// lack recovered fields.
+func (c *Client) readItems(ctx context.Context, op string, gen Generation, items []itemKey) (*snapshot, error) {
+	r, err := c.readRemoteAs(ctx, op, gen, reads{prodPull: true})
+	if err != nil {
+		return nil, err
+	}
+	rec := &recovery{}
+	if gen == GenerationHead {
+		var slugs []string
+		roles := false
+		for _, k := range items {
+			switch {
+			case k.kind == KindAgent && r.prodView(k.name).configured:
+				slugs = append(slugs, k.name)
+			case k.kind == KindRole:
+				roles = true
+			}
+		}
+		var fns []func(context.Context) error
+		if len(slugs) > 0 {
+			fns = append(fns, func(ctx context.Context) error { return c.recoverAgentConfigs(ctx, op, r, slugs, rec) })
+		}
+		if roles && len(r.prod.Roles) > 0 {
+			fns = append(fns, func(ctx context.Context) error { return c.recoverRoleAccess(ctx, op, r, rec) })
+		}
+		if err := parallel(ctx, fns...); err != nil {
+			return nil, err
+		}
+	}
+	return productionSnapshot(op, r, rec)
+}
+
+// recoverAgentConfigs reads the production configurations of the agents
+// named by id (agents:list, agents:getWithConfig) into rec.prod, checking
+// each against the sync state; rec.agentsWhy says why they could not be
+// used.
+func (c *Client) recoverAgentConfigs(ctx context.Context, op string, r *remote, slugs []string, rec *recovery) error {
+	var list []agentDoc
+	if err := c.call(ctx, op, convex.Query, fnAgentsList, struct{}{}, &list); err != nil {
+		if unusable(err) {
+			rec.agentsWhy = recoveryAgentsReason + " failed: " + err.Error()
+			return nil
+		}
+		return err
+	}
+	ids := map[string]string{}
+	for _, a := range list {
+		if a.Status == "deleted" {
+			continue
+		}
+		if why := c.orgMismatch(a.OrganizationID); why != "" {
+			rec.agentsWhy = recoveryAgentsReason + ": " + why
+			return nil
+		}
+		if _, dup := ids[a.Slug]; dup || a.ID == "" {
+			rec.agentsWhy = recoveryAgentsReason + fmt.Sprintf(": agents:list lists agent %q twice or without an id", a.Slug)
+			return nil
+		}
+		ids[a.Slug] = a.ID
+	}
+	docs := make([]*agentWithConfig, len(slugs))
+	var mu sync.Mutex
+	err := parallelN(ctx, recoveryConcurrency, len(slugs), func(ctx context.Context, i int) error {
+		id, ok := ids[slugs[i]]
+		if !ok {
+			return nil
+		}
+		var doc *agentWithConfig
+		if err := c.call(ctx, op, convex.Query, fnAgentsWithConfig, idArgs{ID: id}, &doc); err != nil {
+			if unusable(err) {
+				mu.Lock()
+				rec.agentsWhy = recoveryAgentsReason + " failed: " + err.Error()
+				mu.Unlock()
+				return nil
+			}
+			return err
+		}
+		docs[i] = doc
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rec.agentsWhy != "" {
+		return nil
+	}
+	rec.prod = map[string]*agentExtras{}
+	for i, slug := range slugs {
+		d := docs[i]
+		if d == nil || d.Slug != slug || d.ProductionConfig == nil || d.ProductionConfig.Version != r.prodView(slug).version {
+			rec.agentsWhy = recoveryAgentsReason + fmt.Sprintf(": agent %q's production configuration read by id differs from the sync state (a concurrent change, or another organization)", slug)
+			rec.prod = nil
+			return nil
+		}
+		rec.prod[slug] = &agentExtras{FirstMessageSuggestions: d.ProductionConfig.FirstMessageSuggestions, ThreadContextParams: d.ProductionConfig.ThreadContextParams}
+	}
+	return nil
+}
+
+// recoverRoleAccess reads production's roles' agentAccess (roles:list)
+// into rec.roleAccess, checked against the sync state.
+func (c *Client) recoverRoleAccess(ctx context.Context, op string, r *remote, rec *recovery) error {
+	var list []roleDoc
+	if err := c.call(ctx, op, convex.Query, fnRolesList, envArgs{Environment: Production}, &list); err != nil {
+		if unusable(err) {
+			rec.rolesWhy = recoveryRolesReason + " failed: " + err.Error()
+			return nil
+		}
+		return err
+	}
+	access := map[string]json.RawMessage{}
+	var names []string
+	for _, d := range list {
+		if d.IsSystem {
+			continue
+		}
+		if why := c.orgMismatch(d.OrganizationID); why != "" {
+			rec.rolesWhy = recoveryRolesReason + ": " + why
+			return nil
+		}
+		names = append(names, d.Name)
+		access[d.Name] = d.AgentAccess
+	}
+	want := make([]string, 0, len(r.prod.Roles))
+	for _, x := range r.prod.Roles {
+		want = append(want, x.Name)
+	}
+	if !sameSet(want, names) {
+		rec.rolesWhy = recoveryRolesReason + ": roles:list lists other production roles than the sync state (another organization, or a concurrent change)"
+		return nil
+	}
+	rec.roleAccess = access
+	return nil
 }
 
 // readProduction reads production's content: both sync states,
