@@ -593,3 +593,25 @@ func TestDeployPromotesResourcesWithAPIKeysAlone(t *testing.T) {
 	require.True(t, st.InSync(), "%v %v", st.ProductionDiffers(), st.ResourcesDiffer())
 	require.Len(t, srv.Triggers(struere.Production), 1)
 }
+
+// A disabled development trigger is invisible too: production's enabled
+// trigger of that slug looks like one development lacks, so promoting
+// triggers plans to delete it, which is refused unless deletions are
+// allowed; the plan says why it cannot tell.
+func TestDeployCannotSeeADisabledDevelopmentTrigger(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	act := json.RawMessage(`[{"tool":"event.emit","args":{}}]`)
+	_, err := srv.SeedTrigger(struere.Development, strueretest.Trigger{Name: "Paused", Slug: "paused", EntityType: "customer", Action: "updated", Actions: act, Disabled: true})
+	require.NoError(t, err)
+	_, err = srv.SeedTrigger(struere.Production, strueretest.Trigger{Name: "Paused", Slug: "paused", EntityType: "customer", Action: "updated", Actions: act})
+	require.NoError(t, err)
+	dry, err := c.Deploy(ctxT(t), struere.DryRun(), struere.PromoteResources(struere.KindTrigger))
+	require.NoError(t, err)
+	require.Equal(t, struere.ResourceDelete, actions(dry.Plan)["trigger paused"])
+	require.Contains(t, strings.Join(dry.Plan.Notes, "\n"), "a disabled development trigger cannot be seen either")
+	var refused bool
+	for _, r := range dry.Plan.Refusals {
+		refused = refused || (r.Slug == "paused" && r.Kind == "trigger")
+	}
+	require.True(t, refused, "%+v", dry.Plan.Refusals)
+}
