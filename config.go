@@ -42,7 +42,7 @@ type Config struct {
 	Token Token
 
 	// TokenSource supplies the user's JWT for each call, refreshing it as
-	// needed (see TokenSource, CredentialsFile). Set at most one of Token
+	// needed (see TokenSource, OpenCredentialsFile). Set at most one of Token
 	// and TokenSource.
 	TokenSource TokenSource
 
@@ -160,7 +160,7 @@ const (
 //   - URL from STRUERE_CONVEX_URL, else DefaultURL; SiteURL from
 //     STRUERE_SITE_URL, else derived;
 //   - the user token: Token from STRUERE_TOKEN (it does not refresh);
-//     else TokenSource is a CredentialsFile over
+//     else TokenSource is OpenCredentialsFile's source over
 //     ~/.struere/credentials.json when the file holds a "token" (it
 //     refreshes the token with the file's "sessionId"); the file's
 //     "expiresAt" must not have passed (an expired file is reported, and
@@ -225,7 +225,7 @@ func ConfigFromEnv() (Config, error) {
 				if err != nil {
 					return Config{}, err
 				}
-				src := &CredentialsFile{path: path, now: time.Now}
+				src := &loginFile{path: path, now: time.Now}
 				if src.refreshURL, err = url.Parse(site + refreshRoute); err != nil {
 					return Config{}, fmt.Errorf("struere: config: site URL: %w", err)
 				}

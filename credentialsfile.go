@@ -21,11 +21,11 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// Refresh limits of a CredentialsFile.
+// Refresh limits of OpenCredentialsFile's source.
 const (
 	// refreshRoute is the backend's token refresh route on the site URL.
 	refreshRoute = "/v1/auth/refresh"
-	// refreshBudget is how many refresh requests one CredentialsFile sends
+	// refreshBudget is how many refresh requests one source sends
 	// in any minute: the backend allows 20 per minute per session, in a
 	// fixed window, so a sliding budget of 20 never exceeds it.
 	refreshBudget = 20
@@ -44,41 +44,8 @@ const opRefresh = "refresh token"
 // sessionIDPattern is the form of a Clerk session id.
 var sessionIDPattern = regexp.MustCompile(`^sess_[A-Za-z0-9]+$`)
 
-// CredentialsFile is a TokenSource over the struere CLI's login file,
-// ~/.struere/credentials.json, as ConfigFromEnv uses it. It returns the
-// file's token and refreshes it through the backend's /v1/auth/refresh
-// route with the file's "sessionId":
-//
-//   - when the token's "exp" claim is less than 30 seconds (or half the
-//     token's lifetime) away, or has passed;
-//   - when the backend answers a call with HTTP 401 (Refresh);
-//
-// and never otherwise, so a busy program does not spend the backend's
-// budget of 20 refreshes per minute per session; CredentialsFile itself
-// never sends more than 20 in any minute. Concurrent calls share one
-// refresh. Before refreshing it re-reads the file, and takes a newer token
-// another process (the CLI) wrote there instead of refreshing.
-//
-// A refreshed token is written back into the file for the CLI: the file is
-// replaced atomically (a temporary file in the same directory, renamed
-// over it) with mode 0600, only "token" changed and every other field kept
-// in its place. A file that has disappeared (`struere logout`) is not
-// recreated, and a failed write does not fail the call: the new token is
-// still used.
-//
-// A failed refresh is returned as an error matching ErrNotAuthenticated
-// (and ErrRateLimited when rate limited), whose text says why, for
-// example "Session expired or invalid". It is never hidden behind the old
-// token once that has expired or been rejected; only a token that is
-// still valid is used while a refresh that was merely due fails, and the
-// next attempt then waits at least 5 seconds (or the backend's
-// Retry-After). A login whose "expiresAt" has passed is refused the same
-// way: run `struere login` again.
-//
-// The session id is a secret like the token: neither appears in an error,
-// a log record or the output of fmt. Refresh requests go through the
-// Client's transport (Config.HTTPClient) when made for a Client's call.
-type CredentialsFile struct {
+// loginFile is the TokenRefresher OpenCredentialsFile returns.
+type loginFile struct {
 	path       string
 	refreshURL *url.URL
 	now        func() time.Time
@@ -102,13 +69,47 @@ type refreshFlight struct {
 	err  error
 }
 
-// OpenCredentialsFile reads the struere CLI's credentials file at path and
-// returns a TokenSource over it that refreshes through siteURL (the
-// deployment's site URL, e.g. https://rapid-wildebeest-172.convex.site;
-// https unless the host is a loopback address). It fails, naming the file
-// and the fix, when the file cannot be read, is not valid JSON, has no
-// "token", or its "expiresAt" has passed. It does no network I/O.
-func OpenCredentialsFile(path, siteURL string) (*CredentialsFile, error) {
+// OpenCredentialsFile reads the struere CLI's credentials file at path
+// (~/.struere/credentials.json, as ConfigFromEnv uses it) and returns a
+// TokenSource over it that refreshes through siteURL (the deployment's
+// site URL, e.g. https://rapid-wildebeest-172.convex.site; https unless the
+// host is a loopback address). It fails, naming the file and the fix, when
+// the file cannot be read, is not valid JSON, has no "token", or its
+// "expiresAt" has passed. It does no network I/O.
+//
+// The source returns the file's token and refreshes it through the
+// backend's /v1/auth/refresh route with the file's "sessionId":
+//
+//   - when the token's "exp" claim is less than 30 seconds (or half the
+//     token's lifetime) away, or has passed;
+//   - when the backend answers a call with HTTP 401 (Refresh);
+//
+// and never otherwise, so a busy program does not spend the backend's
+// budget of 20 refreshes per minute per session; the source itself
+// never sends more than 20 in any minute. Concurrent calls share one
+// refresh. Before refreshing it re-reads the file, and takes a newer token
+// another process (the CLI) wrote there instead of refreshing.
+//
+// A refreshed token is written back into the file for the CLI: the file is
+// replaced atomically (a temporary file in the same directory, renamed
+// over it) with mode 0600, only "token" changed and every other field kept
+// in its place. A file that has disappeared (`struere logout`) is not
+// recreated, and a failed write does not fail the call: the new token is
+// still used.
+//
+// A failed refresh is returned as an error matching ErrNotAuthenticated
+// (and ErrRateLimited when rate limited), whose text says why, for
+// example "Session expired or invalid". It is never hidden behind the old
+// token once that has expired or been rejected; only a token that is
+// still valid is used while a refresh that was merely due fails, and the
+// next attempt then waits at least 5 seconds (or the backend's
+// Retry-After). A login whose "expiresAt" has passed is refused the same
+// way: run `struere login` again.
+//
+// The session id is a secret like the token: neither appears in an error,
+// a log record or the output of fmt. Refresh requests go through the
+// Client's transport (Config.HTTPClient) when made for a Client's call.
+func OpenCredentialsFile(path, siteURL string) (TokenRefresher, error) {
 	site, err := parseDeploymentURL("SiteURL", siteURL, false)
 	if err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func OpenCredentialsFile(path, siteURL string) (*CredentialsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("struere: config: SiteURL: %w", err)
 	}
-	f := &CredentialsFile{path: path, refreshURL: refresh, now: time.Now}
+	f := &loginFile{path: path, refreshURL: refresh, now: time.Now}
 	cf, err := readCredentialsFile(path, f.now())
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func OpenCredentialsFile(path, siteURL string) (*CredentialsFile, error) {
 
 // take adopts a file's token, session and login expiry. f.mu is held or f
 // is new.
-func (f *CredentialsFile) take(cf *credentialsFile) {
+func (f *loginFile) take(cf *credentialsFile) {
 	f.tok = NewToken(strings.TrimSpace(cf.Token))
 	f.exp, f.iat = jwtTimes(f.tok.Reveal())
 	f.session = NewToken(strings.TrimSpace(cf.SessionID))
@@ -139,26 +140,26 @@ func (f *CredentialsFile) take(cf *credentialsFile) {
 }
 
 // Path returns the file's path.
-func (f *CredentialsFile) Path() string { return f.path }
+func (f *loginFile) Path() string { return f.path }
 
 // String describes the source by its path only.
-func (f *CredentialsFile) String() string { return "struere.CredentialsFile(" + f.path + ")" }
+func (f *loginFile) String() string { return "struere credentials file " + f.path }
 
 // GoString is String, for %#v.
-func (f *CredentialsFile) GoString() string { return f.String() }
+func (f *loginFile) GoString() string { return f.String() }
 
 // Format prints String for every verb, so no secret is ever formatted.
-func (f *CredentialsFile) Format(s fmt.State, _ rune) { _, _ = s.Write([]byte(f.String())) }
+func (f *loginFile) Format(s fmt.State, _ rune) { _, _ = s.Write([]byte(f.String())) }
 
 // LogValue keeps the token and session id out of slog output.
-func (f *CredentialsFile) LogValue() slog.Value { return slog.StringValue(f.String()) }
+func (f *loginFile) LogValue() slog.Value { return slog.StringValue(f.String()) }
 
 // MarshalJSON encodes the source as its description.
-func (f *CredentialsFile) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }
+func (f *loginFile) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }
 
 // Token returns the file's token, refreshing it first when its exp is
-// near or has passed (see CredentialsFile).
-func (f *CredentialsFile) Token(ctx context.Context) (Token, error) {
+// near or has passed (see OpenCredentialsFile).
+func (f *loginFile) Token(ctx context.Context) (Token, error) {
 	f.mu.Lock()
 	now := f.now()
 	if err := f.loginExpired(now); err != nil {
@@ -183,7 +184,7 @@ func (f *CredentialsFile) Token(ctx context.Context) (Token, error) {
 // Refresh replaces rejected, a token the backend answered 401 to. When
 // rejected is no longer the current token, it returns the current one
 // without a request. A failure is an error matching ErrNotAuthenticated.
-func (f *CredentialsFile) Refresh(ctx context.Context, rejected Token) (Token, error) {
+func (f *loginFile) Refresh(ctx context.Context, rejected Token) (Token, error) {
 	f.mu.Lock()
 	if err := f.loginExpired(f.now()); err != nil {
 		f.mu.Unlock()
@@ -199,7 +200,7 @@ func (f *CredentialsFile) Refresh(ctx context.Context, rejected Token) (Token, e
 
 // due reports whether the token should be refreshed before use. f.mu is
 // held.
-func (f *CredentialsFile) due(now time.Time) bool { return tokenDue(f.exp, f.iat, now) }
+func (f *loginFile) due(now time.Time) bool { return tokenDue(f.exp, f.iat, now) }
 
 // tokenDue reports whether a token with these claims should be refreshed
 // at now.
@@ -214,7 +215,7 @@ func tokenDue(exp, iat, now time.Time) bool {
 	return !now.Before(exp.Add(-margin))
 }
 
-func (f *CredentialsFile) loginExpired(now time.Time) error {
+func (f *loginFile) loginExpired(now time.Time) error {
 	if f.loginExp.IsZero() || now.Before(f.loginExp) {
 		return nil
 	}
@@ -224,7 +225,7 @@ func (f *CredentialsFile) loginExpired(now time.Time) error {
 
 // budgetLeft prunes the record of sent refreshes to the last minute and
 // returns how many more may be sent now. f.mu is held.
-func (f *CredentialsFile) budgetLeft(now time.Time) int {
+func (f *loginFile) budgetLeft(now time.Time) int {
 	keep := f.sent[:0]
 	for _, t := range f.sent {
 		if now.Sub(t) < time.Minute {
@@ -239,7 +240,7 @@ func (f *CredentialsFile) budgetLeft(now time.Time) int {
 // is held on entry and released. must says the current token may not be
 // used (expired, or rejected by the backend): a failed refresh is then an
 // error; otherwise the still-valid current token is returned instead.
-func (f *CredentialsFile) refreshLocked(ctx context.Context, must bool) (Token, error) {
+func (f *loginFile) refreshLocked(ctx context.Context, must bool) (Token, error) {
 	now := f.now()
 	if f.flight == nil {
 		// Another process (the CLI) may have refreshed the file already.
@@ -290,7 +291,7 @@ func (f *CredentialsFile) refreshLocked(ctx context.Context, must bool) (Token, 
 
 // mayRefresh says why no refresh request may be sent now, if so. f.mu is
 // held.
-func (f *CredentialsFile) mayRefresh(now time.Time) error {
+func (f *loginFile) mayRefresh(now time.Time) error {
 	session := f.session.Reveal()
 	switch {
 	case session == "":
@@ -319,7 +320,7 @@ func (f *CredentialsFile) mayRefresh(now time.Time) error {
 
 // adoptNewer re-reads the file and takes its token when it is another one
 // that is not due for refresh. f.mu is held.
-func (f *CredentialsFile) adoptNewer(now time.Time) bool {
+func (f *loginFile) adoptNewer(now time.Time) bool {
 	cf, err := readCredentialsFile(f.path, now)
 	if err != nil || strings.TrimSpace(cf.Token) == "" || strings.TrimSpace(cf.Token) == f.tok.Reveal() {
 		return false
@@ -334,7 +335,7 @@ func (f *CredentialsFile) adoptNewer(now time.Time) bool {
 }
 
 // finish records a refresh's outcome and wakes the callers waiting for it.
-func (f *CredentialsFile) finish(fl *refreshFlight, tok Token, err error) {
+func (f *loginFile) finish(fl *refreshFlight, tok Token, err error) {
 	f.mu.Lock()
 	now := f.now()
 	if err == nil {
@@ -357,7 +358,7 @@ func (f *CredentialsFile) finish(fl *refreshFlight, tok Token, err error) {
 }
 
 // post sends one refresh request.
-func (f *CredentialsFile) post(ctx context.Context, session Token) (Token, error) {
+func (f *loginFile) post(ctx context.Context, session Token) (Token, error) {
 	rpc, _ := ctx.Value(refreshPoster{}).(*convex.Client)
 	if rpc == nil {
 		f.mu.Lock()
@@ -410,7 +411,7 @@ func (f *CredentialsFile) post(ctx context.Context, session Token) (Token, error
 // writeBack stores tok as the file's "token", keeping every other field
 // in its place, by an atomic replace with mode 0600. A missing file is not
 // recreated; failures leave the file as it was. f.mu is held.
-func (f *CredentialsFile) writeBack(tok string) {
+func (f *loginFile) writeBack(tok string) {
 	data, err := os.ReadFile(f.path)
 	if err != nil {
 		return

@@ -32,8 +32,8 @@
 // Calls to the Convex function API carry the user's JWT, the token `struere
 // login` stores in ~/.struere/credentials.json (or STRUERE_TOKEN):
 // Config.Token is a Token (NewToken), or Config.TokenSource gives one per
-// call; OpenCredentialsFile returns a *CredentialsFile, a TokenSource that
-// refreshes the login and writes it back. A CI job can instead run on API keys alone
+// call; OpenCredentialsFile returns a TokenSource that refreshes the
+// CLI's login and writes it back. A CI job can instead run on API keys alone
 // (Config.APIKeys, one per environment): on the newest backend Status, Sync
 // and Deploy then go through the site routes with each environment's key.
 // Secrets are sent only to the configured deployment's host: the client

@@ -2,9 +2,10 @@ package struere
 
 import "time"
 
-// SetCredentialsClock replaces the clock a CredentialsFile judges token
-// expiry by, for tests of refresh timing.
-func SetCredentialsClock(f *CredentialsFile, now func() time.Time) {
+// SetCredentialsClock replaces the clock OpenCredentialsFile's source
+// judges token expiry by, for tests of refresh timing.
+func SetCredentialsClock(src TokenSource, now func() time.Time) {
+	f := src.(*loginFile)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.now = now

@@ -374,7 +374,7 @@ func TestARefreshHeldBackAfterAFailureCarriesTheFailure(t *testing.T) {
 // sessionClient returns a HEAD server with a session for its user, and
 // a client whose token comes from a CLI credentials file holding that
 // session (at path), so it refreshes through the server.
-func sessionClient(t *testing.T) (srv *strueretest.Server, c *struere.Client, src *struere.CredentialsFile, session, path string) {
+func sessionClient(t *testing.T) (srv *strueretest.Server, c *struere.Client, src struere.TokenRefresher, session, path string) {
 	t.Helper()
 	srv = strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationHead))
 	sub, org := claimsOf(srv.Token().Reveal())

@@ -70,7 +70,7 @@ func (a *userAuth) client(tok string) *convex.Client {
 	return tc.rpc
 }
 
-// refreshPoster lets a CredentialsFile used by a Client send its refresh
+// refreshPoster lets a credentials file source used by a Client send its refresh
 // request through the Client's transport (Config.HTTPClient, logger, body
 // limit, redirect refusal), the way golang.org/x/oauth2 takes its HTTP
 // client from the context.

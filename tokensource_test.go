@@ -144,7 +144,7 @@ func loginFile(t *testing.T, token string) string {
 
 // refreshingClient returns a client whose token comes from a credentials
 // file holding srv's seeded token, refreshed through rr.
-func refreshingClient(t *testing.T, srv *strueretest.Server, refreshURL string) (*struere.Client, *struere.CredentialsFile, string) {
+func refreshingClient(t *testing.T, srv *strueretest.Server, refreshURL string) (*struere.Client, struere.TokenRefresher, string) {
 	t.Helper()
 	path := loginFile(t, srv.Token().Reveal())
 	src, err := struere.OpenCredentialsFile(path, refreshURL)
