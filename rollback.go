@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,9 +148,13 @@ type rollbackArgs struct {
 // named losses as for Deploy; SkipVerification skips the read-back. Other
 // deploy options are refused with ErrValidation.
 //
-// The release must come from a deploy of this organization on this
-// backend generation, and pass Validate; otherwise the rollback fails with
-// ErrValidation and writes nothing. On the oldest backend, which does not
+// The release must come from a deploy on this backend generation, of the
+// organization this client is configured for, and pass Validate;
+// otherwise the rollback fails with ErrValidation and writes nothing. When
+// the deploy or this client has no configured organization (the
+// credentials' default one, or API keys, which carry their own), the
+// organizations cannot be compared, and the content comparison is what
+// refuses a release of another organization. On the oldest backend, which does not
 // serve production content, rollback is not possible: ErrUnsupported.
 func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOption) (*RollbackResult, error) {
 	const op = "rollback"
@@ -174,7 +179,7 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 		}
 		return nil, fmt.Errorf("struere: %s: %s; production content cannot be restored without it: %w", op, why, ErrUnsupported)
 	}
-	if rel.OrganizationID != c.s.org {
+	if rel.OrganizationID != "" && c.s.org != "" && rel.OrganizationID != c.s.org {
 		return nil, fmt.Errorf("struere: %s: the release is of organization %q but this client is configured for %q: use a client of the release's organization: %w", op, rel.OrganizationID, c.s.org, ErrValidation)
 	}
 	gen, err := c.DetectGeneration(ctx)
@@ -258,8 +263,20 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		k := itemKey{it.Kind, it.Name}
 		target[k] = it
 		cur := now.items[k]
-		if contentDigest(cur) != it.AfterDigest {
-			stale = append(stale, staleRefusal(k, it.After, cur))
+		compared, comparable := cur, true
+		switch unread := lossKeys(now.missing[k]); {
+		case len(cur) > 0 && len(unread) > 0 && !recordedWithout(it, unread):
+			// The release holds values these credentials cannot read:
+			// production cannot be compared with it.
+			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Fields: unread,
+				Reason: fmt.Sprintf("%s cannot be read with these credentials (the pull state omits them, and the dashboard queries cannot be used), but the release records them: the rollback cannot show that production is still what the deploy left; roll back with a user token of an organization admin", strings.Join(unread, " and "))})
+			comparable = false
+		case len(cur) > 0 && len(it.Missing) > 0:
+			// The release could not record these: compare without them.
+			compared = withoutKeys(cur, lossKeys(it.Missing))
+		}
+		if comparable && contentDigest(compared) != it.AfterDigest {
+			stale = append(stale, staleRefusal(k, it.After, compared))
 		}
 		action := RollbackRestore
 		if len(it.Before) == 0 {
@@ -566,4 +583,46 @@ func staleMismatch(k itemKey, want, have json.RawMessage) Refusal {
 	}
 	rf.Reason = fmt.Sprintf("%s differs from the release's record after the rollback (%s)", k, strings.Join(rf.Fields, ", "))
 	return rf
+}
+
+// lossKeys are the content keys of the losses that name one (the fields a
+// read could not recover), sorted.
+func lossKeys(ls []Loss) []string {
+	var out []string
+	for _, l := range ls {
+		switch l {
+		case LossFirstMessageSuggestions, LossThreadContextParams, LossAgentAccess:
+			out = append(out, string(l))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// recordedWithout reports whether the release item lacks every key named
+// (it could not read them either).
+func recordedWithout(it *ReleaseItem, keys []string) bool {
+	have := lossKeys(it.Missing)
+	for _, k := range keys {
+		if !slices.Contains(have, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutKeys returns the content object without the keys named.
+func withoutKeys(raw json.RawMessage, keys []string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return raw
+	}
+	for _, k := range keys {
+		delete(m, k)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
 }

@@ -569,3 +569,73 @@ func TestRollbackOfResourcesRefusesWhenProductionChanged(t *testing.T) {
 	require.Contains(t, err.Error(), `entity type "legacy" was created`)
 	require.Equal(t, writes, syncWrites(srv))
 }
+
+// On API keys alone (as in CI) the fields the pull state omits cannot be
+// read: the release says so, and the rollback refuses unless that loss is
+// accepted, then restores the rest.
+func TestRollbackWithAPIKeysAlone(t *testing.T) {
+	srv, _ := headProjectSynced(t)
+	ctx := ctxT(t)
+	_, err := newClient(t, srv).Deploy(ctx)
+	require.NoError(t, err)
+	seedV2(t, srv)
+	var keys []struere.APIKey
+	for _, env := range []struere.Environment{struere.Development, struere.Production} {
+		raw, err := srv.CreateAPIKey(env, "ci", time.Time{})
+		require.NoError(t, err)
+		k, err := struere.ParseAPIKey(raw, env)
+		require.NoError(t, err)
+		keys = append(keys, k)
+	}
+	kc, err := struere.New(struere.Config{URL: srv.URL(), SiteURL: srv.SiteURL(), APIKeys: keys})
+	require.NoError(t, err)
+	losses := struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams, struere.LossAgentAccess, struere.LossScopeRules, struere.LossFieldMasks)
+	res, err := kc.Deploy(ctx, losses)
+	require.NoError(t, err)
+	rel := res.Release
+	require.Equal(t, []struere.Loss{struere.LossFirstMessageSuggestions, struere.LossThreadContextParams}, rel.Items[0].Missing)
+	require.NotContains(t, string(rel.Items[0].Before), "threadContextParams")
+
+	writes := syncWrites(srv)
+	_, err = kc.Rollback(ctx, rel)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Contains(t, err.Error(), "AcceptLoss")
+	require.Equal(t, writes, syncWrites(srv))
+
+	// The token client can read the fields: the release, recorded without
+	// them, is compared without them, not reported as changed.
+	dry, err := newClient(t, srv).Rollback(ctx, rel, struere.DryRun())
+	require.NoError(t, err)
+	require.Empty(t, dry.Plan.Changed)
+
+	out, err := kc.Rollback(ctx, rel, losses)
+	require.NoError(t, err)
+	require.True(t, out.Verified)
+	prod := currentConfig(t, srv, "support", struere.Production)
+	require.Equal(t, "1.0.0", prod.Version)
+	require.Equal(t, "You help customers.", prod.SystemPrompt)
+}
+
+// A release recorded with a user token holds values API keys cannot read:
+// rolling it back with keys alone is refused (the comparison is
+// impossible), not reported as a change.
+func TestRollbackWithKeysOfATokenRecordedRelease(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	var keys []struere.APIKey
+	for _, env := range []struere.Environment{struere.Development, struere.Production} {
+		raw, err := d.srv.CreateAPIKey(env, "ci", time.Time{})
+		require.NoError(t, err)
+		k, err := struere.ParseAPIKey(raw, env)
+		require.NoError(t, err)
+		keys = append(keys, k)
+	}
+	kc, err := struere.New(struere.Config{URL: d.srv.URL(), SiteURL: d.srv.SiteURL(), APIKeys: keys})
+	require.NoError(t, err)
+	dry, err := kc.Rollback(ctx, d.second, struere.DryRun())
+	require.NoError(t, err)
+	require.Empty(t, dry.Plan.Changed, "nothing changed in production")
+	_, err = kc.Rollback(ctx, d.second, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams, struere.LossAgentAccess, struere.LossScopeRules, struere.LossFieldMasks))
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Contains(t, err.Error(), "roll back with a user token of an organization admin")
+}
