@@ -27,9 +27,9 @@ type SkippedAgent struct {
 // Refusal is a reason a deploy or sync cannot be carried out exactly.
 type Refusal struct {
 	// Slug names the agent or resource concerned ("" for the whole call):
-	// the slug of an agent or entity type, the name of a role.
+	// the slug of an agent, entity type or trigger, the name of a role.
 	Slug string `json:"slug,omitempty"`
-	// Kind is "agent", "role" or "entity type" when known.
+	// Kind is "agent", "role", "entity type" or "trigger" when known.
 	Kind string `json:"kind,omitempty"`
 	// Fields names the fields concerned, e.g. "threadContextParams".
 	Fields []string `json:"fields,omitempty"`
