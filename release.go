@@ -85,8 +85,7 @@ type Release struct {
 	// serve it): Items then name what was promoted, without content.
 	ContentUnavailable string `json:"contentUnavailable,omitempty"`
 	// Checksum is the SHA-256 of the release's other fields in canonical
-	// form (ReleaseChecksum); Validate refuses a release whose checksum
-	// does not match.
+	// form; Validate refuses a release whose checksum does not match.
 	Checksum string `json:"checksum"`
 }
 
@@ -478,12 +477,12 @@ func (c *Client) readProductionFull(ctx context.Context, op string, gen Generati
 }
 
 // seal sets the checksum.
-func (rel *Release) seal() { rel.Checksum = ReleaseChecksum(rel) }
+func (rel *Release) seal() { rel.Checksum = releaseChecksum(rel) }
 
-// ReleaseChecksum returns the checksum a release's Checksum field must
+// releaseChecksum returns the checksum a release's Checksum field must
 // hold: the hex SHA-256 of every other field, each content object in
 // canonical form (keys sorted at every level).
-func ReleaseChecksum(rel *Release) string {
+func releaseChecksum(rel *Release) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]any{rel.Schema, rel.OrganizationID, rel.Generation, rel.Method, rel.CreatedAt.UTC().Format(time.RFC3339Nano), rel.AfterUnknown, rel.ContentUnavailable, len(rel.Items)})
@@ -610,7 +609,7 @@ func (rel *Release) Validate() error {
 			return bad("%s: content recorded although contentUnavailable is set", k)
 		}
 	}
-	if rel.Checksum != ReleaseChecksum(rel) {
+	if rel.Checksum != releaseChecksum(rel) {
 		return bad("checksum does not match the content (the release was edited or truncated); use the release exactly as Deploy returned it")
 	}
 	return nil
