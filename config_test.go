@@ -248,12 +248,12 @@ func TestNewChecksTheCredentials(t *testing.T) {
 	}{
 		{"keys alone", func() Config { c := base; c.APIKeys = []APIKey{dev, prod}; return c }, nil},
 		{"one key alone", func() Config { c := base; c.APIKey = dev; return c }, nil},
-		{"a token source alone", func() Config { c := base; c.TokenSource = StaticTokenSource(NewToken("a.b.c")); return c }, nil},
+		{"a token source alone", func() Config { c := base; c.TokenSource = staticTokenSource(NewToken("a.b.c")); return c }, nil},
 		{"a token and keys", func() Config { c := base; c.Token = NewToken("a.b.c"); c.APIKeys = []APIKey{dev, prod}; return c }, nil},
 		{"nothing", func() Config { return base }, []string{"Token is empty", "no API keys", EnvToken, EnvDevelopmentAPIKey}},
 		{"both a token and a token source", func() Config {
 			c := base
-			c.Token, c.TokenSource = NewToken("a.b.c"), StaticTokenSource(NewToken("a.b.c"))
+			c.Token, c.TokenSource = NewToken("a.b.c"), staticTokenSource(NewToken("a.b.c"))
 			return c
 		}, []string{"both Token and TokenSource"}},
 		{"one key declared for two environments", func() Config { c := base; c.APIKeys = []APIKey{dev, devAsProd}; return c },

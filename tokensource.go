@@ -38,9 +38,9 @@ type TokenRefresher interface {
 	Refresh(ctx context.Context, rejected Token) (Token, error)
 }
 
-// StaticTokenSource returns a TokenSource that always returns tok, as
-// Config.Token does. It cannot refresh.
-func StaticTokenSource(tok Token) TokenSource { return staticSource{tok} }
+// staticTokenSource returns a TokenSource that always returns tok: what
+// Config.Token becomes. It cannot refresh.
+func staticTokenSource(tok Token) TokenSource { return staticSource{tok} }
 
 type staticSource struct{ tok Token }
 
@@ -219,7 +219,7 @@ func credentialsOf(cfg Config) (*clientCredentials, error) {
 		if strings.ContainsAny(tok, " \t\r\n") {
 			return nil, errors.New("struere: config: Token contains whitespace: check how it was read (a trailing newline from a file?)")
 		}
-		cc.src = StaticTokenSource(cfg.Token)
+		cc.src = staticTokenSource(cfg.Token)
 		// Scrubbed by every request's client, whichever credential it sends.
 		cc.secrets = append(cc.secrets, tok)
 	case len(keys) == 0:
