@@ -47,12 +47,12 @@ func (d Definitions) MarshalJSON() ([]byte, error) {
 // definitions file or value is malformed or fails Validate.
 var ErrInvalidDefinitions = errors.New("struere: invalid definitions")
 
-// MaxDefinitionsBytes bounds the size of a definitions file read by
+// maxDefinitionsBytes bounds the size of a definitions file read by
 // ParseDefinitions and LoadDefinitions.
-const MaxDefinitionsBytes = 32 << 20
+const maxDefinitionsBytes = 32 << 20
 
-// MaxSlugLength is the longest agent slug Validate accepts.
-const MaxSlugLength = 64
+// maxSlugLength is the longest agent slug Validate accepts.
+const maxSlugLength = 64
 
 // ParseDefinitions reads one JSON object in the sync-payload shape from r
 // and validates it. Decoding is strict: a key that is not part of the wire
@@ -63,16 +63,18 @@ const MaxSlugLength = 64
 //
 // Anything after the object other than white space is an error too. An
 // explicit null in an optional free-form field (displayConfig, maskConfig,
-// condition) is treated as absent. Every error matches
-// ErrInvalidDefinitions; validation failures are a *ValidationError.
+// condition) is treated as absent. Input over 32 MiB, and any list (agents,
+// tools of one agent, policies of one role, …) of more than 10,000 items,
+// is refused while it is read. Every error matches ErrInvalidDefinitions;
+// validation failures are a *ValidationError.
 func ParseDefinitions(r io.Reader) (*Definitions, error) {
 	return parseDefinitions(r, "")
 }
 
 // LoadDefinitions reads and validates the definitions file at path, as
 // ParseDefinitions does. Every error names the path. Reading costs one
-// pass over the file before anything is built, and a list longer than
-// MaxDefinitionItems is refused in it.
+// pass over the file before anything is built, and a file over 32 MiB or
+// a list of more than 10,000 items is refused in it.
 func LoadDefinitions(path string) (*Definitions, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -87,12 +89,12 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 	if source != "" {
 		prefix += source + ": "
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxDefinitionsBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r, maxDefinitionsBytes+1))
 	if err != nil {
 		return nil, &parseError{msg: prefix + "read: " + err.Error(), err: err}
 	}
-	if len(data) > MaxDefinitionsBytes {
-		return nil, &parseError{msg: fmt.Sprintf("%slarger than %d bytes", prefix, MaxDefinitionsBytes)}
+	if len(data) > maxDefinitionsBytes {
+		return nil, &parseError{msg: fmt.Sprintf("%slarger than %d bytes", prefix, maxDefinitionsBytes)}
 	}
 
 	// encoding/json replaces invalid UTF-8 silently; the backend would
@@ -104,7 +106,7 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 	// unknown keys and mistyped values with their location
 	// (encoding/json reports neither the location nor case mismatches),
 	// without building the document: cost stays linear and small, and
-	// lists longer than MaxDefinitionItems end the read.
+	// lists longer than maxDefinitionItems end the read.
 	if !json.Valid(data) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		var v json.RawMessage
@@ -342,7 +344,7 @@ var (
 // listing every problem, or nil. It checks what the backend would reject
 // or silently get wrong: required fields, agent slug format (lowercase
 // letters, digits and hyphens, starting with a letter or digit, at most
-// MaxSlugLength), semantic versions, policy effects, mask and assertion
+// 64 characters), semantic versions, policy effects, mask and assertion
 // types, a model given in neither or both of its forms, thread context
 // parameter types, eval case channels, duplicate slugs and role names (the
 // backend would create two rows), two entity types bound to one role,
@@ -574,8 +576,8 @@ func (v *validator) agent(item string, a Agent) {
 	switch {
 	case a.Slug == "":
 		v.add(item, "slug", "required")
-	case len(a.Slug) > MaxSlugLength:
-		v.add(item, "slug", fmt.Sprintf("longer than %d characters", MaxSlugLength))
+	case len(a.Slug) > maxSlugLength:
+		v.add(item, "slug", fmt.Sprintf("longer than %d characters", maxSlugLength))
 	case !slugPattern.MatchString(a.Slug):
 		v.add(item, "slug", fmt.Sprintf("%q: use lowercase letters, digits and hyphens, starting with a letter or digit", a.Slug))
 	}

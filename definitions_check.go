@@ -13,10 +13,10 @@ import (
 	"unicode/utf8"
 )
 
-// MaxDefinitionItems bounds each list of a definitions file (agents,
+// maxDefinitionItems bounds each list of a definitions file (agents,
 // tools of one agent, policies of one role, …). A longer list is refused
 // while the file is read, before anything is built from it.
-const MaxDefinitionItems = 10000
+const maxDefinitionItems = 10000
 
 // maxListedProblems is how many problems an error lists; the rest are
 // counted.
@@ -51,7 +51,7 @@ type pathElem struct {
 type errTooManyItems struct{ where string }
 
 func (e errTooManyItems) Error() string {
-	return fmt.Sprintf("%s: more than %d items: split the project or remove unused definitions", e.where, MaxDefinitionItems)
+	return fmt.Sprintf("%s: more than %d items: split the project or remove unused definitions", e.where, maxDefinitionItems)
 }
 
 func renderPath(path []pathElem) string {
@@ -253,7 +253,7 @@ func (c *shapeChecker) value(t reflect.Type) error {
 		}
 		c.pos++
 		for i := 0; c.peek() != ']' && c.pos < len(c.data); i++ {
-			if i == MaxDefinitionItems {
+			if i == maxDefinitionItems {
 				return errTooManyItems{c.where()}
 			}
 			c.path = append(c.path, pathElem{idx: i})

@@ -283,7 +283,7 @@ func TestParseDefinitionsSyntaxErrorUnwrapsToTheDecoderError(t *testing.T) {
 
 func TestParseDefinitionsRejectsOversizedInput(t *testing.T) {
 	big := io.MultiReader(strings.NewReader(`{"agents": [], "entityTypes": [], "roles": [], "x": "`),
-		io.LimitReader(repeatReader('a'), MaxDefinitionsBytes))
+		io.LimitReader(repeatReader('a'), maxDefinitionsBytes))
 	_, err := ParseDefinitions(big)
 	require.ErrorIs(t, err, ErrInvalidDefinitions)
 	require.Contains(t, err.Error(), "larger than")
