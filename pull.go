@@ -152,7 +152,7 @@ func (c *Client) Pull(ctx context.Context, env Environment) (*PullResult, error)
 	if err := parallel(ctx, read(fnGetSyncState, &sync), read(fnGetPullState, &pull)); err != nil {
 		return nil, err
 	}
-	if err := sync.validate(op, string(env)+" "); err != nil {
+	if err := sync.validate(op, string(env)+" ", true); err != nil {
 		return nil, err
 	}
 	var hr *headRecovery
@@ -297,8 +297,8 @@ func buildPull(op string, gen Generation, env Environment, sync *wireSyncState, 
 	malformed := func(path, msg string) error {
 		return &APIError{Op: op, Path: path, Message: msg, kinds: []error{ErrMalformedResponse}}
 	}
-	if pull.Agents == nil || pull.EntityTypes == nil || pull.Roles == nil {
-		return nil, malformed(fnGetPullState, "pull state lacks its agents, entityTypes or roles list")
+	if pull.Agents == nil || pull.EntityTypes == nil || pull.Roles == nil || pull.Triggers == nil {
+		return nil, malformed(fnGetPullState, "pull state lacks its agents, entityTypes, roles or triggers list")
 	}
 	configured := make(map[string]bool, len(sync.Agents))
 	versions := make(map[string]string, len(sync.Agents))

@@ -47,12 +47,12 @@ func TestMalformedSyncStatesAreRefusedAndNothingIsWritten(t *testing.T) {
 	values := []struct{ name, value string }{
 		{"null", `null`},
 		{"empty object", `{}`},
-		{"agents null", `{"agents":null,"entityTypes":[],"roles":[]}`},
+		{"agents null", `{"agents":null,"entityTypes":[],"roles":[],"triggers":[],"evalSuites":[]}`},
 		{"agents missing", `{"entityTypes":[{"slug":"customer","name":"Customer"}],"roles":[]}`},
 		{"roles missing", `{"agents":[],"entityTypes":[]}`},
-		{"agents of another type", `{"agents":{"slug":"support"},"entityTypes":[],"roles":[]}`},
-		{"agents a string", `{"agents":"support","entityTypes":[],"roles":[]}`},
-		{"a slug twice", `{"agents":[{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true},{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true}],"entityTypes":[],"roles":[]}`},
+		{"agents of another type", `{"agents":{"slug":"support"},"entityTypes":[],"roles":[],"triggers":[],"evalSuites":[]}`},
+		{"agents a string", `{"agents":"support","entityTypes":[],"roles":[],"triggers":[],"evalSuites":[]}`},
+		{"a slug twice", `{"agents":[{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true},{"slug":"support","name":"S","version":"1.0.0","hasConfig":true,"hasDevConfig":true}],"entityTypes":[],"roles":[],"triggers":[],"evalSuites":[]}`},
 	}
 	for _, gen := range []struere.Generation{struere.GenerationE1, struere.GenerationE2, struere.GenerationE2Deploy} {
 		for _, v := range values {
@@ -188,4 +188,113 @@ func TestPullRefusesASyncStateWithoutItsLists(t *testing.T) {
 			require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
 		})
 	}
+}
+
+// dropKey is a transport that removes one top-level key from the value of
+// production's getSyncState and getPullState answers (which, on
+// environment-isolated backends, always carry their triggers list, and
+// the sync state its evalSuites list).
+type dropKey struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (d dropKey) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := d.base.RoundTrip(req)
+	if err != nil || !bytes.Contains(body, []byte(`"production"`)) ||
+		!(bytes.Contains(body, []byte(`sync:getSyncState`)) || bytes.Contains(body, []byte(`sync:getPullState`))) {
+		return resp, err
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var env map[string]json.RawMessage
+	if json.Unmarshal(raw, &env) == nil {
+		var v map[string]json.RawMessage
+		if json.Unmarshal(env["value"], &v) == nil && v != nil {
+			delete(v, d.key)
+			env["value"], _ = json.Marshal(v)
+			raw, _ = json.Marshal(env)
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	resp.ContentLength = int64(len(raw))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// droppingClient is a client of srv whose production state answers lack key.
+func droppingClient(t *testing.T, srv *strueretest.Server, gen struere.Generation, key string) *struere.Client {
+	t.Helper()
+	cfg := srv.Config()
+	cfg.Generation = gen
+	cfg.HTTPClient = &http.Client{Transport: dropKey{key: key, base: http.DefaultTransport}}
+	cfg.AllowInsecureHTTP = true
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	return c
+}
+
+func prodTriggerSlugs(srv *strueretest.Server) []string {
+	var slugs []string
+	for _, tr := range srv.Triggers(struere.Production) {
+		slugs = append(slugs, tr.Slug)
+	}
+	return slugs
+}
+
+// A production state without its triggers list is not "production has no
+// triggers": a Deploy promoting triggers would otherwise plan every
+// development trigger as a create and send a list that hard-deletes
+// production's own, without AllowResourceDeletions.
+func TestDeployRefusesAStateWithoutItsTriggersList(t *testing.T) {
+	for _, gen := range resourceGenerations {
+		for _, key := range []string{"triggers", "evalSuites"} {
+			t.Run(gen.String()+"/"+key, func(t *testing.T) {
+				srv, _ := resourceServer(t, gen)
+				c := droppingClient(t, srv, gen, key)
+				srv.ResetRequests()
+
+				_, err := c.Deploy(ctxT(t), struere.PromoteResources(struere.KindTrigger))
+
+				require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+				require.Contains(t, err.Error(), key, "the error names the missing list")
+				requireNoMutations(t, srv)
+				require.Contains(t, prodTriggerSlugs(srv), "old")
+			})
+		}
+	}
+}
+
+// The same malformed answers during a Rollback: the deploy deleted "old"
+// and kept "keep"; a rollback reading production without a triggers list
+// must not send a list holding "old" only (which hard-deletes "keep").
+func TestRollbackRefusesAStateWithoutItsTriggersList(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	keep := strueretest.Trigger{Name: "Keep", Slug: "keep", EntityType: "customer", Action: "updated", Actions: json.RawMessage(`[{"tool":"event.emit","args":{}}]`)}
+	_, err := srv.SeedTrigger(struere.Production, keep)
+	require.NoError(t, err)
+	_, err = c.Deploy(ctx) // production agents, so that the rollback is possible
+	require.NoError(t, err)
+	defs := resourceProject(t, struere.GenerationHead)
+	defs.Triggers = []struere.Trigger{{Name: "Keep", Slug: "keep", EntityType: "customer", Action: "updated", Actions: []struere.TriggerAction{{Tool: "event.emit", Args: json.RawMessage(`{}`)}}}}
+	_, err = c.Sync(ctx, defs, struere.AllowDeletions())
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.PromoteResources(struere.KindTrigger), struere.AllowResourceDeletions())
+	require.NoError(t, err)
+	require.Equal(t, map[string]struere.ResourceAction{"trigger keep": struere.ResourceUnchanged, "trigger old": struere.ResourceDelete}, actions(res.Plan))
+
+	bad := droppingClient(t, srv, struere.GenerationHead, "triggers")
+	srv.ResetRequests()
+	_, err = bad.Rollback(ctx, res.Release)
+
+	require.ErrorIs(t, err, struere.ErrMalformedResponse, "%v", err)
+	require.Contains(t, err.Error(), "triggers")
+	requireNoMutations(t, srv)
+	require.Equal(t, []string{"keep"}, prodTriggerSlugs(srv))
 }

@@ -34,7 +34,7 @@ func newHostRecorder(t *testing.T) *hostRecorder {
 		h.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if strings.HasPrefix(r.URL.Path, "/api/") {
-			_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[]}}`)
+			_, _ = io.WriteString(w, `{"status":"success","value":{"agents":[],"entityTypes":[],"roles":[],"triggers":[],"evalSuites":[]}}`)
 			return
 		}
 		_, _ = io.WriteString(w, `{"message":"hi","threadId":"t1","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}`)

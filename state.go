@@ -72,11 +72,13 @@ func (s *wireSyncState) Reserve(body []byte) {
 }
 
 // validate rejects a sync state that cannot be a backend's answer: a
-// null value, or one without its agents, entityTypes or roles list (null,
-// missing or of another type all decode to nil). An empty organization
-// answers empty lists; reading a missing list as empty would report no
-// agents and defeat the deletion guards.
-func (s *wireSyncState) validate(op, env string) error {
+// null value, or one without a list the backend always sends (null,
+// missing or of another type all decode to nil): agents, entityTypes and
+// roles on every generation, and on environment-isolated backends also
+// triggers and evalSuites. An empty organization answers empty lists;
+// reading a missing list as empty would report no agents (or no
+// production triggers) and defeat the deletion guards.
+func (s *wireSyncState) validate(op, env string, isolated bool) error {
 	var missing []string
 	if s.Agents == nil {
 		missing = append(missing, "agents")
@@ -87,6 +89,12 @@ func (s *wireSyncState) validate(op, env string) error {
 	if s.Roles == nil {
 		missing = append(missing, "roles")
 	}
+	if isolated && s.Triggers == nil {
+		missing = append(missing, "triggers")
+	}
+	if isolated && s.EvalSuites == nil {
+		missing = append(missing, "evalSuites")
+	}
 	if len(missing) == 0 {
 		return nil
 	}
@@ -94,8 +102,8 @@ func (s *wireSyncState) validate(op, env string) error {
 		Message: fmt.Sprintf("%sstate has no %s list (null or missing): nothing was decided on it; retry, and report it if it persists", env, strings.Join(missing, ", "))}
 }
 
-// validate rejects a pull state without its agents, entityTypes or roles
-// list, or listing an agent that is not an object with a slug, or a slug
+// validate rejects a pull state without its agents, entityTypes, roles or
+// triggers list (the backend always sends all four), or listing an agent that is not an object with a slug, or a slug
 // twice (decoding would silently keep the last one). It indexes the
 // agents by slug on the way, for pulledAgents, and keeps their slugs in
 // order. prev, when not nil, is the other environment's pull state,
@@ -110,7 +118,7 @@ func (p *wirePullState) validate(op, env string, prev *wirePullState) error {
 	for _, l := range []struct {
 		name string
 		list []json.RawMessage
-	}{{"agents", p.Agents}, {"entityTypes", p.EntityTypes}, {"roles", p.Roles}} {
+	}{{"agents", p.Agents}, {"entityTypes", p.EntityTypes}, {"roles", p.Roles}, {"triggers", p.Triggers}} {
 		if l.list == nil {
 			missing = append(missing, l.name)
 		}
@@ -308,11 +316,11 @@ func (r *remote) check(op string) error {
 	if r.gen.environmentIsolated() {
 		devName = "development "
 	}
-	if err := r.dev.validate(op, devName); err != nil {
+	if err := r.dev.validate(op, devName, r.gen.environmentIsolated()); err != nil {
 		return err
 	}
 	if r.prod != nil {
-		if err := r.prod.validate(op, prodName); err != nil {
+		if err := r.prod.validate(op, prodName, r.gen.environmentIsolated()); err != nil {
 			return err
 		}
 	}
