@@ -239,7 +239,7 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 		// Nothing to promote: nothing is written.
 		res.Skipped = append(res.Skipped, plan.Skip...)
 	} else {
-		if err := c.recheck(ctx, op, r, plan); err != nil {
+		if err := c.recheck(ctx, op, r, rec, plan); err != nil {
 			return nil, err
 		}
 		wroteAt := time.Now()

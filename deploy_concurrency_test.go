@@ -1,9 +1,13 @@
 package struere_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -320,4 +324,86 @@ func TestSyncReportsAnAgentCreatedDuringItsWrite(t *testing.T) {
 	require.Equal(t, "intruder", ve.Mismatches[0].Slug)
 	require.Contains(t, ve.Mismatches[0].Reason, "created after the sync read the backend")
 	require.Equal(t, []string{"intruder"}, res.Agents.Deleted)
+}
+
+// rawMutation calls a backend mutation directly, as another tool would.
+func rawMutation(t *testing.T, srv *strueretest.Server, path string, args any) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"path": path, "args": args})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, srv.URL()+"/api/mutation", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(raw), `"status":"success"`, "%s", raw)
+}
+
+// resyncProduction re-sends production's pull state with edit applied to
+// its roles and entity types, as another tool's production sync would.
+func resyncProduction(t *testing.T, srv *strueretest.Server, edit func(prod map[string]json.RawMessage)) {
+	t.Helper()
+	prod := pullValue(t, srv, "production")
+	edit(prod)
+	rawMutation(t, srv, "sync:syncOrganization", map[string]any{"organizationId": srv.OrganizationID(), "environment": "production",
+		"agents": prod["agents"], "entityTypes": prod["entityTypes"], "roles": prod["roles"]})
+}
+
+// An agents-only client-side deploy re-sends production's entity types as
+// it read them: a content-only change to one (same slug and name, here
+// another tool's production sync) between the read and the write must
+// make it stale, not be reverted.
+func TestDeployIsStaleWhenAResourceItResendsChangesBeforeTheWrite(t *testing.T) {
+	srv, c, ctx, _ := synced(t, struere.GenerationE2)
+	_, err := c.Deploy(ctx, struere.PromoteResources(struere.KindEntityType, struere.KindRole))
+	require.NoError(t, err)
+	_, err = c.Sync(ctx, sampleDefsV2(t))
+	require.NoError(t, err)
+	done := holdThen(t, srv, "roles:list", func() {
+		resyncProduction(t, srv, func(prod map[string]json.RawMessage) {
+			prod["entityTypes"] = json.RawMessage(strings.Replace(string(prod["entityTypes"]), `"schema":{`, `"schema":{"title":"colleague",`, 1))
+		})
+		require.Contains(t, jsonText(t, srv.EntityTypes(struere.Production)[0].Schema), "colleague")
+	})
+	_, err = c.Deploy(ctx)
+	<-done
+
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), "production entity type changed")
+	require.Contains(t, jsonText(t, srv.EntityTypes(struere.Production)[0].Schema), "colleague", "the other tool's change is kept")
+}
+
+// On the newest backend a production role's agentAccess is read through
+// the role queries (the pull state omits it): another tool's change to it
+// after the deploy read it must make the deploy stale, not be overwritten.
+func TestDeployIsStaleWhenARoleAgentAccessChangesBeforeTheWrite(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	_, err := c.Deploy(ctx, struere.PromoteResources(struere.KindRole))
+	require.NoError(t, err)
+	defs := resourceProject(t, struere.GenerationHead)
+	defs.EntityTypes[1].Schema = json.RawMessage(`{"type":"object","title":"v2"}`)
+	_, err = c.Sync(ctx, defs)
+	require.NoError(t, err)
+	done := holdThen(t, srv, "roles:getWithPolicies", func() {
+		resyncProduction(t, srv, func(prod map[string]json.RawMessage) {
+			var roles []map[string]any
+			require.NoError(t, json.Unmarshal(prod["roles"], &roles))
+			for _, r := range roles {
+				r["agentAccess"] = []string{"scheduler"}
+			}
+			b, err := json.Marshal(roles)
+			require.NoError(t, err)
+			prod["roles"] = b
+		})
+	})
+	_, err = c.Deploy(ctx, struere.PromoteResources(struere.KindEntityType), struere.AllowResourceDeletions())
+	<-done
+
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), "agentAccess")
+	require.Equal(t, []string{"scheduler"}, roleByName(t, srv.Roles(struere.Production), "viewer").AgentAccess, "the other tool's agentAccess is kept")
 }

@@ -2,6 +2,7 @@ package struere
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,37 +22,118 @@ func (c *Client) exclusive(ctx context.Context, op string) (func(), error) {
 	}
 }
 
-// recheck reads the sync state the write depends on again, immediately
-// before writing, and refuses as stale if it changed since r was read:
-// agents, entity types, roles, triggers or suites created, deleted or
-// re-versioned by someone else in between. It costs one small query per
-// environment. Changes inside an item that keep its version (a role's
-// rules, a prompt edited without a version bump) are not visible to it;
-// the write's own result and the read-back catch what they can.
+// recheck reads again, immediately before writing, everything the write
+// re-sends, and refuses as stale (nothing written) if any of it changed
+// since r and rec were read: the sync states (items created, deleted or
+// re-versioned) and, for a write built from production's and
+// development's contents (a client-side promotion, a rollback), both pull
+// states compared item by item by content, and what the recovery queries
+// returned of the fields the pull state omits (agent fields, production
+// roles as stored with their agentAccess and policy rows). Without it, a
+// content-only change made by another tool between the read and the
+// write (an entity type's schema, a role's agentAccess) would be
+// overwritten with the stale read, and the read-back, comparing with the
+// same stale read, would pass.
 //
-// A deploy that promotes resources (PromoteResources) re-reads both pull
-// states too and compares every item's content, agents included: it writes
-// contents, so a content change is as stale as a created or deleted item.
-func (c *Client) recheck(ctx context.Context, op string, r *remote, p *Plan) error {
-	full := p.promo.on() && r.devPull != nil && r.prodPull != nil
-	now, err := c.readRemoteAs(ctx, op+": re-read before writing", r.gen, reads{devPull: full, prodPull: full})
+// The cost is one more read of what was already read: the sync states,
+// and for a content write the two pull states and the recovery queries.
+// A server-side promotion (sync:deployAllAgents) sends nothing it read, so
+// it re-reads the sync states only.
+func (c *Client) recheck(ctx context.Context, op string, r *remote, rec *recovery, p *Plan) error {
+	full := p.Method != promoteServer && (r.devPull != nil || r.prodPull != nil)
+	again := op + ": re-read before writing"
+	now, err := c.readRemoteAs(ctx, again, r.gen, reads{devPull: full && r.devPull != nil, prodPull: full && r.prodPull != nil})
 	if err != nil {
 		return err
 	}
-	what := stateChanges(r, now)
-	if full && what == "" {
-		var parts []string
+	var parts []string
+	if s := stateChanges(r, now); s != "" {
+		parts = append(parts, s)
+	}
+	if full {
 		for _, s := range []string{pullChanges("development", r.devPull, now.devPull), pullChanges("production", r.prodPull, now.prodPull)} {
 			if s != "" {
 				parts = append(parts, s)
 			}
 		}
-		what = strings.Join(parts, "; ")
 	}
-	if what != "" {
-		return &StalePlanError{Op: op, Planned: p.Fingerprint, Current: "changed", Changed: what}
+	if full && rec != nil && len(parts) == 0 {
+		nowRec, err := c.recoverFor(ctx, again, now, rec.devRoleRows != nil || rec.devRolesWhy != "")
+		if err != nil {
+			return err
+		}
+		what, unread := recoveryChanges(rec, nowRec)
+		if unread != "" {
+			return fmt.Errorf("struere: %s: could not read again before writing %s; nothing was written: retry", op, unread)
+		}
+		if what != "" {
+			parts = append(parts, what)
+		}
+	}
+	if len(parts) > 0 {
+		return &StalePlanError{Op: op, Planned: p.Fingerprint, Current: "changed", Changed: strings.Join(parts, "; ")}
 	}
 	return nil
+}
+
+// recoveryChanges compares two answers of the recovery queries. unread
+// names a half that could be used before and cannot now (a failed read,
+// not a change); what names the items whose recovered fields differ.
+func recoveryChanges(a, b *recovery) (what, unread string) {
+	if a.agentsWhy == "" && b.agentsWhy != "" {
+		return "", b.agentsWhy
+	}
+	if a.rolesWhy == "" && b.rolesWhy != "" {
+		return "", b.rolesWhy
+	}
+	if a.devRolesWhy == "" && b.devRolesWhy != "" {
+		return "", "development's roles: " + b.devRolesWhy
+	}
+	index := func(m any) map[string]string {
+		out := map[string]string{}
+		switch m := m.(type) {
+		case map[string]*agentExtras:
+			for k, v := range m {
+				out[k] = canonicalJSON(mustJSON(v))
+			}
+		case map[string]json.RawMessage:
+			for k, v := range m {
+				out[k] = canonicalJSON(mustJSON(v))
+			}
+		case map[string][]rawPolicy:
+			for k, v := range m {
+				out[k] = canonicalJSON(mustJSON(v))
+			}
+		}
+		return out
+	}
+	var out []string
+	for _, l := range []struct {
+		label string
+		a, b  any
+	}{
+		{"development agent fields (firstMessageSuggestions, threadContextParams)", a.dev, b.dev},
+		{"production agent fields (firstMessageSuggestions, threadContextParams)", a.prod, b.prod},
+		{"production role agentAccess", a.roleAccess, b.roleAccess},
+		{"production role policies, scope rules or masks as stored", a.roleRows, b.roleRows},
+		{"development role agentAccess", a.devRoleAccess, b.devRoleAccess},
+		{"development role policies, scope rules or masks as stored", a.devRoleRows, b.devRoleRows},
+	} {
+		out = append(out, diffNamed(l.label, index(l.a), index(l.b))...)
+	}
+	return strings.Join(out, "; "), ""
+}
+
+// mustJSON decodes the JSON encoding of v into a generic value for
+// canonicalJSON; values that cannot be encoded compare as null.
+func mustJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
 // recheckSync is recheck for a Sync to env, whose read r holds env's

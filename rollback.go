@@ -219,7 +219,7 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	if len(plan.Changed) > 0 {
 		return nil, &RefusedError{Op: op, kind: ErrStalePlan, Refusals: plan.Changed}
 	}
-	if err := c.recheck(ctx, op, r, &Plan{}); err != nil {
+	if err := c.recheck(ctx, op, r, rec, &Plan{}); err != nil {
 		return nil, err
 	}
 	if err := c.rollbackWrite(ctx, op, r, plan); err != nil {

@@ -639,3 +639,33 @@ func TestRollbackWithKeysOfATokenRecordedRelease(t *testing.T) {
 	require.ErrorIs(t, err, struere.ErrRefused)
 	require.Contains(t, err.Error(), "roll back with a user token of an organization admin")
 }
+
+// A colleague's deploy of an entity type's new schema lands between the
+// rollback's read and its write: the sync states do not change (same slug
+// and name), but the rollback re-sends the schema it read, so it must
+// refuse as stale rather than revert the colleague's deploy.
+func TestRollbackIsStaleWhenAResourceItResendsChangesBeforeTheWrite(t *testing.T) {
+	srv, c, ctx, _ := synced(t, struere.GenerationE2)
+	_, err := c.Deploy(ctx, struere.PromoteResources(struere.KindEntityType, struere.KindRole))
+	require.NoError(t, err)
+	_, err = c.Sync(ctx, sampleDefsV2(t))
+	require.NoError(t, err)
+	res2, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	done := holdThen(t, srv, "roles:list", func() {
+		other := newClient(t, srv)
+		defs := sampleDefsV2(t)
+		defs.EntityTypes[0].Schema = json.RawMessage(`{"type":"object","title":"colleague"}`)
+		_, err := other.Sync(ctx, defs)
+		require.NoError(t, err)
+		_, err = other.Deploy(ctx, struere.PromoteResources(struere.KindEntityType))
+		require.NoError(t, err)
+		require.Contains(t, jsonText(t, srv.EntityTypes(struere.Production)[0].Schema), "colleague")
+	})
+	_, err = c.Rollback(ctx, res2.Release)
+	<-done
+
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+	require.Contains(t, err.Error(), "production entity type changed")
+	require.Contains(t, jsonText(t, srv.EntityTypes(struere.Production)[0].Schema), "colleague", "the colleague's deploy is kept")
+}
