@@ -146,7 +146,11 @@ type rollbackArgs struct {
 //
 // Options: DryRun returns the plan and writes nothing; AcceptLoss accepts
 // named losses as for Deploy; SkipVerification skips the read-back. Other
-// deploy options are refused with ErrValidation.
+// deploy options are refused with ErrValidation, PromoteResources and
+// AllowResourceDeletions included: what a rollback restores is what the
+// release records. A release with no items has nothing to roll back: it
+// is refused with ErrValidation and nothing is written (a production sync
+// restoring nothing would still have its side effects).
 //
 // The release must come from a deploy on this backend generation, of the
 // organization this client is configured for, and pass Validate;
@@ -168,8 +172,14 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	if o.plan != nil || o.local != nil || o.smoke != nil || o.evals != nil {
 		return nil, fmt.Errorf("struere: %s: only DryRun, AcceptLoss and SkipVerification apply to a rollback (WithPlan, WithLocal, WithSmokeTest and GateOnEvals do not; smoke-test afterwards with SmokeTest): %w", op, ErrValidation)
 	}
+	if o.resourcesSet || o.allowResourceDeletions {
+		return nil, fmt.Errorf("struere: %s: PromoteResources and AllowResourceDeletions do not apply to a rollback: it restores exactly the agents, entity types, roles and triggers the release records (those the deploy changed), and deletes only those the deploy created: %w", op, ErrValidation)
+	}
 	if err := rel.Validate(); err != nil {
 		return nil, wrapOp(op, err)
+	}
+	if len(rel.Items) == 0 {
+		return nil, fmt.Errorf("struere: %s: the release records no items (the deploy changed nothing in production): nothing to roll back, nothing was written: %w", op, ErrValidation)
 	}
 	relGen, _ := generationByName(rel.Generation)
 	if relGen == GenerationE1 || rel.ContentUnavailable != "" {
@@ -268,8 +278,15 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		case len(cur) > 0 && len(unread) > 0 && !recordedWithout(it, unread):
 			// The release holds values these credentials cannot read:
 			// production cannot be compared with it.
+			why := "these credentials cannot use the dashboard queries that return them"
+			switch {
+			case rec != nil && it.Kind == KindAgent && rec.agentsWhy != "":
+				why = rec.agentsWhy
+			case rec != nil && it.Kind == KindRole && rec.rolesWhy != "":
+				why = rec.rolesWhy
+			}
 			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Fields: unread,
-				Reason: fmt.Sprintf("%s cannot be read with these credentials (the pull state omits them, and the dashboard queries cannot be used), but the release records them: the rollback cannot show that production is still what the deploy left; roll back with a user token of an organization admin", strings.Join(unread, " and "))})
+				Reason: fmt.Sprintf("%s could not be read (the pull state omits them, and %s), but the release records them: the rollback cannot show that production is still what the deploy left; retry, or roll back with a user token of an organization admin", strings.Join(unread, " and "), why)})
 			comparable = false
 		case len(cur) > 0 && len(it.Missing) > 0:
 			// The release could not record these: compare without them.

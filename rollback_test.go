@@ -669,3 +669,51 @@ func TestRollbackIsStaleWhenAResourceItResendsChangesBeforeTheWrite(t *testing.T
 	require.Contains(t, err.Error(), "production entity type changed")
 	require.Contains(t, jsonText(t, srv.EntityTypes(struere.Production)[0].Schema), "colleague", "the colleague's deploy is kept")
 }
+
+// Rollback's godoc: options other than DryRun, AcceptLoss and
+// SkipVerification are refused with ErrValidation; the resource options
+// are the deploy's choice, recorded in the release.
+func TestRollbackRefusesResourceOptions(t *testing.T) {
+	d := deployTwice(t, struere.GenerationE2)
+	for name, opt := range map[string]struere.DeployOption{
+		"PromoteResources":       struere.PromoteResources(struere.KindRole),
+		"AllowResourceDeletions": struere.AllowResourceDeletions(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := d.c.Rollback(ctxT(t), d.second, struere.DryRun(), opt)
+			require.ErrorIs(t, err, struere.ErrValidation)
+			require.Contains(t, err.Error(), name)
+		})
+	}
+}
+
+// A release with no items (Validate accepts it) has nothing to restore:
+// the rollback refuses it and writes nothing (a production sync has side
+// effects even when it restores nothing).
+func TestRollbackOfAnEmptyReleaseWritesNothing(t *testing.T) {
+	d := deployTwice(t, struere.GenerationE2)
+	rel := *d.second
+	rel.Items = []struere.ReleaseItem{}
+	rel.Checksum = struere.ReleaseChecksum(&rel)
+	require.NoError(t, rel.Validate())
+	w := syncWrites(d.srv)
+	_, err := d.c.Rollback(ctxT(t), &rel)
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Contains(t, err.Error(), "nothing to roll back")
+	require.Equal(t, w, syncWrites(d.srv), "nothing is written")
+}
+
+// On the newest backend, when the dashboard query that returns agents'
+// omitted fields fails during the rollback's read, the rollback says the
+// read failed; production did not change.
+func TestRollbackSaysAFailedRecoveryReadIsAFailedRead(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	d.srv.Inject(strueretest.Fault{Path: "agents:list", FunctionError: "boom"})
+	w := syncWrites(d.srv)
+	_, err := d.c.Rollback(ctxT(t), d.second, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams))
+	require.Error(t, err)
+	require.Equal(t, w, syncWrites(d.srv), "nothing is written")
+	require.NotErrorIs(t, err, struere.ErrStalePlan, "production did not change: the read failed")
+	require.NotContains(t, err.Error(), "changed since the deploy")
+	require.Contains(t, err.Error(), "agents:list")
+}
