@@ -140,6 +140,18 @@ func (c *Client) promotionPayload(op string, r *remote, rec *recovery, accept ma
 	for _, d := range dups {
 		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "role", Reason: "production has several roles of this name; the promotion re-sends one and the backend deletes the others with their policies, scope rules, masks and user assignments: delete or rename the duplicates in production first"})
 	}
+	// Entity types are re-sent as production holds them; a client must
+	// not send a slug twice (the backend would keep or re-create one of
+	// them arbitrarily). When they are promoted, resourcePayload checks.
+	if !p.promo.has(KindEntityType) {
+		slugs := make([]string, 0, len(r.prod.EntityTypes))
+		for _, e := range r.prod.EntityTypes {
+			slugs = append(slugs, e.Slug)
+		}
+		for _, d := range duplicateNames(append(slugs, duplicateNames(fields(r.prodPull.EntityTypes, "slug"))...)) {
+			p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "entity type", Reason: "production has several entity types of this slug; the deploy re-sends production's entity types, and sending a slug twice would make the backend keep or re-create one of them arbitrarily: delete or rename the duplicates in production first"})
+		}
+	}
 	for _, raw := range r.prodPull.Roles {
 		var role pulledRole
 		if err := json.Unmarshal(raw, &role); err != nil {

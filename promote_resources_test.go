@@ -615,3 +615,45 @@ func TestDeployCannotSeeADisabledDevelopmentTrigger(t *testing.T) {
 	}
 	require.True(t, refused, "%+v", dry.Plan.Refusals)
 }
+
+// Production holds two entity types of one slug (the backend does not
+// reject duplicates; here made by another tool's production sync). A
+// client must reject duplicate entity-type slugs before sending, and an
+// agents-only deploy re-sends production's entity types: it refuses,
+// naming the slug, and writes nothing.
+func TestDeployRefusesDuplicateProductionEntityTypeSlugs(t *testing.T) {
+	for _, gen := range []struct {
+		gen  struere.Generation
+		defs func(*testing.T) *struere.Definitions
+	}{{struere.GenerationE2, sampleDefs}, {struere.GenerationHead, headProject}} {
+		t.Run(gen.gen.String(), func(t *testing.T) {
+			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen.gen))
+			require.NoError(t, srv.SetPlan(srv.OrganizationID(), strueretest.PlanPro))
+			c := pinnedClient(t, srv, gen.gen)
+			ctx := ctxT(t)
+			defs := gen.defs(t)
+			_, err := c.Sync(ctx, defs)
+			require.NoError(t, err)
+			_, err = c.Deploy(ctx)
+			require.NoError(t, err)
+			prod := pullValue(t, srv, "production")
+			rawMutation(t, srv, "sync:syncOrganization", map[string]any{"organizationId": srv.OrganizationID(), "environment": "production",
+				"agents": prod["agents"], "roles": []any{},
+				"entityTypes": []any{map[string]any{"name": "A", "slug": "dup", "schema": map[string]any{"v": 1}}, map[string]any{"name": "B", "slug": "dup", "schema": map[string]any{"v": 2}}}})
+			require.Len(t, srv.EntityTypes(struere.Production), 2)
+			before := jsonText(t, srv.EntityTypes(struere.Production))
+			defs.Agents[0].Version = "7.0.0"
+			_, err = c.Sync(ctx, defs)
+			require.NoError(t, err)
+			srv.ResetRequests()
+
+			_, err = c.Deploy(ctx)
+
+			require.ErrorIs(t, err, struere.ErrRefused)
+			require.Contains(t, err.Error(), "dup")
+			require.Contains(t, err.Error(), "several entity types")
+			requireNoMutations(t, srv)
+			require.Equal(t, before, jsonText(t, srv.EntityTypes(struere.Production)))
+		})
+	}
+}

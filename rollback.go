@@ -406,6 +406,9 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		}
 		refuse(lossRefusal("role", "", ls, "production roles are not fully returned by the pull state, and "+why+"; the rollback cannot show that re-sending them keeps them"))
 	}
+	for _, d := range duplicateNames(fields(r.prodPull.EntityTypes, "slug")) {
+		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "entity type", Reason: "production has several entity types of this slug; the rollback re-sends production's entity types, and sending a slug twice would make the backend keep or re-create one of them arbitrarily: delete or rename the duplicates in production first"})
+	}
 	for _, d := range duplicateNames(fields(r.prodPull.Roles, "name")) {
 		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "role", Reason: "production has several roles of this name; the rollback re-sends one and the backend deletes the others with their policies, scope rules, masks and user assignments: delete or rename the duplicates in production first"})
 	}
