@@ -60,16 +60,42 @@ func AcceptLoss(losses ...Loss) DeployOption {
 // lossRefusal builds the refusal for one item that would lose (or cannot be
 // shown to keep) the given kinds of values.
 func lossRefusal(kind, name string, losses []Loss, why string) Refusal {
+	return lossRefusalTo("deploy", kind, name, losses, why)
+}
+
+// lossRefusalTo is lossRefusal for an operation named doing ("deploy",
+// "roll back"), which the reason's advice names.
+func lossRefusalTo(doing, kind, name string, losses []Loss, why string) Refusal {
 	losses = append([]Loss(nil), losses...)
 	sort.Slice(losses, func(i, j int) bool { return losses[i] < losses[j] })
 	fields := make([]string, len(losses))
 	quoted := make([]string, len(losses))
 	for i, l := range losses {
 		fields[i] = string(l)
-		quoted[i] = fmt.Sprintf("struere.Loss(%q)", l)
+		quoted[i] = lossConstant(l)
 	}
 	return Refusal{Slug: name, Kind: kind, Fields: fields, Losses: losses,
-		Reason: fmt.Sprintf("%s %s %s; refused before writing: pass AcceptLoss(%s) to deploy anyway", strings.Join(fields, " and "), verbFor(len(fields)), why, strings.Join(quoted, ", "))}
+		Reason: fmt.Sprintf("%s %s %s; refused before writing: pass AcceptLoss(%s) to %s anyway", strings.Join(fields, " and "), verbFor(len(fields)), why, strings.Join(quoted, ", "), doing)}
+}
+
+// lossConstant is how a caller writes l in Go: the exported constant's
+// name when there is one.
+func lossConstant(l Loss) string {
+	switch l {
+	case LossFirstMessageSuggestions:
+		return "struere.LossFirstMessageSuggestions"
+	case LossThreadContextParams:
+		return "struere.LossThreadContextParams"
+	case LossAgentAccess:
+		return "struere.LossAgentAccess"
+	case LossModelReasoning:
+		return "struere.LossModelReasoning"
+	case LossScopeRules:
+		return "struere.LossScopeRules"
+	case LossFieldMasks:
+		return "struere.LossFieldMasks"
+	}
+	return fmt.Sprintf("struere.Loss(%q)", l)
 }
 
 func verbFor(n int) string {

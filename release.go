@@ -525,13 +525,22 @@ func (rel *Release) decode(b []byte, strict bool) error {
 	return nil
 }
 
+// maxReleaseSize is the most LoadRelease reads: 64 MiB, far above the
+// release of an organization at the backend's agent and resource limits.
+const maxReleaseSize = 64 << 20
+
 // LoadRelease reads a release written as JSON (for example a CI artifact)
 // and validates it. Unknown fields are refused, since they mean another
-// layout than ReleaseSchemaVersion's or an edited file.
+// layout than ReleaseSchemaVersion's or an edited file. At most 64
+// MiB are read (far more than any release Deploy writes): a larger input
+// is refused with ErrValidation.
 func LoadRelease(r io.Reader) (*Release, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, maxReleaseSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("struere: load release: %w", err)
+	}
+	if len(b) > maxReleaseSize {
+		return nil, fmt.Errorf("struere: load release: the input is larger than 64 MiB, more than any release Deploy writes: not a release: %w", ErrValidation)
 	}
 	var rel Release
 	if err := rel.decode(b, true); err != nil {

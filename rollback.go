@@ -95,8 +95,8 @@ type RollbackResult struct {
 	// DryRun reports that nothing was written; Plan says what would be.
 	DryRun bool          `json:"dryRun"`
 	Plan   *RollbackPlan `json:"plan"`
-	// Restored lists the items written back (and deleted), as
-	// "<kind> <name>" pairs in Plan.Items order; empty for a dry run.
+	// Restored lists the items written back (and deleted), each with its
+	// kind, name and action, in Plan.Items order; empty for a dry run.
 	Restored []RollbackItem `json:"restored"`
 	// Verified reports that production was read back and holds the
 	// release's recorded content for every item.
@@ -304,7 +304,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			p.Diffs = append(p.Diffs, *d)
 		}
 		if len(it.Before) > 0 && len(it.Missing) > 0 {
-			refuse(lossRefusal(kindWord(it.Kind), it.Name, it.Missing, "not recorded by the release (they could not be read before the deploy); restoring it would clear them in production"))
+			refuse(lossRefusalTo("roll back", kindWord(it.Kind), it.Name, it.Missing, "not recorded by the release ("+unrecordedWhy(it.Missing)+"); restoring it would clear them in production"))
 		}
 		if it.Kind == KindAgent && len(it.Before) == 0 {
 			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: "agent", Reason: "it had no production configuration before the deploy, and the backend has no function that removes only one environment's configuration of an agent (deleting the agent removes it from every environment): it cannot be rolled back; deploy a fixed configuration instead, or delete the agent (Sync without it) if that is intended"})
@@ -335,7 +335,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			if rec != nil && rec.agentsWhy != "" {
 				why = "not returned by the pull state, and " + rec.agentsWhy
 			}
-			refuse(lossRefusal("agent", a.Slug, ls, why+"; re-sending the configuration would clear them in production if it has them"))
+			refuse(lossRefusalTo("roll back", "agent", a.Slug, ls, why+"; re-sending the configuration would clear them in production if it has them"))
 		}
 		var v struct {
 			Name string `json:"name"`
@@ -372,7 +372,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 					if rec != nil && rec.rolesWhy != "" {
 						why = rec.rolesWhy
 					}
-					refuse(lossRefusal(kindWord(kind), name, ls, "not returned by the pull state, and "+why+"; re-sending it would clear it"))
+					refuse(lossRefusalTo("roll back", kindWord(kind), name, ls, "not returned by the pull state, and "+why+"; re-sending it would clear it"))
 				}
 				out = append(out, now.items[k])
 			case len(it.Before) > 0:
@@ -392,10 +392,16 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		for _, raw := range r.prodPull.Roles {
 			name := fields([]json.RawMessage{raw}, "name")[0]
 			if target[itemKey{KindRole, name}] != nil {
+				// The stale check compares the role in the pull state's
+				// form, which cannot show these: a change to them since
+				// the deploy would pass it, and restoring drops them.
+				if ls, why := roleLosses(raw, rec.roleRows[name]); len(ls) > 0 {
+					refuse(lossRefusalTo("roll back", "role", name, ls, why+"; the rollback compares the role with what the deploy left in the pull state's form, which cannot show them, so it cannot show they are unchanged since the deploy, and restoring the recorded role drops them"))
+				}
 				continue
 			}
 			if ls, why := roleLosses(raw, rec.roleRows[name]); len(ls) > 0 {
-				refuse(lossRefusal("role", name, ls, why))
+				refuse(lossRefusalTo("roll back", "role", name, ls, why))
 			}
 		}
 	} else if len(r.prodPull.Roles) > 0 {
@@ -404,7 +410,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		if rec != nil {
 			why = rec.rolesWhy
 		}
-		refuse(lossRefusal("role", "", ls, "production roles are not fully returned by the pull state, and "+why+"; the rollback cannot show that re-sending them keeps them"))
+		refuse(lossRefusalTo("roll back", "role", "", ls, "production roles are not fully returned by the pull state, and "+why+"; the rollback cannot show that re-sending them keeps them"))
 	}
 	for _, d := range duplicateNames(fields(r.prodPull.EntityTypes, "slug")) {
 		p.Refusals = append(p.Refusals, Refusal{Slug: d, Kind: "entity type", Reason: "production has several entity types of this slug; the rollback re-sends production's entity types, and sending a slug twice would make the backend keep or re-create one of them arbitrarily: delete or rename the duplicates in production first"})
@@ -424,6 +430,9 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 	}
 	p.args = args
 	p.SideEffects = sideEffectsFor(r, fields(args.Roles, "name"))
+	if args.Triggers != nil {
+		p.SideEffects = append(p.SideEffects, "the rollback sends production's triggers (the release holds one): the backend's state queries list enabled triggers only, so a disabled production trigger cannot be seen, and sending triggers hard-deletes it; the rollback's result names any trigger the backend deleted unexpectedly")
+	}
 	sortRefusals := func(rs []Refusal) {
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Slug < rs[j].Slug })
 	}
@@ -645,4 +654,26 @@ func withoutKeys(raw json.RawMessage, keys []string) json.RawMessage {
 		return raw
 	}
 	return b
+}
+
+// unrecordedWhy says why a release lacks the values of losses: agent
+// fields and agentAccess could not be read before the deploy; scope rules
+// and masks were read, but the release records a role in the form the
+// pull state returns, which cannot carry them.
+func unrecordedWhy(losses []Loss) string {
+	var unread, uncarried bool
+	for _, l := range losses {
+		if l == LossScopeRules || l == LossFieldMasks {
+			uncarried = true
+		} else {
+			unread = true
+		}
+	}
+	switch {
+	case unread && uncarried:
+		return "some could not be read before the deploy; the others are stored in a form the recorded role, shaped like the pull state, cannot carry"
+	case uncarried:
+		return "they are stored in a form the recorded role, shaped like the pull state, cannot carry"
+	}
+	return "they could not be read before the deploy"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -716,4 +717,76 @@ func TestRollbackSaysAFailedRecoveryReadIsAFailedRead(t *testing.T) {
 	require.NotErrorIs(t, err, struere.ErrStalePlan, "production did not change: the read failed")
 	require.NotContains(t, err.Error(), "changed since the deploy")
 	require.Contains(t, err.Error(), "agents:list")
+}
+
+// The stale check compares a role with what the deploy left in the pull
+// state's form. A production edit the pull state cannot show (a second
+// mask differing from the first only in maskConfig, made by another tool
+// after the deploy) would pass it, and restoring the release's role would
+// drop it: the rollback refuses that role, naming the masks, and writes
+// nothing.
+func TestRollbackRefusesARoleWhoseStoredFormThePullStateCannotShow(t *testing.T) {
+	srv, c := resourceServer(t, struere.GenerationE2)
+	ctx := ctxT(t)
+	_, err := c.Deploy(ctx) // production agents, so that the rollback is possible
+	require.NoError(t, err)
+	defs := resourceProject(t, struere.GenerationE2)
+	defs.Roles[0].FieldMasks = []struere.FieldMask{{EntityType: "customer", FieldPath: "data.ssn", MaskType: "redact", MaskConfig: json.RawMessage(`{"keep":4}`)}}
+	_, err = c.Sync(ctx, defs)
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.PromoteResources(struere.KindRole))
+	require.NoError(t, err)
+	// Another tool adds a second mask on production's teacher.
+	resyncProduction(t, srv, func(prod map[string]json.RawMessage) {
+		roles := strings.Replace(string(prod["roles"]), `"maskConfig":{"keep":4},"maskType":"redact"}`, `"maskConfig":{"keep":4},"maskType":"redact"},{"entityType":"customer","fieldPath":"data.ssn","maskConfig":{"keep":2},"maskType":"redact"}`, 1)
+		require.NotEqual(t, string(prod["roles"]), roles, "the edit must apply: %s", prod["roles"])
+		prod["roles"] = json.RawMessage(roles)
+	})
+	w := syncWrites(srv)
+
+	_, err = c.Rollback(ctx, res.Release)
+
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.Contains(t, err.Error(), `teacher`)
+	require.Contains(t, err.Error(), "fieldMasks")
+	require.Contains(t, err.Error(), "struere.LossFieldMasks", "the advice names the constant")
+	require.Contains(t, err.Error(), "to roll back anyway")
+	require.Equal(t, w, syncWrites(srv), "nothing is written")
+}
+
+// A rollback that sends triggers says, before writing, that a disabled
+// production trigger (invisible to every read) is hard-deleted.
+func TestRollbackPlanWarnsThatSendingTriggersDeletesHiddenDisabledOnes(t *testing.T) {
+	_, c := resourceServer(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	_, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+	require.NoError(t, err)
+	hasTrigger := false
+	for _, it := range res.Release.Items {
+		hasTrigger = hasTrigger || it.Kind == struere.KindTrigger
+	}
+	require.True(t, hasTrigger, "the release holds a trigger")
+	dry, err := c.Rollback(ctx, res.Release, struere.DryRun())
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(dry.Plan.SideEffects, "\n"), "disabled production trigger")
+}
+
+// LoadRelease reads at most 64 MiB and refuses a larger input.
+func TestLoadReleaseRefusesAnOversizedInput(t *testing.T) {
+	big := io.MultiReader(strings.NewReader(`{"schemaVersion":1,"x":"`), io.LimitReader(zeros{}, 64<<20+10))
+	_, err := struere.LoadRelease(big)
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Contains(t, err.Error(), "larger than 64 MiB")
+}
+
+// zeros reads as an endless run of '0'.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
 }

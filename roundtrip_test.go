@@ -70,7 +70,7 @@ func TestHeadAgentRefusesReasoningUnlessTheLossIsAccepted(t *testing.T) {
 	out := headAgent("a", pulled, nil, nil)
 	require.Len(t, out.refusals, 1)
 	require.Equal(t, []Loss{LossModelReasoning}, out.refusals[0].Losses)
-	require.Contains(t, out.refusals[0].Reason, `AcceptLoss(struere.Loss("model.reasoning"))`)
+	require.Contains(t, out.refusals[0].Reason, `AcceptLoss(struere.LossModelReasoning)`)
 
 	out = headAgent("a", pulled, nil, map[Loss]bool{LossModelReasoning: true})
 	require.Empty(t, out.refusals)
@@ -142,7 +142,7 @@ func TestLossRefusalNamesTheItemFieldsAndOption(t *testing.T) {
 	require.Equal(t, "teacher", r.Slug)
 	require.Equal(t, "role", r.Kind)
 	require.Equal(t, []string{"agentAccess", "scopeRules"}, r.Fields)
-	require.Contains(t, r.Reason, `AcceptLoss(struere.Loss("agentAccess"), struere.Loss("scopeRules"))`)
+	require.Contains(t, r.Reason, `AcceptLoss(struere.LossAgentAccess, struere.LossScopeRules)`)
 	require.False(t, acceptable(r, map[Loss]bool{LossScopeRules: true}))
 	require.True(t, acceptable(r, map[Loss]bool{LossScopeRules: true, LossAgentAccess: true}))
 	require.False(t, acceptable(Refusal{Reason: "no losses"}, map[Loss]bool{LossScopeRules: true}))
