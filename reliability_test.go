@@ -432,7 +432,11 @@ func runCell(t *testing.T, f matrixFault, op matrixOp) matrixResult {
 	start := time.Now()
 	err = op.run(ctx, e)
 	end := time.Now()
-	require.Less(t, end.Sub(deadline), 250*time.Millisecond, "returned %s after the deadline", end.Sub(deadline))
+	// A call must end soon after its context's deadline. The bound is wide
+	// (a loaded machine delays the return by hundreds of milliseconds) and
+	// still well below the 5 s the slow faults hold a reply, so a client
+	// that waited for the reply instead of its context fails here.
+	require.Less(t, end.Sub(deadline), 2*time.Second, "returned %s after the deadline", end.Sub(deadline))
 	assertOutcome(t, want, err)
 
 	// Which requests to the target did the server execute?
