@@ -214,6 +214,13 @@ func partialRead(r *remote, devAgents, prodAgents map[string]json.RawMessage) st
 	if !sameSet(agents, keys(devAgents)) || !sameSet(agents, keys(prodAgents)) {
 		return "the pull states list other agents than the sync states"
 	}
+	return productionResourcesDisagree(r)
+}
+
+// productionResourcesDisagree compares the entity types and roles of
+// production's pull state with its sync state and describes the first
+// disagreement, or returns "".
+func productionResourcesDisagree(r *remote) string {
 	ets := make([]string, 0, len(r.prod.EntityTypes))
 	for _, e := range r.prod.EntityTypes {
 		ets = append(ets, e.Slug)

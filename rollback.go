@@ -311,7 +311,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		}
 	}
 	args := &rollbackArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
-	if why := productionPartial(r, now); why != "" {
+	if why := productionPartial(r); why != "" {
 		p.Refusals = append(p.Refusals, Refusal{Reason: why + ": the rollback would delete what the read missed; nothing was written, retry"})
 	}
 	// Agents: every agent of the organization, or the backend deletes it.
@@ -471,7 +471,7 @@ func staleRefusal(k itemKey, left, now json.RawMessage) Refusal {
 
 // productionPartial compares production's pull state with its sync state
 // and describes the first disagreement, or returns "".
-func productionPartial(r *remote, now *snapshot) string {
+func productionPartial(r *remote) string {
 	agents, err := r.pulledAgents("rollback", r.prodPull)
 	if err != nil || r.prodPull.EntityTypes == nil || r.prodPull.Roles == nil {
 		return "production's pull state lacks its agents, entityTypes or roles list"
@@ -483,22 +483,7 @@ func productionPartial(r *remote, now *snapshot) string {
 	if !sameSet(slugs, keys(agents)) {
 		return "the pull state lists other agents than the sync state"
 	}
-	ets := make([]string, 0, len(r.prod.EntityTypes))
-	for _, e := range r.prod.EntityTypes {
-		ets = append(ets, e.Slug)
-	}
-	if !sameSet(ets, fields(r.prodPull.EntityTypes, "slug")) {
-		return "production's pull state lists other entity types than its sync state"
-	}
-	roles := make([]string, 0, len(r.prod.Roles))
-	for _, e := range r.prod.Roles {
-		roles = append(roles, e.Name)
-	}
-	if !sameSet(roles, fields(r.prodPull.Roles, "name")) {
-		return "production's pull state lists other roles than its sync state"
-	}
-	_ = now
-	return ""
+	return productionResourcesDisagree(r)
 }
 
 // rollbackWrite sends the rollback and checks the backend's account of it:
