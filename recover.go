@@ -139,14 +139,18 @@ func (c *Client) orgMismatch(docOrg string) string {
 	return ""
 }
 
-func (c *Client) recoverAgents(ctx context.Context, op string, r *remote, rec *recovery) error {
+// agentIDs lists the organization's agents (agents:list) and maps each
+// non-deleted agent's slug to its id. When the list cannot be used (the
+// query is refused, names another organization, or lists a slug twice or
+// without an id), it sets rec.agentsWhy and returns a nil map and no error.
+func (c *Client) agentIDs(ctx context.Context, op string, rec *recovery) (map[string]string, error) {
 	var list []agentDoc
 	if err := c.call(ctx, op, convex.Query, fnAgentsList, struct{}{}, &list); err != nil {
 		if unusable(err) {
 			rec.agentsWhy = recoveryAgentsReason + " failed: " + err.Error()
-			return nil
+			return nil, nil
 		}
-		return err
+		return nil, err
 	}
 	ids := make(map[string]string, len(list))
 	for _, a := range list {
@@ -155,13 +159,21 @@ func (c *Client) recoverAgents(ctx context.Context, op string, r *remote, rec *r
 		}
 		if why := c.orgMismatch(a.OrganizationID); why != "" {
 			rec.agentsWhy = recoveryAgentsReason + ": " + why
-			return nil
+			return nil, nil
 		}
 		if _, dup := ids[a.Slug]; dup || a.ID == "" {
 			rec.agentsWhy = recoveryAgentsReason + fmt.Sprintf(": agents:list lists agent %q twice or without an id", a.Slug)
-			return nil
+			return nil, nil
 		}
 		ids[a.Slug] = a.ID
+	}
+	return ids, nil
+}
+
+func (c *Client) recoverAgents(ctx context.Context, op string, r *remote, rec *recovery) error {
+	ids, err := c.agentIDs(ctx, op, rec)
+	if err != nil || ids == nil {
+		return err
 	}
 	slugs := make([]string, 0, len(r.dev.Agents))
 	for _, a := range r.dev.Agents {
@@ -178,7 +190,7 @@ func (c *Client) recoverAgents(ctx context.Context, op string, r *remote, rec *r
 	docs := make([]agentWithConfig, len(slugs))
 	var mu sync.Mutex
 	var why string
-	err := parallelN(ctx, recoveryConcurrency, len(slugs), func(ctx context.Context, i int) error {
+	err = parallelN(ctx, recoveryConcurrency, len(slugs), func(ctx context.Context, i int) error {
 		var doc *agentWithConfig
 		if err := c.call(ctx, op, convex.Query, fnAgentsWithConfig, idArgs{ID: ids[slugs[i]]}, &doc); err != nil {
 			if unusable(err) {

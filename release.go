@@ -355,32 +355,13 @@ func (c *Client) readItems(ctx context.Context, op string, gen Generation, items
 // each against the sync state; rec.agentsWhy says why they could not be
 // used.
 func (c *Client) recoverAgentConfigs(ctx context.Context, op string, r *remote, slugs []string, rec *recovery) error {
-	var list []agentDoc
-	if err := c.call(ctx, op, convex.Query, fnAgentsList, struct{}{}, &list); err != nil {
-		if unusable(err) {
-			rec.agentsWhy = recoveryAgentsReason + " failed: " + err.Error()
-			return nil
-		}
+	ids, err := c.agentIDs(ctx, op, rec)
+	if err != nil || ids == nil {
 		return err
-	}
-	ids := map[string]string{}
-	for _, a := range list {
-		if a.Status == "deleted" {
-			continue
-		}
-		if why := c.orgMismatch(a.OrganizationID); why != "" {
-			rec.agentsWhy = recoveryAgentsReason + ": " + why
-			return nil
-		}
-		if _, dup := ids[a.Slug]; dup || a.ID == "" {
-			rec.agentsWhy = recoveryAgentsReason + fmt.Sprintf(": agents:list lists agent %q twice or without an id", a.Slug)
-			return nil
-		}
-		ids[a.Slug] = a.ID
 	}
 	docs := make([]*agentWithConfig, len(slugs))
 	var mu sync.Mutex
-	err := parallelN(ctx, recoveryConcurrency, len(slugs), func(ctx context.Context, i int) error {
+	err = parallelN(ctx, recoveryConcurrency, len(slugs), func(ctx context.Context, i int) error {
 		id, ok := ids[slugs[i]]
 		if !ok {
 			return nil
