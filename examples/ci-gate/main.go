@@ -44,18 +44,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	_ "embed"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -71,12 +70,7 @@ const (
 	exitError = 2
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { examplerun.Main(run) }
 
 // verdict is the gate's answer; -json prints it.
 type verdict struct {
@@ -165,24 +159,19 @@ func gate(ctx context.Context, localPath string, notes io.Writer) (*verdict, err
 			return nil, err
 		}
 	}
-	cfg, err := struere.ConfigFromEnv()
-	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
-		srv, err := strueretest.Start()
-		if err != nil {
-			return nil, err
-		}
+	cfg, srv, err := examplerun.Backend()
+	if err != nil {
+		return nil, err
+	}
+	if srv != nil {
 		defer srv.Close()
 		if err := driftedDemo(ctx, srv); err != nil {
 			return nil, fmt.Errorf("preparing the embedded demonstration: %w", err)
 		}
-		cfg = srv.Config()
 		fmt.Fprintln(notes, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): checking an embedded test backend (strueretest)")
 		fmt.Fprintln(notes, "where support 1.0.0 was deployed and 1.1.0 then synced to development only.")
 		fmt.Fprintln(notes, "The gate fails on purpose here: exit code 1 is the demonstration.")
 		fmt.Fprintln(notes)
-	case err != nil:
-		return nil, err
 	}
 	c, err := struere.New(cfg)
 	if err != nil {

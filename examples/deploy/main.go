@@ -45,12 +45,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	struere "github.com/struere/struere-go"
-	"github.com/struere/struere-go/strueretest"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 )
 
 // Exit codes.
@@ -60,12 +59,7 @@ const (
 	exitRefused = 2
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { examplerun.Main(run) }
 
 // options are the command-line flags.
 type options struct {
@@ -159,18 +153,13 @@ func deploy(ctx context.Context, o options, out io.Writer) (*report, int) {
 	if err != nil {
 		return fail(err)
 	}
-	cfg, err := struere.ConfigFromEnv()
-	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
-		srv, err := strueretest.Start()
-		if err != nil {
-			return fail(err)
-		}
-		defer srv.Close()
-		cfg = srv.Config()
-		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): deploying to an embedded test backend (strueretest).")
-	case err != nil:
+	cfg, srv, err := examplerun.Backend()
+	if err != nil {
 		return fail(err)
+	}
+	if srv != nil {
+		defer srv.Close()
+		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): deploying to an embedded test backend (strueretest).")
 	}
 	c, err := struere.New(cfg)
 	if err != nil {

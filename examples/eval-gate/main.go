@@ -32,13 +32,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	_ "embed"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -54,12 +54,7 @@ const (
 	exitError = 2
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { examplerun.Main(run) }
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -91,16 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eval-gate:", err)
 		return exitError
 	}
-	cfg, err := struere.ConfigFromEnv()
+	cfg, srv, err := examplerun.Backend(strueretest.WithGeneration(struere.GenerationHead))
 	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
-		srv, err := embedded(*fail)
-		if err != nil {
-			fmt.Fprintln(stderr, "eval-gate: starting the embedded backend:", err)
-			return exitError
-		}
+	case err != nil:
+		fmt.Fprintln(stderr, "eval-gate:", err)
+		return exitError
+	case srv != nil:
 		defer srv.Close()
-		cfg = srv.Config()
+		srv.SetEvalModel(scriptedModel(*fail))
 		fmt.Fprintln(stdout, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): using an embedded test backend (strueretest)")
 		if *fail {
 			fmt.Fprintln(stdout, "whose scripted model answers wrongly: the evals fail and nothing is deployed, on purpose.")
@@ -108,9 +101,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "whose scripted model answers the sample suite correctly.")
 		}
 		fmt.Fprintln(stdout)
-	case err != nil:
-		fmt.Fprintln(stderr, "eval-gate:", err)
-		return exitError
 	case *fail:
 		fmt.Fprintln(stderr, "eval-gate: -fail only applies to the embedded backend")
 		return exitError
@@ -188,14 +178,10 @@ func writeReports(r *struere.EvalReport, stdout io.Writer, junitPath string) err
 	return nil
 }
 
-// embedded starts a HEAD test backend whose scripted model answers the
-// sample suite: correctly, or with fail wrongly (no refund window, no
-// order lookup).
-func embedded(fail bool) (*strueretest.Server, error) {
-	srv, err := strueretest.Start(strueretest.WithGeneration(struere.GenerationHead))
-	if err != nil {
-		return nil, err
-	}
+// scriptedModel is the embedded backend's model: it answers the sample
+// suite correctly, or with fail wrongly (no refund window, no order
+// lookup).
+func scriptedModel(fail bool) *strueretest.ScriptedModel {
 	m := &strueretest.ScriptedModel{
 		Replies: map[string][]strueretest.EvalReply{
 			"refund policy": {{Text: "Yes: orders can be refunded within 30 days of delivery."}},
@@ -211,6 +197,5 @@ func embedded(fail bool) (*strueretest.Server, error) {
 		m.Replies["order lookup"] = []strueretest.EvalReply{{Text: "I don't know."}}
 		m.Verdicts["refund policy"] = []strueretest.EvalVerdict{{Text: `{"passed":false,"score":1,"reason":"Does not state the refund window."}`}}
 	}
-	srv.SetEvalModel(m)
-	return srv, nil
+	return m
 }

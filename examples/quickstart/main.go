@@ -46,13 +46,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	_ "embed"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -65,12 +65,7 @@ var sampleDefs []byte
 // draftSlug is the agent the embedded run adds without a configuration.
 const draftSlug = "draft-bot"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { examplerun.Main(run) }
 
 // run is the whole program. It finds credentials with
 // struere.ConfigFromEnv, so it reads the process environment. It returns
@@ -108,16 +103,13 @@ func quickstart(ctx context.Context, deploy, smoke bool, defsPath string, out io
 		}
 	}
 
-	cfg, err := struere.ConfigFromEnv()
-	var srv *strueretest.Server
+	cfg, srv, err := examplerun.Backend()
 	var deployOpts []struere.DeployOption // every Deploy, the dry run included
 	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
-		if srv, err = strueretest.Start(); err != nil {
-			return err
-		}
+	case err != nil:
+		return err
+	case srv != nil:
 		defer srv.Close()
-		cfg = srv.Config()
 		deploy = true // the embedded backend is disposable
 		if defs == nil {
 			if defs, err = struere.ParseDefinitions(bytes.NewReader(sampleDefs)); err != nil {
@@ -126,8 +118,6 @@ func quickstart(ctx context.Context, deploy, smoke bool, defsPath string, out io
 		}
 		fmt.Fprintln(out, "Struere quickstart")
 		fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json, STRUERE_DEVELOPMENT_API_KEY and STRUERE_PRODUCTION_API_KEY): running against an embedded test backend (strueretest), in memory.")
-	case err != nil:
-		return err
 	case keysOnly(cfg):
 		fmt.Fprintln(out, "Struere quickstart")
 		fmt.Fprintf(out, "Using %s with API keys alone (%s): each environment is read and written with its own key.\n", cfg.URL, keyList(cfg))

@@ -43,6 +43,7 @@ import (
 	"time"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -98,24 +99,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: -message needs at least one -agent", errUsage)
 	}
 
-	cfg, err := struere.ConfigFromEnv()
+	cfg, srv, err := examplerun.Backend()
 	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
-		return embedded(ctx, stdout, checks)
 	case err != nil:
 		return err
+	case srv != nil:
+		defer srv.Close()
+		return embedded(ctx, stdout, srv, checks)
 	default:
 		return live(ctx, stdout, cfg, *deploy, checks)
 	}
 }
 
-// embedded runs the whole story against an in-process backend.
-func embedded(ctx context.Context, out io.Writer, checks []struere.SmokeCheck) error {
-	srv, err := strueretest.Start()
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
+// embedded runs the whole story against srv, an in-process backend.
+func embedded(ctx context.Context, out io.Writer, srv *strueretest.Server, checks []struere.SmokeCheck) error {
 	fmt.Fprintln(out, "No credentials (STRUERE_TOKEN, ~/.struere/credentials.json): running against an embedded test backend (strueretest).")
 	c, err := struere.New(srv.Config())
 	if err != nil {
