@@ -41,14 +41,23 @@ func benchDefinitions(n int, version string) *struere.Definitions {
 	return d
 }
 
-// benchBackend starts a strueretest server holding n agents synced to
-// development (and, when deployed, promoted to production), and a client
-// whose generation is already probed. Setup runs with the timer stopped.
-func benchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *struere.Client) {
+// The backends the benchmarks run on: E2Deploy (server-side Deploy), and
+// HEAD (strueretest's default generation) with the starter plan, which has
+// no agent limit.
+var (
+	benchE2Deploy = strueretest.WithGeneration(struere.GenerationE2Deploy)
+	benchHEAD     = strueretest.WithPlan(strueretest.PlanStarter)
+)
+
+// benchBackend starts a strueretest server of kind (benchE2Deploy or
+// benchHEAD) holding n agents synced to development (and, when
+// deployed, promoted to production), and a client whose generation is
+// already probed. Setup runs with the timer stopped.
+func benchBackend(b *testing.B, kind strueretest.Option, n int, deployed bool) (*strueretest.Server, *struere.Client) {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	srv := strueretest.NewServer(b, strueretest.WithGeneration(struere.GenerationE2Deploy))
+	srv := strueretest.NewServer(b, kind)
 	c, err := struere.New(srv.Config())
 	if err != nil {
 		b.Fatal(err)
@@ -66,32 +75,64 @@ func benchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *str
 	return srv, c
 }
 
-func forEachSize(b *testing.B, f func(b *testing.B, n int)) {
-	for _, n := range benchSizes {
+// forEachSize runs f as a sub-benchmark for each organization size.
+func forEachSize(b *testing.B, sizes []int, f func(b *testing.B, n int)) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) { f(b, n) })
 	}
 }
 
+// statusOf returns one Status through c, failing unless it lists n agents.
+func statusOf(c *struere.Client, n int) func() error {
+	return func() error {
+		st, err := c.Status(context.Background())
+		if err == nil && len(st.Agents) != n {
+			err = fmt.Errorf("status lists %d agents, want %d", len(st.Agents), n)
+		}
+		return err
+	}
+}
+
+// syncOf returns one Sync of defs through c, failing unless it updates
+// all n agents in place.
+func syncOf(c *struere.Client, defs *struere.Definitions, n int) func() error {
+	return func() error {
+		res, err := c.Sync(context.Background(), defs)
+		if err == nil && len(res.Agents.Updated) != n {
+			err = fmt.Errorf("sync updated %d agents, want %d", len(res.Agents.Updated), n)
+		}
+		return err
+	}
+}
+
+// deployOf returns one verified Deploy through *c (read when it runs),
+// failing unless it deploys n agents.
+func deployOf(c **struere.Client, n int) func() error {
+	return func() error {
+		res, err := (*c).Deploy(context.Background())
+		if err == nil && (len(res.Deployed) != n || !res.Verified) {
+			err = fmt.Errorf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, n)
+		}
+		return err
+	}
+}
+
 func BenchmarkStatus(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		_, c := benchBackend(b, n, true)
-		ctx := context.Background()
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		_, c := benchBackend(b, benchE2Deploy, n, true)
+		status := statusOf(c, n)
 		b.ReportAllocs()
 		for b.Loop() {
-			st, err := c.Status(ctx)
-			if err != nil {
+			if err := status(); err != nil {
 				b.Fatal(err)
-			}
-			if len(st.Agents) != n {
-				b.Fatalf("status lists %d agents, want %d", len(st.Agents), n)
 			}
 		}
 	})
 }
 
 func BenchmarkDeployDryRun(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		_, c := benchBackend(b, n, false)
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		_, c := benchBackend(b, benchE2Deploy, n, false)
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -110,17 +151,15 @@ func BenchmarkDeployDryRun(b *testing.B) {
 // appends a production configuration per agent, so each iteration gets a
 // fresh backend, built with the timer stopped.
 func BenchmarkDeploy(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		ctx := context.Background()
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		var srv *strueretest.Server
+		var c *struere.Client
+		deploy := deployOf(&c, n)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			srv, c := benchBackend(b, n, false)
-			res, err := c.Deploy(ctx)
-			if err != nil {
+			srv, c = benchBackend(b, benchE2Deploy, n, false)
+			if err := deploy(); err != nil {
 				b.Fatal(err)
-			}
-			if len(res.Deployed) != n || !res.Verified {
-				b.Fatalf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, n)
 			}
 			b.StopTimer()
 			srv.Close()
@@ -132,18 +171,13 @@ func BenchmarkDeploy(b *testing.B) {
 // BenchmarkSync re-syncs the same definitions: every agent is updated in
 // place, so the backend does not grow between iterations.
 func BenchmarkSync(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		_, c := benchBackend(b, n, false)
-		defs := benchDefinitions(n, "1.0.0")
-		ctx := context.Background()
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		_, c := benchBackend(b, benchE2Deploy, n, false)
+		sync := syncOf(c, benchDefinitions(n, "1.0.0"), n)
 		b.ReportAllocs()
 		for b.Loop() {
-			res, err := c.Sync(ctx, defs)
-			if err != nil {
+			if err := sync(); err != nil {
 				b.Fatal(err)
-			}
-			if len(res.Agents.Updated) != n {
-				b.Fatalf("sync updated %d agents, want %d", len(res.Agents.Updated), n)
 			}
 		}
 	})
@@ -192,14 +226,20 @@ func newFloorClient(srv *strueretest.Server) *floorClient {
 	return f
 }
 
-func (f *floorClient) get(ctx context.Context, body []byte, out *floorState) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
+// postJSON POSTs the JSON body to url through hc with the Authorization
+// header auth, the exchange every floor makes.
+func postJSON(ctx context.Context, hc *http.Client, url, auth string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", f.auth)
-	resp, err := f.hc.Do(req)
+	req.Header.Set("Authorization", auth)
+	return hc.Do(req)
+}
+
+func (f *floorClient) get(ctx context.Context, body []byte, out *floorState) error {
+	resp, err := postJSON(ctx, f.hc, f.url, f.auth, body)
 	if err != nil {
 		return err
 	}
@@ -242,8 +282,8 @@ func (f *floorClient) status(ctx context.Context) (int, error) {
 // BenchmarkStatusFloor is the floor under Status: the same exchanges with
 // bare net/http and encoding/json against the same server.
 func BenchmarkStatusFloor(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		srv, _ := benchBackend(b, n, true)
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		srv, _ := benchBackend(b, benchE2Deploy, n, true)
 		f := newFloorClient(srv)
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -263,8 +303,8 @@ func BenchmarkStatusFloor(b *testing.B) {
 // server and reports both times and their ratio (sdk/floor) from the same
 // run, so machine noise affects both alike.
 func BenchmarkStatusVsFloor(b *testing.B) {
-	forEachSize(b, func(b *testing.B, n int) {
-		srv, c := benchBackend(b, n, true)
+	forEachSize(b, benchSizes, func(b *testing.B, n int) {
+		srv, c := benchBackend(b, benchE2Deploy, n, true)
 		f := newFloorClient(srv)
 		ctx := context.Background()
 		var sdk, floor time.Duration
@@ -305,7 +345,7 @@ func BenchmarkStatusVsFloor(b *testing.B) {
 // round-trips = wall time / delay (≈1 when concurrent, ≈2 when not).
 func BenchmarkStatusServerDelay(b *testing.B) {
 	const delay = 50 * time.Millisecond
-	srv, c := benchBackend(b, 10, true)
+	srv, c := benchBackend(b, benchE2Deploy, 10, true)
 	srv.Inject(strueretest.Fault{Path: "sync:getSyncState", Delay: delay})
 	ctx := context.Background()
 	start := time.Now()
@@ -330,29 +370,6 @@ func headSizes() []int {
 		return []int{10, 1_000, 10_000}
 	}
 	return []int{10, 1_000}
-}
-
-// headBenchBackend is benchBackend on the HEAD generation with the starter plan.
-func headBenchBackend(b *testing.B, n int, deployed bool) (*strueretest.Server, *struere.Client) {
-	b.Helper()
-	b.StopTimer()
-	defer b.StartTimer()
-	srv := strueretest.NewServer(b, strueretest.WithPlan(strueretest.PlanStarter))
-	c, err := struere.New(srv.Config())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := c.Sync(ctx, benchDefinitions(n, "1.0.0"), struere.AllowDeletions()); err != nil {
-		b.Fatal(err)
-	}
-	if deployed {
-		if _, err := c.Deploy(ctx, struere.SkipVerification()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	srv.ResetRequests()
-	return srv, c
 }
 
 // replayFloor is the floor under one SDK operation on HEAD: the exact HTTP
@@ -414,13 +431,7 @@ func newReplayFloor(b *testing.B, srv *strueretest.Server, reqs []strueretest.Re
 }
 
 func (f *replayFloor) do(ctx context.Context, r floorReq) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", f.auth)
-	resp, err := f.hc.Do(req)
+	resp, err := postJSON(ctx, f.hc, r.url, f.auth, r.body)
 	if err != nil {
 		return err
 	}
@@ -523,6 +534,19 @@ func headVsFloor(b *testing.B, f *replayFloor, setup func(), sdk func() error, s
 	}
 }
 
+// recordedVsFloor runs sdk once against srv, which records its exchanges
+// (benchBackend has just reset them), and then compares sdk with the
+// replay of those exchanges (headVsFloor).
+func recordedVsFloor(b *testing.B, srv *strueretest.Server, sdk func() error) {
+	b.Helper()
+	if err := sdk(); err != nil {
+		b.Fatal(err)
+	}
+	f := newReplayFloor(b, srv, srv.Requests())
+	b.ResetTimer()
+	headVsFloor(b, f, nil, sdk, false)
+}
+
 // runSequential replays every exchange one at a time, in order.
 func (f *replayFloor) runSequential(ctx context.Context) error {
 	for _, g := range f.groups {
@@ -535,31 +559,12 @@ func (f *replayFloor) runSequential(ctx context.Context) error {
 	return nil
 }
 
-func forEachHEADSize(b *testing.B, f func(b *testing.B, n int)) {
-	for _, n := range headSizes() {
-		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) { f(b, n) })
-	}
-}
-
 // BenchmarkHEADStatusVsFloor: Status on HEAD (getSyncState and getPullState
 // of both environments, concurrently) against its replay floor.
 func BenchmarkHEADStatusVsFloor(b *testing.B) {
-	forEachHEADSize(b, func(b *testing.B, n int) {
-		srv, c := headBenchBackend(b, n, true)
-		ctx := context.Background()
-		status := func() error {
-			st, err := c.Status(ctx)
-			if err == nil && len(st.Agents) != n {
-				err = fmt.Errorf("status lists %d agents, want %d", len(st.Agents), n)
-			}
-			return err
-		}
-		if err := status(); err != nil {
-			b.Fatal(err)
-		}
-		f := newReplayFloor(b, srv, srv.Requests())
-		b.ResetTimer()
-		headVsFloor(b, f, nil, status, false)
+	forEachSize(b, headSizes(), func(b *testing.B, n int) {
+		srv, c := benchBackend(b, benchHEAD, n, true)
+		recordedVsFloor(b, srv, statusOf(c, n))
 	})
 }
 
@@ -567,23 +572,9 @@ func BenchmarkHEADStatusVsFloor(b *testing.B) {
 // agent updated in place, so the backend does not grow) against its replay
 // floor, which sends the same syncOrganization body.
 func BenchmarkHEADSyncVsFloor(b *testing.B) {
-	forEachHEADSize(b, func(b *testing.B, n int) {
-		srv, c := headBenchBackend(b, n, false)
-		defs := benchDefinitions(n, "1.0.0")
-		ctx := context.Background()
-		sync := func() error {
-			res, err := c.Sync(ctx, defs)
-			if err == nil && len(res.Agents.Updated) != n {
-				err = fmt.Errorf("sync updated %d agents, want %d", len(res.Agents.Updated), n)
-			}
-			return err
-		}
-		if err := sync(); err != nil {
-			b.Fatal(err)
-		}
-		f := newReplayFloor(b, srv, srv.Requests())
-		b.ResetTimer()
-		headVsFloor(b, f, nil, sync, false)
+	forEachSize(b, headSizes(), func(b *testing.B, n int) {
+		srv, c := benchBackend(b, benchHEAD, n, false)
+		recordedVsFloor(b, srv, syncOf(c, benchDefinitions(n, "1.0.0"), n))
 	})
 }
 
@@ -596,10 +587,9 @@ func BenchmarkHEADSyncVsFloor(b *testing.B) {
 // untimed; the floor replays the first Deploy's exchanges against that
 // first backend (its production sync then updates in place).
 func BenchmarkHEADDeployVsFloor(b *testing.B) {
-	forEachHEADSize(b, func(b *testing.B, n int) {
-		ctx := context.Background()
-		first, c0 := headBenchBackend(b, n, false)
-		if _, err := c0.Deploy(ctx); err != nil {
+	forEachSize(b, headSizes(), func(b *testing.B, n int) {
+		first, c0 := benchBackend(b, benchHEAD, n, false)
+		if _, err := c0.Deploy(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		f := newReplayFloor(b, first, first.Requests())
@@ -609,15 +599,9 @@ func BenchmarkHEADDeployVsFloor(b *testing.B) {
 			if srv != nil {
 				srv.Close()
 			}
-			srv, c = headBenchBackend(b, n, false)
+			srv, c = benchBackend(b, benchHEAD, n, false)
 		}
-		deploy := func() error {
-			res, err := c.Deploy(ctx)
-			if err == nil && (len(res.Deployed) != n || !res.Verified) {
-				err = fmt.Errorf("deployed %d agents (verified %t), want %d", len(res.Deployed), res.Verified, n)
-			}
-			return err
-		}
+		deploy := deployOf(&c, n)
 		b.ResetTimer()
 		headVsFloor(b, f, setup, deploy, true)
 	})
@@ -655,18 +639,12 @@ func newReplayServer(b *testing.B, n int) (*replayServer, *struere.Client) {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	srv, _ := headBenchBackend(b, n, true)
+	srv, _ := benchBackend(b, benchHEAD, n, true)
 	rs := &replayServer{bodies: map[string][]byte{}, org: srv.OrganizationID(), token: srv.Token()}
 	hc := &http.Client{}
 	for _, q := range replayStatusQueries {
 		body := fmt.Appendf(nil, `{"path":%q,"args":{"organizationId":%q,"environment":%q},"format":"json"}`, q.path, srv.OrganizationID(), q.env)
-		req, err := http.NewRequest(http.MethodPost, srv.URL()+"/api/query", bytes.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
-		resp, err := hc.Do(req)
+		resp, err := postJSON(context.Background(), hc, srv.URL()+"/api/query", "Bearer "+srv.Token().Reveal(), body)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -720,18 +698,14 @@ func (rs *replayServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // client's cost alone (the handler only writes recorded bytes). It
 // reports the bytes of the four answers and allocation per body byte.
 func BenchmarkHEADStatusReplay(b *testing.B) {
-	forEachHEADSize(b, func(b *testing.B, n int) {
+	forEachSize(b, headSizes(), func(b *testing.B, n int) {
 		rs, c := newReplayServer(b, n)
-		ctx := context.Background()
+		status := statusOf(c, n)
 		b.ReportAllocs()
 		b.SetBytes(int64(rs.total))
 		for b.Loop() {
-			st, err := c.Status(ctx)
-			if err != nil {
+			if err := status(); err != nil {
 				b.Fatal(err)
-			}
-			if len(st.Agents) != n {
-				b.Fatalf("status lists %d agents, want %d", len(st.Agents), n)
 			}
 		}
 	})
@@ -763,16 +737,9 @@ func (rs *replayServer) statusFloor(org string, token struere.Token) *replayFloo
 // the replay server instead of strueretest: server cost is negligible, so
 // sdk/floor compares the client's own work with the bare exchanges.
 func BenchmarkHEADStatusReplayVsFloor(b *testing.B) {
-	forEachHEADSize(b, func(b *testing.B, n int) {
+	forEachSize(b, headSizes(), func(b *testing.B, n int) {
 		rs, c := newReplayServer(b, n)
-		ctx := context.Background()
-		status := func() error {
-			st, err := c.Status(ctx)
-			if err == nil && len(st.Agents) != n {
-				err = fmt.Errorf("status lists %d agents, want %d", len(st.Agents), n)
-			}
-			return err
-		}
+		status := statusOf(c, n)
 		if err := status(); err != nil {
 			b.Fatal(err)
 		}
