@@ -79,17 +79,15 @@ func (k APIKey) Reveal() string {
 // String returns "[REDACTED]".
 func (k APIKey) String() string { return redacted }
 
-// GoString returns "[REDACTED]", for %#v.
-func (k APIKey) GoString() string { return redacted }
-
-// Format prints "[REDACTED]" for every verb.
+// Format prints "[REDACTED]" for every verb, %#v included.
 func (k APIKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
 // LogValue keeps the key out of slog output.
 func (k APIKey) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// MarshalJSON encodes the key as "[REDACTED]".
-func (k APIKey) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+// MarshalText encodes the key as "[REDACTED]", which is also its JSON
+// string.
+func (k APIKey) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // envKeys are the API keys ConfigFromEnv found.
 type envKeys struct {

@@ -33,18 +33,13 @@ func (t Token) IsZero() bool { return t.Reveal() == "" }
 // String returns "[REDACTED]".
 func (t Token) String() string { return redacted }
 
-// GoString returns "[REDACTED]", for %#v.
-func (t Token) GoString() string { return redacted }
-
-// Format prints "[REDACTED]" for every verb.
+// Format prints "[REDACTED]" for every verb, %#v included.
 func (t Token) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 
 // LogValue keeps the secret out of slog output.
 func (t Token) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// MarshalJSON encodes the token as "[REDACTED]": a Config marshalled for a
-// log or a report never carries the secret.
-func (t Token) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText encodes the token as "[REDACTED]".
+// MarshalText encodes the token as "[REDACTED]", which is also its JSON
+// string: a Config marshalled for a log or a report never carries the
+// secret.
 func (t Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
