@@ -20,8 +20,8 @@ import (
 var (
 	// ErrNoConfiguration: the agent exists but has no configuration in
 	// the API key's environment ("No production configuration found").
-	// Sync it (development) or Deploy it (production). The error is a
-	// *NoConfigurationError naming the environment.
+	// Sync it (development) or Deploy it (production). The error wraps
+	// the *APIError and names the agent and the environment.
 	ErrNoConfiguration = errors.New("struere: agent has no configuration in this environment")
 	// ErrInsufficientCredits: the organization's platform credits are
 	// exhausted; add credits in the dashboard.
@@ -122,8 +122,8 @@ type chatRequest struct {
 // Errors are *APIError values matching ErrNotAuthenticated (missing,
 // unknown or expired key), ErrValidation (400, malformed ids),
 // ErrNotFound (unknown agent or thread, unknown route), ErrNoConfiguration
-// (no configuration in the key's environment; the error is also a
-// *NoConfigurationError), ErrInsufficientCredits, ErrRateLimited (with
+// (no configuration in the key's environment; the error names the agent
+// and the environment), ErrInsufficientCredits, ErrRateLimited (with
 // RetryAfter) or ErrUnavailable. An invalid slug or RequireEnvironment
 // mismatch fails before any network call. The key never appears in an
 // error or a log record.
@@ -281,7 +281,11 @@ func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clea
 	}
 	if m := noConfigText.FindStringSubmatch(e.Message); m != nil {
 		e.kinds = []error{ErrNoConfiguration}
-		return &NoConfigurationError{Agent: slug, Environment: Environment(m[1]), APIError: e}
+		fix := "sync it"
+		if m[1] == string(Production) {
+			fix = "deploy it"
+		}
+		return fmt.Errorf("%w: agent %q has no %s configuration: %s", e, slug, m[1], fix)
 	}
 	for _, t := range chatTexts {
 		if strings.Contains(e.Message, t.substr) {
@@ -351,27 +355,3 @@ func sanitize(s string, n int) string {
 	}
 	return b.String()
 }
-
-// NoConfigurationError reports that an agent has no configuration in the
-// API key's environment. It matches ErrNoConfiguration and unwraps to the
-// *APIError.
-type NoConfigurationError struct {
-	// Agent is the slug chatted with.
-	Agent string
-	// Environment is the environment without a configuration, as the
-	// backend named it (the key's environment).
-	Environment Environment
-	*APIError
-}
-
-// Error describes the failure and what to do about it.
-func (e *NoConfigurationError) Error() string {
-	fix := "sync it"
-	if e.Environment == Production {
-		fix = "deploy it"
-	}
-	return fmt.Sprintf("%s: agent %q has no %s configuration: %s", e.APIError.Error(), e.Agent, e.Environment, fix)
-}
-
-// Unwrap returns the *APIError.
-func (e *NoConfigurationError) Unwrap() error { return e.APIError }

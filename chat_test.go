@@ -115,13 +115,11 @@ func TestChatAgentWithoutConfigurationInTheKeysEnvironment(t *testing.T) {
 		_, err := f.chatTo(t, f.prodKey, "devonly")
 
 		require.ErrorIs(t, err, struere.ErrNoConfiguration)
-		var nc *struere.NoConfigurationError
-		require.ErrorAs(t, err, &nc)
-		require.Equal(t, struere.Production, nc.Environment)
 		var apiErr *struere.APIError
 		require.ErrorAs(t, err, &apiErr)
 		require.Equal(t, http.StatusInternalServerError, apiErr.HTTPStatus)
 		require.Contains(t, err.Error(), "No production configuration found")
+		require.Contains(t, err.Error(), `agent "devonly" has no production configuration: deploy it`)
 
 		reply, err := f.chatTo(t, f.devKey, "devonly")
 		require.NoError(t, err, "the development key reaches the development configuration")
