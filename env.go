@@ -18,10 +18,6 @@ const (
 	Eval        Environment = "eval"
 )
 
-// Environments lists every valid Environment, in the order they are usually
-// shown.
-func Environments() []Environment { return []Environment{Development, Production, Eval} }
-
 // ParseEnvironment returns the Environment named by s. Surrounding spaces are
 // ignored and case matters, as on the wire. Any other value ("staging", "prod",
 // "") gives an error that lists the valid names.
