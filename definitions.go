@@ -43,10 +43,6 @@ func (d Definitions) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// ErrInvalidDefinitions matches, with errors.Is, every error that says a
-// definitions file or value is malformed or fails Validate.
-var ErrInvalidDefinitions = errors.New("struere: invalid definitions")
-
 // maxDefinitionsBytes bounds the size of a definitions file read by
 // ParseDefinitions and LoadDefinitions.
 const maxDefinitionsBytes = 32 << 20
@@ -65,7 +61,7 @@ const maxSlugLength = 64
 // explicit null in an optional free-form field (displayConfig, maskConfig,
 // condition) is treated as absent. Input over 32 MiB, and any list (agents,
 // tools of one agent, policies of one role, …) of more than 10,000 items,
-// is refused while it is read. Every error matches ErrInvalidDefinitions;
+// is refused while it is read. Every error matches ErrValidation;
 // validation failures are a *ValidationError.
 func ParseDefinitions(r io.Reader) (*Definitions, error) {
 	return parseDefinitions(r, "")
@@ -151,7 +147,7 @@ func parseDefinitions(r io.Reader, source string) (*Definitions, error) {
 }
 
 // parseError is a malformed definitions file. It matches
-// ErrInvalidDefinitions and unwraps to the decoder's error, if any.
+// ErrValidation and unwraps to the decoder's error, if any.
 type parseError struct {
 	msg string
 	err error
@@ -159,7 +155,7 @@ type parseError struct {
 
 func (e *parseError) Error() string        { return e.msg }
 func (e *parseError) Unwrap() error        { return e.err }
-func (e *parseError) Is(target error) bool { return target == ErrInvalidDefinitions }
+func (e *parseError) Is(target error) bool { return target == ErrValidation }
 
 // jsonError turns a decoder error into a parseError with a line and column.
 func jsonError(prefix string, data []byte, err error) error {
@@ -297,11 +293,18 @@ func (e FieldError) Error() string {
 	return e.Item + "." + e.Field + ": " + e.Problem
 }
 
-// ValidationError lists every problem Validate found. It matches
-// ErrInvalidDefinitions.
+// ValidationError lists every problem found in definitions before
+// anything was sent, each naming the item and field: what Validate finds
+// wrong, or (with Generation set) what the backend generation Sync and
+// Status talk to cannot store exactly. It matches ErrValidation, and with
+// Generation set also ErrUnsupported.
 type ValidationError struct {
 	// Source is the file the definitions came from, when known.
 	Source string
+	// Generation, when not GenerationAuto, is the backend generation the
+	// definitions were shaped for: they are valid, but that backend
+	// cannot store the items listed.
+	Generation Generation
 	// Problems in the order of the definitions: the first 20 found.
 	Problems []FieldError
 	// Omitted counts the problems found after those, which are not listed
@@ -312,7 +315,11 @@ type ValidationError struct {
 // Error returns all problems on one line.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
-	b.WriteString("struere: invalid definitions")
+	if e.Generation != GenerationAuto {
+		fmt.Fprintf(&b, "struere: definitions not supported by this backend (%s)", e.Generation)
+	} else {
+		b.WriteString("struere: invalid definitions")
+	}
 	if e.Source != "" {
 		b.WriteString(" in " + e.Source)
 	}
@@ -332,8 +339,11 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrInvalidDefinitions.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalidDefinitions }
+// Is reports whether target is ErrValidation, or ErrUnsupported when
+// Generation is set.
+func (e *ValidationError) Is(target error) bool {
+	return target == ErrValidation || (target == ErrUnsupported && e.Generation != GenerationAuto)
+}
 
 var (
 	slugPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)

@@ -74,7 +74,7 @@ func TestLoadingAHostileFileIsBoundedAndItsErrorShort(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, tt.data, 0o600))
 			var err error
 			alloc := allocated(func() { _, err = struere.LoadDefinitions(path) })
-			require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+			require.ErrorIs(t, err, struere.ErrValidation)
 			require.Contains(t, err.Error(), tt.want)
 			require.Less(t, len(err.Error()), 4096, "the error lists the first problems only")
 			var ve *struere.ValidationError
@@ -178,7 +178,7 @@ func TestValidateRejectsWhatTheBackendRejects(t *testing.T) {
 			d := validDefs(t)
 			tt.change(d)
 			err := d.Validate()
-			require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+			require.ErrorIs(t, err, struere.ErrValidation)
 			var ve *struere.ValidationError
 			require.ErrorAs(t, err, &ve)
 			found := false
@@ -203,7 +203,7 @@ func TestParseDefinitionsRejectsInvalidUTF8AndLoneSurrogates(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := struere.ParseDefinitions(strings.NewReader(strings.Replace(base, "NAME", tt.value, 1)))
-			require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+			require.ErrorIs(t, err, struere.ErrValidation)
 			require.Contains(t, err.Error(), tt.want)
 		})
 	}
@@ -222,7 +222,7 @@ func TestSyncRefusesNonFiniteNumbersBeforeTheNetwork(t *testing.T) {
 	d.Agents[0].Model.Temperature = &nan
 	srv.ResetRequests()
 	_, err := c.Sync(ctxT(t), d)
-	require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Contains(t, err.Error(), "model.temperature")
 	for _, r := range srv.Requests() {
 		require.NotEqual(t, "mutation", r.Kind, "nothing was sent for invalid definitions")

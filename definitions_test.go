@@ -269,7 +269,7 @@ func TestParseDefinitionsRejectsMalformedInput(t *testing.T) {
 			require.Error(t, err)
 			require.Nil(t, d)
 			require.Equal(t, tt.want, err.Error())
-			require.ErrorIs(t, err, ErrInvalidDefinitions)
+			require.ErrorIs(t, err, ErrValidation)
 		})
 	}
 }
@@ -278,14 +278,14 @@ func TestParseDefinitionsSyntaxErrorUnwrapsToTheDecoderError(t *testing.T) {
 	_, err := ParseDefinitions(strings.NewReader(`{"agents": [}`))
 	var syn *json.SyntaxError
 	require.ErrorAs(t, err, &syn)
-	require.ErrorIs(t, err, ErrInvalidDefinitions)
+	require.ErrorIs(t, err, ErrValidation)
 }
 
 func TestParseDefinitionsRejectsOversizedInput(t *testing.T) {
 	big := io.MultiReader(strings.NewReader(`{"agents": [], "entityTypes": [], "roles": [], "x": "`),
 		io.LimitReader(repeatReader('a'), maxDefinitionsBytes))
 	_, err := ParseDefinitions(big)
-	require.ErrorIs(t, err, ErrInvalidDefinitions)
+	require.ErrorIs(t, err, ErrValidation)
 	require.Contains(t, err.Error(), "larger than")
 }
 
@@ -322,7 +322,8 @@ func TestLoadDefinitionsErrorsNameThePath(t *testing.T) {
 			_, err := LoadDefinitions(tt.file)
 			require.Error(t, err)
 			require.Equal(t, tt.want, err.Error())
-			require.ErrorIs(t, err, ErrInvalidDefinitions)
+			require.ErrorIs(t, err, ErrValidation)
+			require.NotErrorIs(t, err, ErrUnsupported, "valid on no backend, not unsupported by one")
 		})
 	}
 
@@ -445,7 +446,7 @@ func TestValidateReportsEachRuleWithItemAndField(t *testing.T) {
 			d := loadValid(t)
 			tt.break_(d)
 			err := d.Validate()
-			require.ErrorIs(t, err, ErrInvalidDefinitions)
+			require.ErrorIs(t, err, ErrValidation)
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
 			require.Len(t, ve.Problems, 1, "problems: %v", ve.Problems)

@@ -319,8 +319,10 @@ func TestSyncReportsAnAgentCreatedDuringItsWrite(t *testing.T) {
 	res, err := c.Sync(ctx, defs) // no AllowDeletions: it must not delete anything unnoticed
 	<-done
 	require.ErrorIs(t, err, struere.ErrVerificationFailed)
-	var ve *struere.SyncVerificationError
+	var ve *struere.VerificationError
 	require.True(t, errors.As(err, &ve))
+	require.Same(t, res, ve.Sync, "the error carries what the sync wrote")
+	require.Nil(t, ve.Result)
 	require.Equal(t, "intruder", ve.Mismatches[0].Slug)
 	require.Contains(t, ve.Mismatches[0].Reason, "created after the sync read the backend")
 	require.Equal(t, []string{"intruder"}, res.Agents.Deleted)

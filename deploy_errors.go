@@ -68,17 +68,22 @@ func (e *StalePlanError) Error() string {
 // Is matches ErrStalePlan.
 func (e *StalePlanError) Is(target error) bool { return target == ErrStalePlan }
 
-// VerificationError reports that production did not read back as the
-// deploy intended. Result is the deploy's result.
+// VerificationError reports that an operation was written but did not
+// read back as it meant: production after a deploy or rollback differs
+// from what was sent, or a sync's backend reports creations or deletions
+// it did not intend (for example an agent created by someone else between
+// the sync's read and its write, which the sync then deleted).
 type VerificationError struct {
-	// Op is the operation, "deploy".
+	// Op is the operation: "deploy", "rollback" or "sync".
 	Op string
-	// Result is what the deploy wrote.
+	// Result is what a deploy wrote; nil after a sync or rollback.
 	Result *DeployResult
-	// Rollback, after a rollback, is what the rollback wrote (Result is
-	// then nil).
+	// Rollback, after a rollback, is what the rollback wrote.
 	Rollback *RollbackResult
-	// Mismatches says, per agent or resource, what did not read back right.
+	// Sync, after a sync, is what the backend reported it did.
+	Sync *SyncResult
+	// Mismatches says, per agent or resource, what did not read back
+	// right, and what to do.
 	Mismatches []Refusal
 	// Err is the error that stopped the read-back, if that is what failed.
 	Err error
@@ -86,6 +91,9 @@ type VerificationError struct {
 
 // Error lists every mismatch.
 func (e *VerificationError) Error() string {
+	if e.Sync != nil {
+		return fmt.Sprintf("struere: %s: written, but not as meant: %s", e.Op, joinRefusals(e.Mismatches))
+	}
 	return fmt.Sprintf("struere: %s: verification failed: %s", e.Op, joinRefusals(e.Mismatches))
 }
 
@@ -106,21 +114,3 @@ func joinRefusals(rs []Refusal) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// SyncVerificationError reports that a sync was written but the backend
-// reports changes the sync did not mean (for example an agent created by
-// someone else between the sync's read and its write, which the sync then
-// deleted). Result is what the sync wrote.
-type SyncVerificationError struct {
-	Op         string      // the operation, "sync"
-	Result     *SyncResult // what the backend reported
-	Mismatches []Refusal   // each unintended change, and what to do
-}
-
-// Error lists every unintended change.
-func (e *SyncVerificationError) Error() string {
-	return fmt.Sprintf("struere: %s: written, but not as meant: %s", e.Op, joinRefusals(e.Mismatches))
-}
-
-// Is matches ErrVerificationFailed.
-func (e *SyncVerificationError) Is(target error) bool { return target == ErrVerificationFailed }

@@ -508,7 +508,7 @@ func (c *Client) checkEvalToken(ctx context.Context, op string) error {
 // backend would accept but could not run meaningfully.
 func selectSuites(defs *Definitions, o *evalOptions) ([]EvalSuite, error) {
 	if len(defs.EvalSuites) == 0 {
-		return nil, fmt.Errorf("%w: the definitions have no eval suites to run", ErrInvalidDefinitions)
+		return nil, fmt.Errorf("%w: the definitions have no eval suites to run", ErrValidation)
 	}
 	var problems []string
 	for _, s := range defs.EvalSuites {
@@ -527,7 +527,7 @@ func selectSuites(defs *Definitions, o *evalOptions) ([]EvalSuite, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidDefinitions, strings.Join(problems, "; "))
+		return nil, fmt.Errorf("%w: %s", ErrValidation, strings.Join(problems, "; "))
 	}
 	if len(o.suites) == 0 {
 		return defs.EvalSuites, nil
@@ -540,10 +540,10 @@ func selectSuites(defs *Definitions, o *evalOptions) ([]EvalSuite, error) {
 			for _, x := range defs.EvalSuites {
 				have = append(have, x.Slug)
 			}
-			return nil, fmt.Errorf("%w: no eval suite with slug %q in the definitions (have: %s)", ErrInvalidDefinitions, slug, strings.Join(have, ", "))
+			return nil, fmt.Errorf("%w: no eval suite with slug %q in the definitions (have: %s)", ErrValidation, slug, strings.Join(have, ", "))
 		}
 		if slices.ContainsFunc(out, func(x EvalSuite) bool { return x.Slug == slug }) {
-			return nil, fmt.Errorf("%w: eval suite %q asked for twice", ErrInvalidDefinitions, slug)
+			return nil, fmt.Errorf("%w: eval suite %q asked for twice", ErrValidation, slug)
 		}
 		out = append(out, s)
 	}
@@ -677,7 +677,7 @@ func (c *Client) resolveSuite(ctx context.Context, op, org string, s EvalSuite, 
 			for _, k := range cases {
 				names = append(names, k.Name)
 			}
-			return t, wrapOp(op, fmt.Errorf("%w: eval suite %q has no case named %q (cases: %s)", ErrInvalidDefinitions, s.Slug, name, strings.Join(names, ", ")))
+			return t, wrapOp(op, fmt.Errorf("%w: eval suite %q has no case named %q (cases: %s)", ErrValidation, s.Slug, name, strings.Join(names, ", ")))
 		}
 	}
 	t.caseIDs = []string{}
@@ -687,7 +687,7 @@ func (c *Client) resolveSuite(ctx context.Context, op, org string, s EvalSuite, 
 		}
 	}
 	if len(t.caseIDs) == 0 {
-		return t, wrapOp(op, fmt.Errorf("%w: no case of eval suite %q carries the tags %s", ErrInvalidDefinitions, s.Slug, strings.Join(o.tags, ", ")))
+		return t, wrapOp(op, fmt.Errorf("%w: no case of eval suite %q carries the tags %s", ErrValidation, s.Slug, strings.Join(o.tags, ", ")))
 	}
 	t.selects = len(t.caseIDs)
 	return t, nil

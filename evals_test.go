@@ -180,10 +180,10 @@ func TestRunEvalsCaseAndTagFilter(t *testing.T) {
 	require.Len(t, args["caseIds"], 2)
 
 	_, err = e.c.RunEvals(e.ctx, defs, fast, struere.RunCases("greet"))
-	require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Contains(t, err.Error(), `no case named "greet"`)
 	_, err = e.c.RunEvals(e.ctx, defs, fast, struere.RunSuites("smok"))
-	require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Contains(t, err.Error(), `no eval suite with slug "smok"`)
 }
 

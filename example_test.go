@@ -77,7 +77,7 @@ func ExampleParseDefinitions() {
 	  {"name": "Billing", "slug": "Billing Bot", "version": "1.0",
 	   "systemPrompt": "", "model": {"provider": "anthropic", "name": "claude-haiku-4-5"}, "tools": []}
 	], "entityTypes": [], "roles": []}`))
-	fmt.Println(errors.Is(err, struere.ErrInvalidDefinitions))
+	fmt.Println(errors.Is(err, struere.ErrValidation))
 	var verr *struere.ValidationError
 	if errors.As(err, &verr) {
 		for _, p := range verr.Problems {

@@ -286,8 +286,8 @@ func FuzzParseDefinitions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defs, err := ParseDefinitions(bytes.NewReader(data))
 		if err != nil {
-			if !errors.Is(err, ErrInvalidDefinitions) {
-				t.Fatalf("error does not match ErrInvalidDefinitions: %v", err)
+			if !errors.Is(err, ErrValidation) {
+				t.Fatalf("error does not match ErrValidation: %v", err)
 			}
 			if defs != nil {
 				t.Fatal("definitions came back with an error")

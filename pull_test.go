@@ -146,7 +146,7 @@ func TestWriteFileRefusesInvalidDefinitionsAndKeepsTheOldFile(t *testing.T) {
 	bad := sampleDefs(t)
 	bad.Agents[0].Version = "v1"
 	err = bad.WriteFile(path)
-	require.ErrorIs(t, err, struere.ErrInvalidDefinitions)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	var ve *struere.ValidationError
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, path, ve.Source)

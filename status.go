@@ -204,7 +204,7 @@ func (o LocalOption) applyStatus(s *statusOptions) { s.local = o.defs }
 // status could pass a CI gate that should fail.
 //
 // Local definitions the backend's generation cannot store are refused with
-// an *UnsupportedDefinitionsError, as Sync would refuse them.
+// a *ValidationError matching ErrUnsupported, as Sync would refuse them.
 func (c *Client) Status(ctx context.Context, opts ...StatusOption) (*Status, error) {
 	const op = "status"
 	if ctx == nil {

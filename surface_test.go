@@ -16,10 +16,10 @@ import (
 // should lower it. Run `go test -v -run TestExportedSurface .` to see the
 // counts and the names.
 var surfaceBudget = map[string]int{
-	"types":     94,
-	"funcs":     32,
-	"methods":   102,
-	"sentinels": 22,
+	"types":     90,
+	"funcs":     31,
+	"methods":   93,
+	"sentinels": 21,
 	"vars":      0,
 	"consts":    87,
 }

@@ -26,19 +26,14 @@ type SyncResult struct {
 	// Triggers and EvalSuites are nil when they were not sent.
 	Triggers   *Changes `json:"triggers,omitempty"`
 	EvalSuites *Changes `json:"evalSuites,omitempty"` // eval suite changes, when sent
-	// Fixtures is what the eval environment created from the fixtures; nil
-	// when none were sent.
-	Fixtures *FixtureChanges `json:"fixtures,omitempty"`
+	// FixtureEntities and FixtureRelations count the records and relations
+	// the eval environment created from the fixtures, which replace every
+	// active record there; 0 when no fixtures were sent.
+	FixtureEntities  int `json:"fixtureEntities,omitempty"`
+	FixtureRelations int `json:"fixtureRelations,omitempty"`
 	// PackResourcesPreserved is reported by E1 backends: true when the
 	// organization has installed packs.
 	PackResourcesPreserved bool `json:"packResourcesPreserved,omitempty"`
-}
-
-// FixtureChanges counts what a fixture sync created. Every active record
-// of the eval environment was replaced.
-type FixtureChanges struct {
-	EntitiesCreated  int `json:"entitiesCreated"`  // records created
-	RelationsCreated int `json:"relationsCreated"` // relations created
 }
 
 // SyncOption configures Client.Sync. These build one:
@@ -88,7 +83,7 @@ type syncArgs struct {
 // Deploy's job; SyncTo(Eval) writes the eval environment instead), in the
 // argument shape of the backend's generation. Definitions the generation
 // cannot store exactly are refused before anything is sent, with an
-// *UnsupportedDefinitionsError naming each agent and field; so are
+// *ValidationError naming each agent and field (matching ErrUnsupported); so are
 // fixtures for any environment but eval, which would ignore them. Before
 // writing, Sync reads the target environment and computes which remote
 // resources the sync would delete; unless AllowDeletions is given it then
@@ -155,7 +150,10 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	}
 	var out struct {
 		wireSyncResult
-		Fixtures *FixtureChanges `json:"fixtures"`
+		Fixtures *struct {
+			EntitiesCreated  int `json:"entitiesCreated"`
+			RelationsCreated int `json:"relationsCreated"`
+		} `json:"fixtures"`
 	}
 	if err := c.exchange(ctx, op, o.env, convex.Mutation, fnSyncOrganization, args, &out); err != nil {
 		return nil, err
@@ -165,7 +163,10 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 	}
 	res := &SyncResult{Environment: o.env, Generation: gen,
 		Agents: out.Agents.changes(), EntityTypes: out.EntityTypes.changes(), Roles: out.Roles.changes(),
-		Fixtures: out.Fixtures, PackResourcesPreserved: out.PackResourcesPreserved}
+		PackResourcesPreserved: out.PackResourcesPreserved}
+	if out.Fixtures != nil {
+		res.FixtureEntities, res.FixtureRelations = out.Fixtures.EntitiesCreated, out.Fixtures.RelationsCreated
+	}
 	if out.Triggers != nil {
 		ch := out.Triggers.changes()
 		res.Triggers = &ch
@@ -175,7 +176,7 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 		res.EvalSuites = &ch
 	}
 	if bad := syncUnintended(r, defs, &out.wireSyncResult); len(bad) > 0 {
-		return res, &SyncVerificationError{Op: op, Result: res, Mismatches: bad}
+		return res, &VerificationError{Op: op, Sync: res, Mismatches: bad}
 	}
 	return res, nil
 }

@@ -114,43 +114,13 @@ func (w *wireProblems) only(item, field, where string) {
 	w.add(item, field, fmt.Sprintf("exists only on %s; the %s backend rejects it: remove it", where, w.gen))
 }
 
-// err returns nil or an *UnsupportedDefinitionsError.
+// err returns nil or a *ValidationError naming the generation.
 func (w *wireProblems) err() error {
 	if len(w.problems) == 0 {
 		return nil
 	}
-	return &UnsupportedDefinitionsError{Generation: w.gen, Problems: w.problems}
+	return &ValidationError{Generation: w.gen, Problems: w.problems}
 }
-
-// UnsupportedDefinitionsError lists the definitions a backend generation
-// cannot store exactly, each naming the item and field. Sync and Status
-// return it before anything is written. It matches ErrUnsupported.
-type UnsupportedDefinitionsError struct {
-	// Generation is the backend generation the definitions were shaped for.
-	Generation Generation
-	// Problems in the order of the definitions.
-	Problems []FieldError
-}
-
-// Error returns every problem on one line.
-func (e *UnsupportedDefinitionsError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "struere: definitions not supported by this backend (%s)", e.Generation)
-	if len(e.Problems) > 1 {
-		fmt.Fprintf(&b, " (%d problems)", len(e.Problems))
-	}
-	b.WriteString(": ")
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.Error())
-	}
-	return b.String()
-}
-
-// Is reports whether target is ErrUnsupported.
-func (e *UnsupportedDefinitionsError) Is(target error) bool { return target == ErrUnsupported }
 
 const newestOnly = "the newest backend (head)"
 
@@ -224,7 +194,7 @@ func wireAgentFor(gen Generation, a Agent, w *wireProblems) wireAgent {
 }
 
 // wireDefinitions converts d to gen's syncOrganization shape. It returns
-// an *UnsupportedDefinitionsError listing everything gen cannot store
+// a *ValidationError listing everything gen cannot store
 // exactly.
 func wireDefinitions(gen Generation, d *Definitions) (*wireDefs, error) {
 	w := &wireProblems{gen: gen}

@@ -102,8 +102,9 @@ func TestModelsWithoutAnExactCounterpartAreRefusedNamingAgentAndField(t *testing
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := wireDefinitions(tt.gen, &tt.defs)
 			require.ErrorIs(t, err, ErrUnsupported)
-			var ue *UnsupportedDefinitionsError
+			var ue *ValidationError
 			require.True(t, errors.As(err, &ue))
+			require.Equal(t, tt.gen, ue.Generation)
 			require.Len(t, ue.Problems, 1)
 			require.Equal(t, tt.field, ue.Problems[0].Item+"."+ue.Problems[0].Field)
 			require.Contains(t, ue.Problems[0].Problem, tt.want)
@@ -117,7 +118,7 @@ func TestNewestBackendFieldsAreRefusedOnOlderBackends(t *testing.T) {
 	require.NoError(t, err)
 	fields := func(gen Generation) []string {
 		_, err := wireDefinitions(gen, d)
-		var ue *UnsupportedDefinitionsError
+		var ue *ValidationError
 		require.True(t, errors.As(err, &ue), "%v", err)
 		var out []string
 		for _, p := range ue.Problems {
