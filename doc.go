@@ -189,10 +189,29 @@
 // ErrValidation, ErrRateLimited, ErrUnavailable, ErrUnsupported,
 // ErrMalformedResponse, ErrResponseTooLarge, ErrPlanLimit. Production
 // deployments redact function errors to "Server Error"; such an error still names the
-// operation and request id, and APIError.Redacted is set. Workflow errors
-// are ErrRefused (with ErrWouldDelete, ErrLocalDiffers), ErrStalePlan and
-// ErrVerificationFailed. Cancelling the context returns promptly with an
-// error matching ctx.Err().
+// operation and request id, and APIError.Redacted is set. Chat adds
+// ErrNoConfiguration and ErrInsufficientCredits.
+//
+// Errors found before anything is sent, and the workflow's own, are typed,
+// each matching one sentinel (read the details with errors.As):
+//
+//   - *ValidationError: definitions that are invalid (ErrValidation), or
+//     that the backend generation cannot store (also ErrUnsupported);
+//   - *RefusedError: nothing was written because the operation could not be
+//     carried out exactly (ErrRefused; also ErrWouldDelete or
+//     ErrLocalDiffers);
+//   - *StalePlanError: the backend changed since the plan or the read
+//     (ErrStalePlan); nothing was written;
+//   - *VerificationError: written, but production (or the sync's result)
+//     does not read back as meant (ErrVerificationFailed);
+//   - *EnvironmentMismatchError: an API key of another environment
+//     (ErrEnvironmentMismatch);
+//   - *SmokeTestError and *EvalsFailedError: a smoke test or an eval gate
+//     failed (ErrSmokeTestFailed, ErrEvalsFailed).
+//
+// ConfigFromEnv reports a machine with no credentials at all with
+// ErrNoCredentials. Cancelling the context returns promptly with an error
+// matching ctx.Err().
 //
 // # Retries and timeouts
 //

@@ -921,8 +921,8 @@ func (s *Status) ProductionDiffers() []string {
 
 // ProductionMatchesDevelopment reports whether production serves every
 // agent configuration development holds (the CI gate's question): no agent
-// differs. Entity types, roles and triggers are not promoted by Deploy;
-// see ResourcesDiffer.
+// differs. Entity types, roles and triggers are compared separately
+// (ResourcesDiffer), since Deploy promotes them only with PromoteResources.
 func (s *Status) ProductionMatchesDevelopment() bool { return len(s.ProductionDiffers()) == 0 }
 
 // ResourcesDiffer returns the entity types, roles and triggers whose
