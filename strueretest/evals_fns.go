@@ -668,12 +668,8 @@ func (s *Server) evUpdateSuite(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
-	def := map[string]any{}
-	for k, v := range r.def {
-		def[k] = v
-	}
-	copyKeys(def, c.args, "name", "description", "tags", "judgeModel", "judgeContext", "judgePrompt")
-	r.def, r.updatedAt = def, c.now
+	r.def = updatedDef(r.def, c.args, "name", "description", "tags", "judgeModel", "judgeContext", "judgePrompt")
+	r.updatedAt = c.now
 	return st.suiteDoc(*r), nil
 }
 
@@ -686,13 +682,20 @@ func (s *Server) evDeleteSuite(st *state, c *callCtx) (any, *fnError) {
 	return map[string]any{"success": true}, nil
 }
 
-func caseDef(args map[string]any, base map[string]any) map[string]any {
-	def := map[string]any{}
+// updatedDef is a new definition holding base's keys, and the named keys
+// of args over them; base itself is not changed.
+func updatedDef(base, args map[string]any, keys ...string) map[string]any {
+	def := make(map[string]any, len(base)+len(keys))
 	for k, v := range base {
 		def[k] = v
 	}
-	copyKeys(def, args, "name", "description", "tags", "turns", "finalAssertions", "channel", "contextParams")
+	copyKeys(def, args, keys...)
 	return def
+}
+
+// caseDef is base with the case fields of args set over it.
+func caseDef(args map[string]any, base map[string]any) map[string]any {
+	return updatedDef(base, args, "name", "description", "tags", "turns", "finalAssertions", "channel", "contextParams")
 }
 
 func (s *Server) evCreateCase(st *state, c *callCtx) (any, *fnError) {
@@ -709,42 +712,37 @@ func (s *Server) evCreateCase(st *state, c *callCtx) (any, *fnError) {
 	return id, nil
 }
 
-// ownCase finds an argument's case and its suite in the caller's org.
-func ownCase(st *state, orgID, id string) (*evalCaseRow, *evalSuiteRow) {
-	k := st.caseByID(id)
-	if k == nil || k.orgID != orgID {
-		return nil, nil
-	}
-	return k, st.suiteByID(k.suiteID)
-}
-
-func (s *Server) evUpdateCase(st *state, c *callCtx) (any, *fnError) {
+// adminCase is the caller's admin organization's case named by the
+// argument "id", or the backend's error: not an admin, no such case, or a
+// case of an archived suite, refused with archivedMsg.
+func (c *callCtx) adminCase(st *state, archivedMsg string) (*evalCaseRow, *fnError) {
 	_, orgID, err := c.adminOrg(st)
 	if err != nil {
 		return nil, err
 	}
-	k, suite := ownCase(st, orgID, str(c.args, "id"))
-	if k == nil {
+	k := st.caseByID(str(c.args, "id"))
+	if k == nil || k.orgID != orgID {
 		return nil, throw(frameEvals, msgCaseNotFound)
 	}
-	if suite != nil && suite.status == "archived" {
-		return nil, throw(frameEvals, "Cannot update cases in an archived suite")
+	if suite := st.suiteByID(k.suiteID); suite != nil && suite.status == "archived" {
+		return nil, throw(frameEvals, archivedMsg)
+	}
+	return k, nil
+}
+
+func (s *Server) evUpdateCase(st *state, c *callCtx) (any, *fnError) {
+	k, err := c.adminCase(st, "Cannot update cases in an archived suite")
+	if err != nil {
+		return nil, err
 	}
 	k.def, k.updatedAt = caseDef(c.args, k.def), c.now
 	return caseDoc(*k), nil
 }
 
 func (s *Server) evDeleteCase(st *state, c *callCtx) (any, *fnError) {
-	_, orgID, err := c.adminOrg(st)
+	k, err := c.adminCase(st, "Cannot delete cases from an archived suite")
 	if err != nil {
 		return nil, err
-	}
-	k, suite := ownCase(st, orgID, str(c.args, "id"))
-	if k == nil {
-		return nil, throw(frameEvals, msgCaseNotFound)
-	}
-	if suite != nil && suite.status == "archived" {
-		return nil, throw(frameEvals, "Cannot delete cases from an archived suite")
 	}
 	id := k.id
 	st.evalCases = slices.DeleteFunc(st.evalCases, func(x evalCaseRow) bool { return x.id == id })
