@@ -1,12 +1,9 @@
 package struere_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -39,22 +36,25 @@ func holdThen(t *testing.T, srv *strueretest.Server, path string, act func()) <-
 	return done
 }
 
-func e2Client(t *testing.T, srv *strueretest.Server) *struere.Client {
+// syncedE2 is an E2 server holding the sample definitions synced to
+// development, a client pinned to E2 (it never probes the generation), a
+// test context, and the definitions.
+func syncedE2(t *testing.T) (*strueretest.Server, *struere.Client, context.Context, *struere.Definitions) {
 	t.Helper()
+	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
 	cfg := srv.Config()
 	cfg.Generation = struere.GenerationE2
 	c, err := struere.New(cfg)
 	require.NoError(t, err)
-	return c
+	ctx, defs := ctxT(t), sampleDefs(t)
+	_, err = c.Sync(ctx, defs)
+	require.NoError(t, err)
+	return srv, c, ctx, defs
 }
 
 func TestDeployRefusesAsStaleWhenTheBackendChangesBeforeTheWrite(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
-	_, err = srv.SeedRole(strueretest.Production, strueretest.Role{Name: "auditor", Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read"}}}})
+	srv, c, ctx, _ := syncedE2(t)
+	_, err := srv.SeedRole(strueretest.Production, strueretest.Role{Name: "auditor", Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read"}}}})
 	require.NoError(t, err)
 	// A colleague creates an agent after the deploy read the backend,
 	// while it prepares the write (reading the production roles as stored).
@@ -79,11 +79,7 @@ func TestDeployRefusesAsStaleWhenTheBackendChangesBeforeTheWrite(t *testing.T) {
 }
 
 func TestDeployReportsAnAgentCreatedDuringTheWriteAsDeletedAndWhatToDo(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
+	srv, c, ctx, _ := syncedE2(t)
 	done := holdThen(t, srv, "sync:syncOrganization", func() {
 		_, err := srv.SeedAgent(strueretest.Agent{Slug: "intruder", Name: "Intruder"})
 		require.NoError(t, err)
@@ -106,15 +102,11 @@ func TestDeployReportsAnAgentCreatedDuringTheWriteAsDeletedAndWhatToDo(t *testin
 }
 
 func TestDeployReportsAnAgentDeletedDuringTheWriteAsRecreated(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
+	srv, c, ctx, _ := syncedE2(t)
 	done := holdThen(t, srv, "sync:syncOrganization", func() {
 		require.NoError(t, srv.SetAgentStatus("scheduler", strueretest.StatusDeleted))
 	})
-	_, err = c.Deploy(ctx)
+	_, err := c.Deploy(ctx)
 	<-done
 	require.ErrorIs(t, err, struere.ErrVerificationFailed, "the promotion re-created an agent deleted in between; that is not what was meant")
 	var ve *struere.VerificationError
@@ -124,12 +116,7 @@ func TestDeployReportsAnAgentDeletedDuringTheWriteAsRecreated(t *testing.T) {
 }
 
 func TestDeploysAndSyncsOfOneClientNeverOverlap(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	defs := sampleDefs(t)
-	_, err := c.Sync(ctx, defs)
-	require.NoError(t, err)
+	srv, c, ctx, defs := syncedE2(t)
 	syncDone := make(chan error, 1)
 	done := holdThen(t, srv, "sync:syncOrganization", func() {
 		// While the deploy's write is held, a Sync of the same client
@@ -137,7 +124,7 @@ func TestDeploysAndSyncsOfOneClientNeverOverlap(t *testing.T) {
 		go func() { _, err := c.Sync(ctx, defs); syncDone <- err }()
 	})
 	srv.ResetRequests()
-	_, err = c.Deploy(ctx)
+	_, err := c.Deploy(ctx)
 	require.NoError(t, err)
 	<-done
 	require.NoError(t, <-syncDone)
@@ -153,11 +140,7 @@ func TestDeploysAndSyncsOfOneClientNeverOverlap(t *testing.T) {
 }
 
 func TestDeployWaitingForAnotherReturnsWhenItsContextEnds(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	_, err := c.Sync(ctx, sampleDefs(t))
-	require.NoError(t, err)
+	srv, c, ctx, _ := syncedE2(t)
 	held := make(chan struct{}, 1)
 	srv.Inject(strueretest.Fault{Path: "sync:syncOrganization", Times: 1, Hang: true, Applied: held})
 	first, cancelFirst := context.WithCancel(ctx)
@@ -166,7 +149,7 @@ func TestDeployWaitingForAnotherReturnsWhenItsContextEnds(t *testing.T) {
 	<-held
 	second, cancelSecond := context.WithCancel(ctx)
 	cancelSecond()
-	_, err = c.Deploy(second)
+	_, err := c.Deploy(second)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Contains(t, err.Error(), "waiting for another Deploy or Sync")
 	cancelFirst()
@@ -267,12 +250,7 @@ func TestDeployKeepsProductionRolesExactlyAndVerifiesThemAsStored(t *testing.T) 
 // Sync: the same window, closed the same way.
 
 func TestSyncRefusesAsStaleWhenDevelopmentChangesBeforeTheWrite(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	defs := sampleDefs(t)
-	_, err := c.Sync(ctx, defs)
-	require.NoError(t, err)
+	srv, c, ctx, defs := syncedE2(t)
 	// Hold the Sync's reads; act while the second one (the re-read just
 	// before writing) is held.
 	held := make(chan struct{}, 2)
@@ -291,7 +269,7 @@ func TestSyncRefusesAsStaleWhenDevelopmentChangesBeforeTheWrite(t *testing.T) {
 		require.NoError(t, err)
 	}()
 	srv.ResetRequests()
-	_, err = c.Sync(ctx, defs, struere.AllowDeletions())
+	_, err := c.Sync(ctx, defs, struere.AllowDeletions())
 	<-done
 	require.ErrorIs(t, err, struere.ErrStalePlan)
 	require.Contains(t, err.Error(), "agent created: intruder")
@@ -306,12 +284,7 @@ func TestSyncRefusesAsStaleWhenDevelopmentChangesBeforeTheWrite(t *testing.T) {
 }
 
 func TestSyncReportsAnAgentCreatedDuringItsWrite(t *testing.T) {
-	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
-	c := e2Client(t, srv)
-	ctx := ctxT(t)
-	defs := sampleDefs(t)
-	_, err := c.Sync(ctx, defs)
-	require.NoError(t, err)
+	srv, c, ctx, defs := syncedE2(t)
 	done := holdThen(t, srv, "sync:syncOrganization", func() {
 		_, err := srv.SeedAgent(strueretest.Agent{Slug: "intruder", Name: "Intruder"})
 		require.NoError(t, err)
@@ -331,17 +304,7 @@ func TestSyncReportsAnAgentCreatedDuringItsWrite(t *testing.T) {
 // rawMutation calls a backend mutation directly, as another tool would.
 func rawMutation(t *testing.T, srv *strueretest.Server, path string, args any) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"path": path, "args": args})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, srv.URL()+"/api/mutation", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	require.Contains(t, string(raw), `"status":"success"`, "%s", raw)
+	callFunction(t, srv, "mutation", path, args)
 }
 
 // resyncProduction re-sends production's pull state with edit applied to

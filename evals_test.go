@@ -1,12 +1,9 @@
 package struere_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -92,21 +89,7 @@ func (e *evalEnv) calls(path string) []strueretest.Request {
 // raw calls a function with the seeded user's token and decodes the value.
 func (e *evalEnv) raw(t *testing.T, kind, path string, args any) json.RawMessage {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"path": path, "args": args})
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL()+"/api/"+kind, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.srv.Token().Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Status string          `json:"status"`
-		Value  json.RawMessage `json:"value"`
-	}
-	require.NoError(t, json.Unmarshal(b, &out), string(b))
-	require.Equal(t, "success", out.Status, string(b))
-	return out.Value
+	return callFunction(t, e.srv, kind, path, args)
 }
 
 func (e *evalEnv) runStatus(t *testing.T, runID string) string {

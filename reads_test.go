@@ -153,24 +153,10 @@ func requireNoWrites(t *testing.T, srv *strueretest.Server) {
 // top-level fields.
 func pullValue(t *testing.T, srv *strueretest.Server, env string) map[string]json.RawMessage {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"path": "sync:getPullState", "args": map[string]any{"organizationId": srv.OrganizationID(), "environment": env}})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, srv.URL()+"/api/query", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var out struct {
-		Status string                     `json:"status"`
-		Value  map[string]json.RawMessage `json:"value"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
-	require.Equal(t, "success", out.Status, "%s", raw)
-	return out.Value
+	raw := callFunction(t, srv, "query", "sync:getPullState", map[string]any{"organizationId": srv.OrganizationID(), "environment": env})
+	var fields map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &fields), "%s", raw)
+	return fields
 }
 
 func TestPullRefusesASyncStateWithoutItsLists(t *testing.T) {

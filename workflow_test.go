@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,6 +46,31 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// callFunction calls the backend function path of kind ("query" or
+// "mutation") on srv directly with the seeded user's token, as another
+// tool would, requires it to succeed, and returns its value.
+func callFunction(t *testing.T, srv *strueretest.Server, kind, path string, args any) json.RawMessage {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"path": path, "args": args})
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, srv.URL()+"/api/"+kind, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+srv.Token().Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out struct {
+		Status string          `json:"status"`
+		Value  json.RawMessage `json:"value"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+	require.Equal(t, "success", out.Status, "%s", raw)
+	return out.Value
 }
 
 // sampleDefs is a small project: two agents, an entity type and a role.
