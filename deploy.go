@@ -32,7 +32,10 @@ const (
 	ReasonNotActive           = "not active (paused)"
 )
 
-// DeployResult is the outcome of Client.Deploy.
+// DeployResult is the outcome of Client.Deploy, and of Client.Rollback,
+// which is a deploy of a release's recorded content: then Plan.Op is
+// "rollback", Method "client", Deployed lists the agents restored, and
+// Plan.Resources the entity types, roles and triggers put back.
 type DeployResult struct {
 	// DryRun reports that nothing was written; Plan says what would be.
 	DryRun      bool        `json:"dryRun"`
@@ -40,7 +43,8 @@ type DeployResult struct {
 	Generation  Generation  `json:"-"`           // the backend generation used
 	Method      string      `json:"method"`      // how the deploy promoted: "server" or "client", as Plan.Method
 	Plan        *Plan       `json:"plan"`        // the plan the deploy carried out (or would, for a dry run)
-	// Deployed lists the promoted agents' slugs.
+	// Deployed lists the promoted (for a rollback: restored) agents'
+	// slugs; empty for a dry run.
 	Deployed []string `json:"deployed"`
 	// Unchanged lists agents whose production configuration already
 	// equalled development's: nothing was promoted for them (and when no
@@ -48,7 +52,8 @@ type DeployResult struct {
 	Unchanged []string `json:"unchanged"`
 	// Skipped lists agents left alone, with the reason.
 	Skipped []SkippedAgent `json:"skipped"`
-	// Verified reports that production was read back and matched.
+	// Verified reports that production was read back and matched (for a
+	// rollback: held the release's recorded content).
 	Verified bool `json:"verified"`
 	// Smoke holds the smoke checks' results (WithSmokeTest).
 	Smoke []SmokeResult `json:"smoke,omitempty"`
@@ -56,7 +61,8 @@ type DeployResult struct {
 	Evals *EvalReport `json:"evals,omitempty"`
 	// Release records what production held before this deploy for every
 	// agent it promoted and every resource it created, updated or deleted,
-	// and what the deploy left, for Client.Rollback.
+	// and what the deploy left, for Client.Rollback. A rollback's records
+	// what the rollback changed, so that rolling it back undoes it.
 	// It is set whenever the deploy wrote (also when verification or the
 	// smoke test then failed); nil for a dry run and when nothing was
 	// written.
@@ -64,7 +70,7 @@ type DeployResult struct {
 }
 
 // DeployOption configures Client.Deploy (and Client.Rollback, which takes
-// DryRun and AcceptLoss). These build one:
+// DryRun, AcceptLoss and SkipVerification). These build one:
 //
 //   - DryRun(): compute the plan, write nothing;
 //   - WithPlan(plan): deploy exactly a dry run's plan, or refuse with
@@ -157,6 +163,9 @@ func (c *Client) Deploy(ctx context.Context, opts ...DeployOption) (*DeployResul
 	promo, err := resourceOptions(op, &o)
 	if err != nil {
 		return nil, err
+	}
+	if o.plan != nil && o.plan.Op == opRollback {
+		return nil, fmt.Errorf("struere: %s: WithPlan was given a rollback's plan, which writes a release's recorded content rather than development's: carry it out with Rollback, or make a deploy plan with Deploy(ctx, DryRun()): %w", op, ErrValidation)
 	}
 	if o.local != nil {
 		if err := o.local.Validate(); err != nil {

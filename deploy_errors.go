@@ -76,10 +76,9 @@ func (e *StalePlanError) Is(target error) bool { return target == ErrStalePlan }
 type VerificationError struct {
 	// Op is the operation: "deploy", "rollback" or "sync".
 	Op string
-	// Result is what a deploy wrote; nil after a sync or rollback.
+	// Result is what a deploy or rollback wrote (for a rollback,
+	// Result.Plan.Op is "rollback"); nil after a sync.
 	Result *DeployResult
-	// Rollback, after a rollback, is what the rollback wrote.
-	Rollback *RollbackResult
 	// Sync, after a sync, is what the backend reported it did.
 	Sync *SyncResult
 	// Mismatches says, per agent or resource, what did not read back

@@ -98,11 +98,14 @@
 // triggers), reads production back and verifies it. A dry run returns the
 // Plan, with each change field by field; WithPlan deploys exactly that plan
 // or refuses with ErrStalePlan. A deploy that wrote returns a Release, the
-// record Client.Rollback takes to put production back.
+// record Client.Rollback takes to put production back. A rollback is a
+// deploy of that recorded content: it returns a DeployResult whose Plan
+// has Op "rollback", and a Release of its own, which undoes it.
 //
 //	res, err := c.Deploy(ctx) // errors.Is(err, struere.ErrRefused): nothing was written
 //	...
-//	_, err = c.Rollback(ctx, res.Release) // production as it was before that deploy
+//	back, err := c.Rollback(ctx, res.Release) // production as it was before that deploy
+//	_, err = c.Rollback(ctx, back.Release)    // and as the deploy left it, again
 //
 // # Evals
 //

@@ -9,12 +9,15 @@ import (
 	"strings"
 )
 
-// PlannedAgent is an agent a deploy promotes.
+// PlannedAgent is an agent a deploy promotes, or a rollback restores.
 type PlannedAgent struct {
 	Slug string `json:"slug"` // the agent
-	// Version is the development version production will serve.
+	// Version is the version production will serve afterwards:
+	// development's for a deploy, the one the release recorded from before
+	// its deploy for a rollback.
 	Version string `json:"version"`
-	// Before is production's configuration before the deploy.
+	// Before is production's configuration now, before the deploy or
+	// rollback. A rollback's plan also gives its Digest, as Status does.
 	Before Presence `json:"before"`
 }
 
@@ -49,25 +52,50 @@ type Adjustment struct {
 	Change string `json:"change"` // what was done
 }
 
-// Plan is what a deploy would do, computed from one consistent read of
-// development and production. Pass it back with WithPlan to deploy exactly
-// it: the deploy is refused with ErrStalePlan if the backend changed.
+// What a plan is for, as Plan.Op says.
+const (
+	opDeploy   = "deploy"
+	opRollback = "rollback"
+)
+
+// Plan is what a deploy or a rollback would do, computed from one
+// consistent read of the backend. Op tells the two apart.
+//
+// A deploy's plan (Client.Deploy) promotes development's configurations:
+// pass it back with WithPlan to deploy exactly it; the deploy is refused
+// with ErrStalePlan if the backend changed.
+//
+// A rollback's plan (Client.Rollback) writes a Release's recorded content
+// back to production: Deploy lists the agents restored, Resources the entity
+// types, roles and triggers put back, and Diffs compare production now with
+// the release's record. A rollback's plan cannot be passed to WithPlan.
 type Plan struct {
 	Generation Generation `json:"-"` // the backend generation the plan was made for
+	// Op is what the plan is for: "deploy" (development promoted to
+	// production) or "rollback" (a release's recorded content written back
+	// to production).
+	Op string `json:"op"`
 	// Method is how the deploy promotes: "server" where the backend
 	// has sync:deployAllAgents (one transaction on the backend copies each
 	// active agent's development configuration), "client" elsewhere (the
 	// SDK syncs production with each agent's development configuration,
-	// sending production's own entity types and roles back as read).
-	Method         string         `json:"method"`
-	OrganizationID string         `json:"organizationId,omitempty"` // "" for the backend's default organization
-	Deploy         []PlannedAgent `json:"deploy"`                   // agents to promote, by slug
+	// sending production's own entity types and roles back as read). A
+	// rollback is always "client": it sends production its content, with
+	// the release's items put back.
+	Method         string `json:"method"`
+	OrganizationID string `json:"organizationId,omitempty"` // "" for the backend's default organization
+	// Deploy lists the agents to promote (a rollback: to restore to the
+	// release's recorded configuration), by slug.
+	Deploy []PlannedAgent `json:"deploy"`
 	// Unchanged are agents whose production configuration already equals
 	// development's: nothing is promoted for them, and when every agent
-	// is unchanged nothing is written at all.
+	// is unchanged nothing is written at all. Empty for a rollback.
 	Unchanged []PlannedAgent `json:"unchanged"`
-	Skip      []SkippedAgent `json:"skip"` // agents left alone, by slug
-	// Refusals, when not empty, stop the deploy before anything is written.
+	Skip      []SkippedAgent `json:"skip"` // agents left alone, by slug; empty for a rollback
+	// Refusals, when not empty, stop the deploy or rollback before anything
+	// is written. A rollback's also name each item production changed
+	// since the release's deploy, with the fields that differ (their
+	// Reason begins "production changed since the deploy").
 	Refusals []Refusal `json:"refusals,omitempty"`
 	// Notes say what the plan cannot know (for example, whether paused
 	// agents are skipped).
@@ -83,16 +111,21 @@ type Plan struct {
 	// they would be refusals.
 	Accepted []Refusal `json:"accepted,omitempty"`
 	// PromotedKinds are the resource kinds the deploy promotes besides
-	// agents (PromoteResources); empty for an agents-only deploy.
+	// agents (PromoteResources); empty for an agents-only deploy. For a
+	// rollback, the resource kinds the release holds.
 	PromotedKinds []ResourceKind `json:"promotedKinds,omitempty"`
 	// Resources lists, for the kinds in PromotedKinds, every entity type,
 	// role and trigger of development and production, by kind then name,
-	// with what the deploy does to it in production.
+	// with what the deploy does to it in production. For a rollback, the
+	// release's resources: ResourceUpdate (written back with the recorded
+	// content), ResourceDelete (it did not exist before the deploy) or
+	// ResourceCreate (the deploy deleted it).
 	Resources []PlannedResource `json:"resources,omitempty"`
 	// Diffs are, for each agent in Deploy and each resource the deploy
 	// creates, updates or deletes, what the deploy changes in production,
-	// field by field: before is production's, after development's. Empty
-	// where the backend does not serve the configurations (E1).
+	// field by field: before is production's, after development's (for a
+	// rollback: before is production now, after the release's record).
+	// Empty where the backend does not serve the configurations (E1).
 	Diffs Diffs `json:"diffs"`
 	// Fingerprint identifies the development and production state the
 	// plan was computed from.
@@ -104,8 +137,14 @@ type Plan struct {
 	promo resourcePromotion
 }
 
-// String renders the plan for a terminal.
+// String renders the plan for a terminal: each agent to promote (for a
+// rollback: each agent and resource to restore or delete), refusal,
+// adjustment, accepted loss, note and side effect, then the changes field
+// by field.
 func (p *Plan) String() string {
+	if p.Op == opRollback {
+		return p.rollbackString()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Deploy plan (%s promotion, backend %s)\n", p.Method, p.Generation)
 	for _, a := range p.Deploy {
@@ -121,21 +160,7 @@ func (p *Plan) String() string {
 	for _, s := range p.Skip {
 		fmt.Fprintf(&b, "  skip    %-24s %s\n", s.Slug, s.Reason)
 	}
-	for _, r := range p.Refusals {
-		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
-	}
-	for _, a := range p.Adjustments {
-		fmt.Fprintf(&b, "  adjust  %-24s %s: %s\n", a.Slug, a.Field, a.Change)
-	}
-	for _, r := range p.Accepted {
-		fmt.Fprintf(&b, "  LOSS    %-24s %s (accepted)\n", r.Slug, r.Reason)
-	}
-	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "  note: %s\n", n)
-	}
-	for _, n := range p.SideEffects {
-		fmt.Fprintf(&b, "  side effect: %s\n", n)
-	}
+	p.detailLines(&b)
 	if !p.writes() && len(p.Refusals) == 0 && len(p.Unchanged)+len(p.Skip)+len(p.Resources) > 0 {
 		b.WriteString("  nothing to promote: nothing will be written\n")
 	}
@@ -150,10 +175,39 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
+// detailLines writes, for String, one line per refusal (a rollback's for
+// items changed since the deploy marked CHANGED), adjustment, accepted
+// loss, note and side effect.
+func (p *Plan) detailLines(b *strings.Builder) {
+	for _, r := range p.Refusals {
+		label := "REFUSE "
+		if p.Op == opRollback && strings.HasPrefix(r.Reason, staleReason) {
+			label = "CHANGED"
+		}
+		fmt.Fprintf(b, "  %s %-24s %s\n", label, r.Slug, r.Reason)
+	}
+	for _, a := range p.Adjustments {
+		fmt.Fprintf(b, "  adjust  %-24s %s: %s\n", a.Slug, a.Field, a.Change)
+	}
+	for _, r := range p.Accepted {
+		fmt.Fprintf(b, "  LOSS    %-24s %s (accepted)\n", r.Slug, r.Reason)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(b, "  note: %s\n", n)
+	}
+	for _, n := range p.SideEffects {
+		fmt.Fprintf(b, "  side effect: %s\n", n)
+	}
+}
+
 // Markdown renders the plan for a pull-request comment or a CI step
 // summary: the agents to promote, unchanged, skipped and refused, then each
-// promoted agent's changes field by field (Diffs.Markdown).
+// promoted agent's changes field by field (Diffs.Markdown). A rollback's
+// plan shows the agents and resources restored or deleted instead.
 func (p *Plan) Markdown() string {
+	if p.Op == opRollback {
+		return p.rollbackMarkdown()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Struere deploy plan\n\n%s promotion, backend %s.\n\n", p.Method, p.Generation)
 	if len(p.Deploy)+len(p.Unchanged)+len(p.Skip)+len(p.Refusals) > 0 {
@@ -198,7 +252,7 @@ func orUnknown(v string) string {
 // makePlan computes what a deploy would do from one read of the backend
 // (and, for a client-side promotion, what the extra queries recovered).
 func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]bool, promo resourcePromotion) (*Plan, error) {
-	p := &Plan{Generation: r.gen, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
+	p := &Plan{Generation: r.gen, Op: opDeploy, OrganizationID: c.s.org, Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}}
 	if r.gen.hasDeployAllAgents() && !promo.on() {
 		p.Method = promoteServer
 	} else {

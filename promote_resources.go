@@ -41,8 +41,9 @@ type PlannedResource struct {
 	Name   string         `json:"name"`
 	Action ResourceAction `json:"action"` // create, update, delete or unchanged
 	// Fields names, for ResourceUpdate, the fields that differ between
-	// production and development (top-level keys; Plan.Diffs has them
-	// field by field, and the whole item for a create or delete).
+	// production and development (for a rollback: between production now
+	// and the release's record) as top-level keys; Plan.Diffs has them
+	// field by field, and the whole item for a create or delete.
 	Fields []string `json:"fields,omitempty"`
 
 	// before is production's item as read, in the backend's own shape,

@@ -24,7 +24,10 @@ const ReleaseSchemaVersion = 1
 
 // Release records what one written deploy changed in production, so that
 // Client.Rollback can put production back as it was. Deploy returns it on
-// DeployResult for every deploy that wrote something.
+// DeployResult for every deploy that wrote something. Rollback returns one
+// too, recording what the rollback changed (production as the rollback
+// found it, and as it left it): rolling that release back undoes the
+// rollback. Below, "the deploy" is the deploy or rollback that wrote.
 //
 // It is plain data, JSON-serialisable and stable: a CI job can keep it as
 // an artifact (json.Marshal or json.MarshalIndent) and load it later
@@ -268,10 +271,22 @@ func digestText(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newRelease records a written deploy: production's content before (from
-// the deploy's read r and recovery rec) for each affected item, and what
-// production holds now, read back once more.
+// newRelease records a written deploy or rollback: production's content
+// before (from the read r and recovery rec made before writing) for each
+// affected item, and what production holds now, read back once more.
 func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *recovery, method string, affected []itemKey, at time.Time) *Release {
+	var after *snapshot
+	var err error
+	if r.prodPull != nil {
+		after, err = c.readItems(ctx, op+": record the release", r.gen, affected)
+	}
+	return c.recordRelease(op, r, rec, method, affected, at, after, err)
+}
+
+// recordRelease is newRelease with production as read back after writing
+// (after, or the error that read ended with) already at hand: a rollback
+// reads it back once, to verify and to record.
+func (c *Client) recordRelease(op string, r *remote, rec *recovery, method string, affected []itemKey, at time.Time, after *snapshot, afterErr error) *Release {
 	rel := &Release{Schema: ReleaseSchemaVersion, OrganizationID: c.s.org, Generation: r.gen.String(), Method: method,
 		CreatedAt: at.UTC().Truncate(time.Millisecond), Items: []ReleaseItem{}}
 	sort.Slice(affected, func(i, j int) bool {
@@ -300,9 +315,12 @@ func (c *Client) newRelease(ctx context.Context, op string, r *remote, rec *reco
 			rel.Items[i].Missing = append(before.missing[k], roleRecordLosses(r, rec, k)...)
 		}
 	}
-	after, err := c.readItems(ctx, op+": record the release", r.gen, affected)
-	if err != nil {
-		rel.AfterUnknown = "production could not be read back after the deploy: " + err.Error()
+	if afterErr != nil || after == nil {
+		why := "no read"
+		if afterErr != nil {
+			why = afterErr.Error()
+		}
+		rel.AfterUnknown = "production could not be read back after the " + op + ": " + why
 		return rel
 	}
 	for i := range rel.Items {
@@ -533,11 +551,11 @@ func LoadRelease(r io.Reader) (*Release, error) {
 	return &rel, nil
 }
 
-// Validate checks that the release is one Deploy could have written and
-// has not been altered since: a known schema version and generation, items
-// of known kinds with names, no item twice, content objects named like
-// their item, digests that match the content, and a matching checksum.
-// Errors match ErrValidation and name what is wrong.
+// Validate checks that the release is one Deploy or Rollback could have
+// written and has not been altered since: a known schema version and
+// generation, items of known kinds with names, no item twice, content
+// objects named like their item, digests that match the content, and a
+// matching checksum. Errors match ErrValidation and name what is wrong.
 func (rel *Release) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("struere: release: "+format+": %w", append(args, ErrValidation)...)

@@ -8,100 +8,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/struere/struere-go/internal/convex"
 )
-
-// Rollback actions in RollbackItem.Action.
-const (
-	// RollbackRestore: the item is written back with the release's
-	// "before" content.
-	RollbackRestore = "restore"
-	// RollbackDelete: the item did not exist in production before the
-	// deploy and is deleted from production (entity types, roles,
-	// triggers).
-	RollbackDelete = "delete"
-)
-
-// RollbackItem is one agent or resource a rollback puts back.
-type RollbackItem struct {
-	Kind   ResourceKind `json:"kind"`   // KindAgent, KindEntityType, KindRole or KindTrigger
-	Name   string       `json:"name"`   // slug, or role name
-	Action string       `json:"action"` // RollbackRestore or RollbackDelete
-	// From is the version production serves now, To the version it will
-	// serve ("none" for no content; "present" when the kind has no
-	// version).
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-// RollbackPlan is what a rollback would do, computed from one read of
-// production.
-type RollbackPlan struct {
-	Items []RollbackItem `json:"items"` // what is put back, by kind then name
-	// Changed lists the items production changed since the deploy, with
-	// the fields; when not empty the rollback is refused (ErrStalePlan)
-	// and nothing is written.
-	Changed []Refusal `json:"changed,omitempty"`
-	// Refusals, when not empty, stop the rollback before anything is
-	// written.
-	Refusals []Refusal `json:"refusals,omitempty"`
-	// Adjustments are changes made to recorded values so that the backend
-	// accepts them back with the same meaning.
-	Adjustments []Adjustment `json:"adjustments,omitempty"`
-	// Accepted are losses the caller accepted with AcceptLoss.
-	Accepted []Refusal `json:"accepted,omitempty"`
-	// SideEffects are what the backend does besides restoring, which no
-	// client can avoid.
-	SideEffects []string `json:"sideEffects,omitempty"`
-	// Diffs are, per item, what the rollback changes: before is
-	// production now, after the release's recorded content.
-	Diffs Diffs `json:"diffs"`
-
-	args *rollbackArgs
-}
-
-// String renders the plan for a terminal.
-func (p *RollbackPlan) String() string {
-	var b strings.Builder
-	b.WriteString("Rollback plan\n")
-	for _, it := range p.Items {
-		fmt.Fprintf(&b, "  %-7s %-11s %-24s %s -> %s\n", it.Action, kindWord(it.Kind), it.Name, it.From, it.To)
-	}
-	for _, r := range p.Changed {
-		fmt.Fprintf(&b, "  CHANGED %-24s %s\n", r.Slug, r.Reason)
-	}
-	for _, r := range p.Refusals {
-		fmt.Fprintf(&b, "  REFUSE  %-24s %s\n", r.Slug, r.Reason)
-	}
-	for _, a := range p.Adjustments {
-		fmt.Fprintf(&b, "  adjust  %-24s %s: %s\n", a.Slug, a.Field, a.Change)
-	}
-	for _, r := range p.Accepted {
-		fmt.Fprintf(&b, "  LOSS    %-24s %s (accepted)\n", r.Slug, r.Reason)
-	}
-	for _, n := range p.SideEffects {
-		fmt.Fprintf(&b, "  side effect: %s\n", n)
-	}
-	if len(p.Diffs) > 0 {
-		b.WriteString("\nChanges to production (before: production now, after: the release's record):\n")
-		b.WriteString(p.Diffs.String())
-	}
-	return b.String()
-}
-
-// RollbackResult is the outcome of Client.Rollback.
-type RollbackResult struct {
-	// DryRun reports that nothing was written; Plan says what would be.
-	DryRun bool          `json:"dryRun"`
-	Plan   *RollbackPlan `json:"plan"`
-	// Restored lists the items written back (and deleted), each with its
-	// kind, name and action, in Plan.Items order; empty for a dry run.
-	Restored []RollbackItem `json:"restored"`
-	// Verified reports that production was read back and holds the
-	// release's recorded content for every item.
-	Verified bool `json:"verified"`
-}
 
 // rollbackArgs is the production syncOrganization payload of a rollback.
 type rollbackArgs struct {
@@ -120,20 +30,34 @@ type rollbackArgs struct {
 // production configuration, and each entity type, role and trigger the
 // deploy promoted, is written back with the content the release recorded.
 // Production's other agents and resources are sent back as they are now,
-// so they do not change.
+// so they do not change. A rollback is a deploy of recorded content, and
+// speaks the deploy's vocabulary: the result is a *DeployResult whose Plan
+// has Op "rollback", with the agents restored in Plan.Deploy (Version is
+// the recorded version production will serve again, Before what it serves
+// now) and the release's entity types, roles and triggers in
+// Plan.Resources (ResourceUpdate: written back with the recorded content;
+// ResourceDelete: it did not exist before the deploy and is deleted;
+// ResourceCreate: the deploy deleted it and it is re-created). Plan.Diffs
+// compare production now (before) with the release's record (after).
 //
 // Before writing, production is read and must still hold, for every item
 // of the release, exactly the content the deploy left (compared in full,
 // not by version); if anything changed since — another deploy, a sync to
 // production, a dashboard edit — the rollback is refused with an error
 // matching ErrStalePlan and ErrRefused that names each changed item and
-// field, and nothing is written. The same refusals and loss rules as
-// Deploy apply to everything sent (values the backend cannot take back
-// exactly are refused unless accepted with AcceptLoss), the backend is
-// read again immediately before writing, and production is read back
-// afterwards and compared with the record; a difference is a
-// *VerificationError (ErrVerificationFailed) whose Rollback field holds
-// the result. Rollbacks, Deploys and Syncs of one Client never overlap.
+// field, and nothing is written (a dry run's Plan.Refusals name them
+// too). The same refusals and loss rules as Deploy apply to everything
+// sent (values the backend cannot take back exactly are refused unless
+// accepted with AcceptLoss), the backend is read again immediately before
+// writing, and production is read back afterwards and compared with the
+// record; a difference is a *VerificationError (ErrVerificationFailed)
+// whose Result is the rollback's result. Rollbacks, Deploys and Syncs of
+// one Client never overlap.
+//
+// The result's Deployed lists the agents restored, Verified says that
+// production read back as the release recorded, and Release records what
+// this rollback changed (production as the rollback found it, and as it
+// left it): passing it to Rollback undoes the rollback.
 //
 // An agent that had no production configuration before the deploy cannot
 // be rolled back: the backend has no function that removes one
@@ -152,16 +76,17 @@ type rollbackArgs struct {
 // is refused with ErrValidation and nothing is written (a production sync
 // restoring nothing would still have its side effects).
 //
-// The release must come from a deploy on this backend generation, of the
-// organization this client is configured for, and pass Validate;
-// otherwise the rollback fails with ErrValidation and writes nothing. When
-// the deploy or this client has no configured organization (the
-// credentials' default one, or API keys, which carry their own), the
+// The release must come from a deploy (or rollback) on this backend
+// generation, of the organization this client is configured for, and pass
+// Validate; otherwise the rollback fails with ErrValidation and writes
+// nothing. When the deploy or this client has no configured organization
+// (the credentials' default one, or API keys, which carry their own), the
 // organizations cannot be compared, and the content comparison is what
-// refuses a release of another organization. On the oldest backend, which does not
-// serve production content, rollback is not possible: ErrUnsupported.
-func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOption) (*RollbackResult, error) {
-	const op = "rollback"
+// refuses a release of another organization. On the oldest backend, which
+// does not serve production content, rollback is not possible:
+// ErrUnsupported.
+func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOption) (*DeployResult, error) {
+	const op = opRollback
 	if ctx == nil {
 		return nil, nilContext(op)
 	}
@@ -214,51 +139,78 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	if err != nil {
 		return nil, err
 	}
-	plan, err := c.rollbackPlan(op, rel, r, rec, now, o.accept)
+	plan, args, stale, err := c.rollbackPlan(op, rel, r, rec, now, o.accept)
 	if err != nil {
 		return nil, err
 	}
-	res := &RollbackResult{DryRun: o.dryRun, Plan: plan, Restored: []RollbackItem{}}
+	res := &DeployResult{DryRun: o.dryRun, Environment: Production, Generation: gen, Method: plan.Method, Plan: plan,
+		Deployed: []string{}, Unchanged: []string{}, Skipped: []SkippedAgent{}}
 	if o.dryRun {
 		return res, nil
 	}
-	if len(plan.Refusals) > 0 {
+	if len(plan.Refusals) > len(stale) {
 		// What cannot be done is said first; what changed is named too.
-		return nil, &RefusedError{Op: op, kind: ErrRefused, Refusals: append(append([]Refusal(nil), plan.Refusals...), plan.Changed...)}
+		return nil, &RefusedError{Op: op, kind: ErrRefused, Refusals: plan.Refusals}
 	}
-	if len(plan.Changed) > 0 {
-		return nil, &RefusedError{Op: op, kind: ErrStalePlan, Refusals: plan.Changed}
+	if len(stale) > 0 {
+		return nil, &RefusedError{Op: op, kind: ErrStalePlan, Refusals: stale}
 	}
 	if err := c.recheck(ctx, op, r, rec, &Plan{}); err != nil {
 		return nil, err
 	}
-	if err := c.rollbackWrite(ctx, op, r, plan); err != nil {
-		var verr *VerificationError
-		if errors.As(err, &verr) {
-			res.Restored = append(res.Restored, plan.Items...)
-			verr.Rollback = res
-		}
-		return nil, err
+	keys := make([]itemKey, 0, len(rel.Items))
+	for _, it := range rel.Items {
+		keys = append(keys, itemKey{it.Kind, it.Name})
 	}
-	res.Restored = append(res.Restored, plan.Items...)
+	wroteAt := time.Now()
+	if err := c.rollbackWrite(ctx, op, r, args); err != nil {
+		var verr *VerificationError
+		if !errors.As(err, &verr) {
+			return nil, err
+		}
+		// Written, but not as meant: record what production holds now.
+		res.Deployed = plannedSlugs(plan)
+		res.Release = c.newRelease(ctx, op, r, rec, plan.Method, keys, wroteAt)
+		verr.Result = res
+		return res, err
+	}
+	res.Deployed = plannedSlugs(plan)
 	if o.noVerify {
+		res.Release = c.newRelease(ctx, op, r, rec, plan.Method, keys, wroteAt)
 		return res, nil
 	}
-	if bad, err := c.rollbackVerify(ctx, op, gen, rel, now, plan); err != nil || len(bad) > 0 {
-		if err != nil {
-			bad = append(bad, Refusal{Reason: "production could not be read back after the rollback: " + err.Error()})
-		}
-		return res, &VerificationError{Op: op, Rollback: res, Mismatches: bad, Err: err}
+	got, err := c.readProduction(ctx, op+": verify", gen)
+	res.Release = c.recordRelease(op, r, rec, plan.Method, keys, wroteAt, got, err)
+	if err != nil {
+		return res, &VerificationError{Op: op, Result: res, Err: err,
+			Mismatches: []Refusal{{Reason: "production could not be read back after the rollback: " + err.Error()}}}
+	}
+	if bad := rollbackMismatches(gen, rel, now, got); len(bad) > 0 {
+		return res, &VerificationError{Op: op, Result: res, Mismatches: bad}
 	}
 	res.Verified = true
 	return res, nil
 }
 
+// plannedSlugs are the slugs of the plan's agents to promote or restore.
+func plannedSlugs(p *Plan) []string {
+	out := make([]string, 0, len(p.Deploy))
+	for _, a := range p.Deploy {
+		out = append(out, a.Slug)
+	}
+	return out
+}
+
 // rollbackPlan compares production now with the release and builds the
-// payload.
-func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery, now *snapshot, accept map[Loss]bool) (*RollbackPlan, error) {
-	p := &RollbackPlan{Items: []RollbackItem{}, Diffs: Diffs{}}
-	var stale []Refusal
+// plan and the payload. stale are the refusals for items production
+// changed since the deploy; the plan's Refusals end with them.
+func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery, now *snapshot, accept map[Loss]bool) (p *Plan, args *rollbackArgs, stale []Refusal, err error) {
+	p = &Plan{Generation: r.gen, Op: opRollback, Method: promoteClient, OrganizationID: c.s.org,
+		Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}, Diffs: Diffs{}}
+	prodAgents, err := r.pulledAgents(op, r.prodPull)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	target := map[itemKey]*ReleaseItem{}
 	head := r.gen == GenerationHead
 	refuse := func(rf Refusal) {
@@ -295,13 +247,32 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 		if comparable && contentDigest(compared) != it.AfterDigest {
 			stale = append(stale, staleRefusal(k, it.After, compared))
 		}
-		action := RollbackRestore
-		if len(it.Before) == 0 {
-			action = RollbackDelete
-		}
-		p.Items = append(p.Items, RollbackItem{Kind: it.Kind, Name: it.Name, Action: action, From: contentVersion(cur), To: contentVersion(it.Before)})
-		if d, err := diffItem(it.Kind, it.Name, cur, it.Before); err == nil && d != nil {
+		d, derr := diffItem(it.Kind, it.Name, cur, it.Before)
+		if derr == nil && d != nil {
 			p.Diffs = append(p.Diffs, *d)
+		}
+		switch {
+		case it.Kind == KindAgent && len(it.Before) > 0:
+			prod := r.prodView(it.Name)
+			before := Presence{Present: prod.configured, Version: prod.version}
+			if prod.configured {
+				before.Digest = pulledDigest(prodAgents[it.Name])
+			}
+			p.Deploy = append(p.Deploy, PlannedAgent{Slug: it.Name, Version: fields([]json.RawMessage{it.Before}, "version")[0], Before: before})
+		case it.Kind != KindAgent:
+			pr := PlannedResource{Kind: it.Kind, Name: it.Name, Action: ResourceUpdate, before: cur, after: it.Before}
+			switch {
+			case len(it.Before) == 0:
+				pr.Action = ResourceDelete
+			case len(cur) == 0:
+				pr.Action = ResourceCreate
+			case derr == nil && d != nil:
+				pr.Fields = topFields(d)
+			}
+			p.Resources = append(p.Resources, pr)
+			if !slices.Contains(p.PromotedKinds, it.Kind) {
+				p.PromotedKinds = append(p.PromotedKinds, it.Kind)
+			}
 		}
 		if len(it.Before) > 0 && len(it.Missing) > 0 {
 			refuse(lossRefusalTo("roll back", kindWord(it.Kind), it.Name, it.Missing, "not recorded by the release ("+unrecordedWhy(it.Missing)+"); restoring it would clear them in production"))
@@ -310,7 +281,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: "agent", Reason: "it had no production configuration before the deploy, and the backend has no function that removes only one environment's configuration of an agent (deleting the agent removes it from every environment): it cannot be rolled back; deploy a fixed configuration instead, or delete the agent (Sync without it) if that is intended"})
 		}
 	}
-	args := &rollbackArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
+	args = &rollbackArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
 	if why := productionPartial(r); why != "" {
 		p.Refusals = append(p.Refusals, Refusal{Reason: why + ": the rollback would delete what the read missed; nothing was written, retry"})
 	}
@@ -428,7 +399,6 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			p.Refusals = append(p.Refusals, Refusal{Kind: "trigger", Reason: "the rollback would leave production without triggers, and the backend leaves triggers untouched when the list sent is empty: delete the remaining trigger in the dashboard instead"})
 		}
 	}
-	p.args = args
 	p.SideEffects = sideEffectsFor(r, fields(args.Roles, "name"))
 	if args.Triggers != nil {
 		p.SideEffects = append(p.SideEffects, "the rollback sends production's triggers (the release holds one): the backend's state queries list enabled triggers only, so a disabled production trigger cannot be seen, and sending triggers hard-deletes it; the rollback's result names any trigger the backend deleted unexpectedly")
@@ -438,9 +408,16 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 	}
 	sortRefusals(p.Refusals)
 	sortRefusals(stale)
-	p.Changed = stale
-	return p, nil
+	p.Refusals = append(p.Refusals, stale...)
+	if p.Fingerprint, err = fingerprint(r, resourcePromotion{}); err != nil {
+		return nil, nil, nil, err
+	}
+	return p, args, stale, nil
 }
+
+// staleReason begins the reason of every refusal for an item production
+// changed since the release's deploy (Plan.Refusals documents it).
+const staleReason = "production changed since the deploy"
 
 // staleRefusal describes how production's content of an item differs from
 // what the deploy left.
@@ -448,9 +425,9 @@ func staleRefusal(k itemKey, left, now json.RawMessage) Refusal {
 	rf := Refusal{Slug: k.name, Kind: kindWord(k.kind)}
 	switch {
 	case len(now) == 0:
-		rf.Reason = fmt.Sprintf("production changed since the deploy: %s is gone (the deploy left version %s)", k, contentVersion(left))
+		rf.Reason = fmt.Sprintf(staleReason+": %s is gone (the deploy left version %s)", k, contentVersion(left))
 	case len(left) == 0:
-		rf.Reason = fmt.Sprintf("production changed since the deploy: %s was created", k)
+		rf.Reason = fmt.Sprintf(staleReason+": %s was created", k)
 	default:
 		var fs []string
 		if d, err := diffItem(k.kind, k.name, left, now); err == nil && d != nil {
@@ -463,7 +440,7 @@ func staleRefusal(k itemKey, left, now json.RawMessage) Refusal {
 		if len(fs) > 0 {
 			what = "changed " + strings.Join(fs, ", ")
 		}
-		rf.Reason = fmt.Sprintf("production changed since the deploy: %s is at version %s (the deploy left %s), %s", k, contentVersion(now), contentVersion(left), what)
+		rf.Reason = fmt.Sprintf(staleReason+": %s is at version %s (the deploy left %s), %s", k, contentVersion(now), contentVersion(left), what)
 	}
 	rf.Reason += "; nothing was written: deploy again or record a new release, or restore it by hand"
 	return rf
@@ -489,15 +466,15 @@ func productionPartial(r *remote) string {
 // rollbackWrite sends the rollback and checks the backend's account of it:
 // every agent sent updated, none created or deleted; resources deleted or
 // created exactly as planned.
-func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, p *RollbackPlan) error {
+func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, args *rollbackArgs) error {
 	var out struct {
 		promotionResult
 		Triggers *promotedChanges `json:"triggers"`
 	}
-	if err := c.exchange(ctx, op, Production, convex.Mutation, fnSyncOrganization, p.args, &out); err != nil {
+	if err := c.exchange(ctx, op, Production, convex.Mutation, fnSyncOrganization, args, &out); err != nil {
 		return err
 	}
-	if !out.Success || out.Agents == nil || out.EntityTypes == nil || out.Roles == nil || (p.args.Triggers != nil && out.Triggers == nil) {
+	if !out.Success || out.Agents == nil || out.EntityTypes == nil || out.Roles == nil || (args.Triggers != nil && out.Triggers == nil) {
 		return &VerificationError{Op: op, Mismatches: []Refusal{{Reason: "the backend's answer to the rollback lacks success or its agents, entityTypes or roles lists, so what it wrote is unknown: check production (Status) before trying again"}},
 			Err: &APIError{Op: op, Path: fnSyncOrganization, HTTPStatus: 200, Message: "syncOrganization result without success or its lists", kinds: []error{ErrMalformedResponse}}}
 	}
@@ -533,11 +510,11 @@ func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, p *Rol
 	for _, slug := range sortedKeys(agentsBefore) {
 		agentList = append(agentList, agentsBefore[slug])
 	}
-	bad := expect(KindAgent, out.Agents, p.args.Agents, "slug", agentList)
-	bad = append(bad, expect(KindEntityType, out.EntityTypes, p.args.EntityTypes, "slug", r.prodPull.EntityTypes)...)
-	bad = append(bad, expect(KindRole, out.Roles, p.args.Roles, "name", r.prodPull.Roles)...)
-	if p.args.Triggers != nil {
-		bad = append(bad, expect(KindTrigger, out.Triggers, p.args.Triggers, "slug", r.prodPull.Triggers)...)
+	bad := expect(KindAgent, out.Agents, args.Agents, "slug", agentList)
+	bad = append(bad, expect(KindEntityType, out.EntityTypes, args.EntityTypes, "slug", r.prodPull.EntityTypes)...)
+	bad = append(bad, expect(KindRole, out.Roles, args.Roles, "name", r.prodPull.Roles)...)
+	if args.Triggers != nil {
+		bad = append(bad, expect(KindTrigger, out.Triggers, args.Triggers, "slug", r.prodPull.Triggers)...)
 	}
 	if len(bad) > 0 {
 		return &VerificationError{Op: op, Mismatches: bad}
@@ -545,15 +522,11 @@ func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, p *Rol
 	return nil
 }
 
-// rollbackVerify reads production back and compares every release item
-// with the content the rollback sent (the release's before, as the
-// backend accepts it), and every other item with what it was before the
-// rollback.
-func (c *Client) rollbackVerify(ctx context.Context, op string, gen Generation, rel *Release, was *snapshot, p *RollbackPlan) ([]Refusal, error) {
-	got, err := c.readProduction(ctx, op+": verify", gen)
-	if err != nil {
-		return nil, err
-	}
+// rollbackMismatches compares production read back after a rollback (got)
+// with what it meant: every release item holds the content the rollback
+// sent (the release's before, as the backend accepts it), and every other
+// item what it held before the rollback (was).
+func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refusal {
 	shape := func(k itemKey, raw json.RawMessage) json.RawMessage {
 		if raw == nil || k.kind != KindAgent || gen != GenerationHead {
 			return raw
@@ -584,8 +557,7 @@ func (c *Client) rollbackVerify(ctx context.Context, op string, gen Generation, 
 		}
 	}
 	sort.SliceStable(bad, func(i, j int) bool { return bad[i].Slug < bad[j].Slug })
-	_ = p
-	return bad, nil
+	return bad
 }
 
 func staleMismatch(k itemKey, want, have json.RawMessage) Refusal {
@@ -661,4 +633,100 @@ func unrecordedWhy(losses []Loss) string {
 		return "they are stored in a form the recorded role, shaped like the pull state, cannot carry"
 	}
 	return "they could not be read before the deploy"
+}
+
+// pulledDigest is the digest Status gives an agent's pulled configuration
+// (Presence.Digest), "" when it is not an object.
+func pulledDigest(raw json.RawMessage) string {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return ""
+	}
+	return canonicalContent("agent", m).digest
+}
+
+// rollbackString is Plan.String for a rollback's plan: one line per agent
+// and resource restored or deleted, production's version now -> after.
+func (p *Plan) rollbackString() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rollback plan (backend %s)\n", p.Generation)
+	for _, it := range p.rollbackLines() {
+		line := fmt.Sprintf("  %-7s %-11s %-24s %s -> %s", it.action, it.kind, it.name, it.from, it.to)
+		if len(it.fields) > 0 {
+			line += " (" + strings.Join(it.fields, ", ") + ")"
+		}
+		b.WriteString(line + "\n")
+	}
+	p.detailLines(&b)
+	if len(p.Diffs) > 0 {
+		b.WriteString("\nChanges to production (before: production now, after: the release's record):\n")
+		b.WriteString(p.Diffs.String())
+	}
+	return b.String()
+}
+
+// rollbackMarkdown is Plan.Markdown for a rollback's plan.
+func (p *Plan) rollbackMarkdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Struere rollback plan\n\nBackend %s: production gets back the release's recorded content.\n\n", p.Generation)
+	if lines := p.rollbackLines(); len(lines)+len(p.Refusals) > 0 {
+		mdRow(&b, "Item", "Kind", "Production now", "After the rollback", "Action")
+		mdRow(&b, "---", "---", "---", "---", "---")
+		for _, it := range lines {
+			action := it.action
+			if len(it.fields) > 0 {
+				action += " (" + strings.Join(it.fields, ", ") + ")"
+			}
+			mdRow(&b, mdCode(it.name), it.kind, it.from, it.to, action)
+		}
+		for _, r := range p.Refusals {
+			label := "**refused**: "
+			if strings.HasPrefix(r.Reason, staleReason) {
+				label = "**changed since the deploy, refused**: "
+			}
+			mdRow(&b, mdCode(r.Slug), r.Kind, "", "", label+r.Reason)
+		}
+		b.WriteString("\n")
+	}
+	for _, r := range p.Accepted {
+		b.WriteString("> accepted loss: " + r.Slug + ": " + r.Reason + "\n\n")
+	}
+	for _, n := range p.SideEffects {
+		b.WriteString("> side effect: " + n + "\n\n")
+	}
+	if len(p.Diffs) > 0 {
+		b.WriteString("Changes to production (before: production now, after: the release's record):\n\n")
+		b.WriteString(p.Diffs.Markdown())
+	}
+	return b.String()
+}
+
+// rollbackLine is one agent or resource of a rollback's plan, for display.
+type rollbackLine struct {
+	action, kind, name, from, to string
+	fields                       []string
+}
+
+// rollbackLines are the plan's agents, then resources: "restore" for what
+// is written back (or re-created), "delete" for what the deploy created.
+func (p *Plan) rollbackLines() []rollbackLine {
+	var out []rollbackLine
+	for _, a := range p.Deploy {
+		from := "none"
+		if a.Before.Present {
+			from = orUnknown(a.Before.Version)
+		}
+		out = append(out, rollbackLine{action: "restore", kind: "agent", name: a.Slug, from: from, to: orUnknown(a.Version)})
+	}
+	for _, r := range p.Resources {
+		l := rollbackLine{action: "restore", kind: kindWord(r.Kind), name: r.Name, from: "present", to: "present", fields: r.Fields}
+		switch r.Action {
+		case ResourceDelete:
+			l.action, l.to = "delete", "none"
+		case ResourceCreate:
+			l.from = "none"
+		}
+		out = append(out, l)
+	}
+	return out
 }

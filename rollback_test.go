@@ -127,11 +127,20 @@ func TestRollbackAfterASecondDeployRestoresProductionExactly(t *testing.T) {
 				require.Contains(t, string(it.After), `"version":"2.0.0"`)
 			}
 
+			st, err := d.c.Status(ctx)
+			require.NoError(t, err)
+			prodNow := agentStatus(t, st, "support").Production
+			require.Equal(t, map[bool]string{true: "2.0.0", false: "1.1.0"}[gen == struere.GenerationHead], prodNow.Version)
+			require.NotEmpty(t, prodNow.Digest)
 			writes := syncWrites(d.srv)
 			res, err := d.c.Rollback(ctx, rel)
 			require.NoError(t, err)
 			require.True(t, res.Verified)
-			require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: "support", Action: struere.RollbackRestore, From: map[bool]string{true: "2.0.0", false: "1.1.0"}[gen == struere.GenerationHead], To: "1.0.0"}}, res.Restored)
+			require.Equal(t, "rollback", res.Plan.Op)
+			require.Equal(t, []string{"support"}, res.Deployed)
+			// Before is production as Status shows it, digest included.
+			require.Equal(t, []struere.PlannedAgent{{Slug: "support", Version: "1.0.0", Before: prodNow}}, res.Plan.Deploy)
+			require.Empty(t, res.Plan.Resources)
 			require.Equal(t, writes+1, syncWrites(d.srv), "one write")
 
 			now, err := struere.ProductionContent(ctx, d.c)
@@ -187,8 +196,12 @@ func TestRollbackRefusesWhenProductionChangedSinceTheDeploy(t *testing.T) {
 
 			dry, err := d.c.Rollback(ctx, d.second, struere.DryRun())
 			require.NoError(t, err)
-			require.Len(t, dry.Plan.Changed, 1)
-			require.Equal(t, []string{"systemPrompt"}, dry.Plan.Changed[0].Fields)
+			require.Len(t, changedSince(dry.Plan), 1)
+			require.Len(t, dry.Plan.Refusals, 1, "the change is the only refusal")
+			require.Equal(t, []string{"systemPrompt"}, dry.Plan.Refusals[0].Fields)
+			require.Equal(t, "support", dry.Plan.Refusals[0].Slug)
+			require.Contains(t, dry.Plan.String(), "  CHANGED support ")
+			require.Contains(t, dry.Plan.Markdown(), "**changed since the deploy, refused**")
 		})
 	}
 }
@@ -221,11 +234,16 @@ func TestRollbackDryRunWritesNothing(t *testing.T) {
 	res, err := d.c.Rollback(ctx, d.second, struere.DryRun())
 	require.NoError(t, err)
 	require.True(t, res.DryRun)
-	require.Empty(t, res.Restored)
+	require.Empty(t, res.Deployed)
+	require.Nil(t, res.Release, "a dry run records nothing")
 	require.Empty(t, res.Plan.Refusals)
-	require.Empty(t, res.Plan.Changed)
-	require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: "support", Action: struere.RollbackRestore, From: "2.0.0", To: "1.0.0"}}, res.Plan.Items)
-	require.Contains(t, res.Plan.String(), "restore agent")
+	require.Equal(t, "rollback", res.Plan.Op)
+	require.Len(t, res.Plan.Deploy, 1)
+	require.Equal(t, struere.PlannedAgent{Slug: "support", Version: "1.0.0", Before: struere.Presence{Present: true, Version: "2.0.0", Digest: res.Plan.Deploy[0].Before.Digest}}, res.Plan.Deploy[0])
+	require.NotEmpty(t, res.Plan.Deploy[0].Before.Digest)
+	require.Empty(t, res.Plan.Resources)
+	require.NotEmpty(t, res.Plan.Fingerprint)
+	require.Contains(t, res.Plan.String(), "restore agent       support                  2.0.0 -> 1.0.0")
 	var fieldsChanged []string
 	for _, d := range res.Plan.Diffs {
 		for _, f := range d.Fields {
@@ -484,11 +502,23 @@ func TestRollbackRechecksBeforeWriting(t *testing.T) {
 
 func ptrTrue() *bool { b := true; return &b }
 
+// changedSince are the refusals of a rollback's plan for items production
+// changed since the release's deploy.
+func changedSince(p *struere.Plan) []struere.Refusal {
+	var out []struere.Refusal
+	for _, r := range p.Refusals {
+		if strings.HasPrefix(r.Reason, "production changed since the deploy") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // A deploy that promotes entity types, roles and triggers records each one
 // it creates, updates or deletes; the rollback restores production's
 // resources exactly: updated ones back, deleted ones re-created, created
 // ones deleted.
-func TestRollbackRestoresPromotedResources(t *testing.T) {
+func TestRollingBackPromotedResourcesPutsThemBackExactly(t *testing.T) {
 	for _, gen := range resourceGenerations {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, c := resourceServer(t, gen)
@@ -523,13 +553,15 @@ func TestRollbackRestoresPromotedResources(t *testing.T) {
 			dry, err := c.Rollback(ctx, rel, struere.DryRun())
 			require.NoError(t, err)
 			require.Empty(t, dry.Plan.Refusals)
-			actions := map[string]string{}
-			for _, it := range dry.Plan.Items {
+			actions := map[string]struere.ResourceAction{}
+			for _, it := range dry.Plan.Resources {
 				actions[string(it.Kind)+" "+it.Name] = it.Action
 			}
-			require.Equal(t, map[string]string{"entityType customer": struere.RollbackRestore, "entityType invoice": struere.RollbackDelete,
-				"entityType legacy": struere.RollbackRestore, "role teacher": struere.RollbackRestore,
-				"trigger notify": struere.RollbackDelete, "trigger old": struere.RollbackRestore}, actions)
+			require.Equal(t, map[string]struere.ResourceAction{"entityType customer": struere.ResourceUpdate, "entityType invoice": struere.ResourceDelete,
+				"entityType legacy": struere.ResourceCreate, "role teacher": struere.ResourceUpdate,
+				"trigger notify": struere.ResourceDelete, "trigger old": struere.ResourceCreate}, actions)
+			require.Equal(t, []struere.ResourceKind{struere.KindEntityType, struere.KindRole, struere.KindTrigger}, dry.Plan.PromotedKinds)
+			require.Empty(t, dry.Plan.Deploy, "the release holds no agent")
 			require.Equal(t, writes, syncWrites(srv), "a dry run writes nothing")
 
 			out, err := c.Rollback(ctx, rel)
@@ -607,7 +639,7 @@ func TestRollbackWithAPIKeysAlone(t *testing.T) {
 	// them, is compared without them, not reported as changed.
 	dry, err := newClient(t, srv).Rollback(ctx, rel, struere.DryRun())
 	require.NoError(t, err)
-	require.Empty(t, dry.Plan.Changed)
+	require.Empty(t, changedSince(dry.Plan))
 
 	out, err := kc.Rollback(ctx, rel, losses)
 	require.NoError(t, err)
@@ -635,7 +667,7 @@ func TestRollbackWithKeysOfATokenRecordedRelease(t *testing.T) {
 	require.NoError(t, err)
 	dry, err := kc.Rollback(ctx, d.second, struere.DryRun())
 	require.NoError(t, err)
-	require.Empty(t, dry.Plan.Changed, "nothing changed in production")
+	require.Empty(t, changedSince(dry.Plan), "nothing changed in production")
 	_, err = kc.Rollback(ctx, d.second, struere.AcceptLoss(struere.LossFirstMessageSuggestions, struere.LossThreadContextParams, struere.LossAgentAccess, struere.LossScopeRules, struere.LossFieldMasks))
 	require.ErrorIs(t, err, struere.ErrRefused)
 	require.Contains(t, err.Error(), "roll back with a user token of an organization admin")
@@ -756,13 +788,9 @@ func TestRollbackRefusesARoleWhoseStoredFormThePullStateCannotShow(t *testing.T)
 
 // A rollback that sends triggers says, before writing, that a disabled
 // production trigger (invisible to every read) is hard-deleted.
-func TestRollbackPlanWarnsThatSendingTriggersDeletesHiddenDisabledOnes(t *testing.T) {
-	_, c := resourceServer(t, struere.GenerationHead)
+func TestPlanOfARollbackWarnsThatSendingTriggersDeletesHiddenDisabledOnes(t *testing.T) {
+	c, res := resourceDeploy(t)
 	ctx := ctxT(t)
-	_, err := c.Deploy(ctx)
-	require.NoError(t, err)
-	res, err := c.Deploy(ctx, struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
-	require.NoError(t, err)
 	hasTrigger := false
 	for _, it := range res.Release.Items {
 		hasTrigger = hasTrigger || it.Kind == struere.KindTrigger
@@ -789,4 +817,183 @@ func (zeros) Read(p []byte) (int, error) {
 		p[i] = '0'
 	}
 	return len(p), nil
+}
+
+// A rollback records what it changed in a Release of its own, so that it
+// can itself be rolled back: deploy v1, deploy v2, roll v2 back (production
+// serves v1), roll that rollback back (production serves v2 again), each
+// read back and verified, and Status agreeing each time.
+func TestARollbackCanItselfBeRolledBack(t *testing.T) {
+	for _, gen := range []struere.Generation{struere.GenerationE2, struere.GenerationHead} {
+		t.Run(gen.String(), func(t *testing.T) {
+			d := deployTwice(t, gen)
+			ctx := ctxT(t)
+			v2, err := struere.ProductionContent(ctx, d.c)
+			require.NoError(t, err)
+			v2Row := currentConfig(t, d.srv, "support", struere.Production)
+			v2Version := v2Row.Version
+			require.NotEqual(t, "1.0.0", v2Version)
+
+			back, err := d.c.Rollback(ctx, d.second)
+			require.NoError(t, err)
+			require.True(t, back.Verified)
+			require.False(t, back.DryRun)
+			require.Equal(t, struere.Production, back.Environment)
+			require.Equal(t, gen, back.Generation)
+			require.Equal(t, "client", back.Method)
+			require.Equal(t, []string{"support"}, back.Deployed)
+			now, err := struere.ProductionContent(ctx, d.c)
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(d.between, now), "production serves v1 again")
+			st, err := d.c.Status(ctx)
+			require.NoError(t, err)
+			a := agentStatus(t, st, "support")
+			require.Equal(t, "1.0.0", a.Production.Version)
+			require.Equal(t, v2Version, a.Development.Version)
+			require.Equal(t, struere.ProductionDrifted, a.ProductionState, "development still holds v2")
+
+			// The rollback's release: production as the rollback found it
+			// (v2) and as it left it (v1).
+			rel := back.Release
+			require.NotNil(t, rel)
+			require.NoError(t, rel.Validate())
+			require.Equal(t, gen.String(), rel.Generation)
+			require.Equal(t, "client", rel.Method)
+			require.Len(t, rel.Items, 1)
+			require.Equal(t, struere.KindAgent, rel.Items[0].Kind)
+			require.Equal(t, "support", rel.Items[0].Name)
+			require.Empty(t, cmp.Diff(v2["agent/support"], rel.Items[0].Before))
+			require.Empty(t, cmp.Diff(d.between["agent/support"], rel.Items[0].After))
+			require.Empty(t, rel.AfterUnknown)
+			// Kept as an artifact and loaded, as a pipeline would.
+			b, err := json.Marshal(rel)
+			require.NoError(t, err)
+			loaded, err := struere.LoadRelease(bytes.NewReader(b))
+			require.NoError(t, err)
+
+			forth, err := d.c.Rollback(ctx, loaded)
+			require.NoError(t, err)
+			require.True(t, forth.Verified)
+			require.Equal(t, []string{"support"}, forth.Deployed)
+			require.Equal(t, []struere.PlannedAgent{{Slug: "support", Version: v2Version, Before: a.Production}}, forth.Plan.Deploy)
+			now, err = struere.ProductionContent(ctx, d.c)
+			require.NoError(t, err)
+			require.Empty(t, cmp.Diff(v2, now), "production serves v2 again")
+			require.Empty(t, cmp.Diff(storedConfig(v2Row), storedConfig(currentConfig(t, d.srv, "support", struere.Production)), cmpopts.EquateEmpty()))
+			st, err = d.c.Status(ctx)
+			require.NoError(t, err)
+			a = agentStatus(t, st, "support")
+			require.Equal(t, v2Version, a.Production.Version)
+			require.Equal(t, struere.ProductionSynced, a.ProductionState)
+			require.Equal(t, a.Development.Digest, a.Production.Digest)
+
+			// The first rollback's release no longer matches production.
+			w := syncWrites(d.srv)
+			_, err = d.c.Rollback(ctx, rel)
+			require.ErrorIs(t, err, struere.ErrStalePlan)
+			require.Equal(t, w, syncWrites(d.srv))
+			// The second one's puts v1 back once more.
+			require.NotNil(t, forth.Release)
+			third, err := d.c.Rollback(ctx, forth.Release)
+			require.NoError(t, err)
+			require.True(t, third.Verified)
+			require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+		})
+	}
+}
+
+// A rollback whose write the backend reports as done but which production
+// does not read back as recorded is a VerificationError whose Result is the
+// rollback's result.
+func TestRollbackVerificationFailureCarriesTheRollbacksResult(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	// The backend answers the rollback's write as if it had run, without
+	// running it: production keeps serving v2.
+	none := `{"created":[],"updated":[],"deleted":[]}`
+	d.srv.Inject(strueretest.Fault{Path: "sync:syncOrganization", Times: 1, Status: 200,
+		Body: `{"status":"success","value":{"success":true,"agents":` + none + `,"entityTypes":` + none + `,"roles":` + none + `}}`})
+	res, err := d.c.Rollback(ctx, d.second)
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	var ve *struere.VerificationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "rollback", ve.Op)
+	require.NotNil(t, res)
+	require.Same(t, res, ve.Result)
+	require.Equal(t, "rollback", ve.Result.Plan.Op)
+	require.False(t, res.Verified)
+	require.Equal(t, []string{"support"}, res.Deployed)
+	require.Len(t, ve.Mismatches, 1, "%+v", ve.Mismatches)
+	require.Equal(t, "support", ve.Mismatches[0].Slug)
+	require.Contains(t, ve.Mismatches[0].Fields, "version")
+	// What production holds is recorded all the same: v2, unchanged.
+	require.NotNil(t, res.Release)
+	require.Contains(t, string(res.Release.Items[0].After), `"version":"2.0.0"`)
+	require.Equal(t, "2.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+}
+
+// The backend's account of the write is checked too: a deletion the
+// rollback did not mean is a VerificationError with the rollback's result.
+func TestRollbackWriteReportingAnUnmeantChangeCarriesTheRollbacksResult(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	none := `{"created":[],"updated":[],"deleted":[]}`
+	d.srv.Inject(strueretest.Fault{Path: "sync:syncOrganization", Times: 1, Status: 200, AfterRun: true,
+		Body: `{"status":"success","value":{"success":true,"agents":` + none + `,"entityTypes":{"created":[],"updated":[],"deleted":["ghost"]},"roles":` + none + `}}`})
+	res, err := d.c.Rollback(ctx, d.second)
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	var ve *struere.VerificationError
+	require.ErrorAs(t, err, &ve)
+	require.Same(t, res, ve.Result)
+	require.Equal(t, "rollback", res.Plan.Op)
+	require.Contains(t, err.Error(), `entity type "ghost" deleted`)
+	require.False(t, res.Verified)
+	require.NotNil(t, res.Release, "the write ran: what it left is recorded")
+	require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+}
+
+// A rollback's plan renders with the rollback's wording, in text and in
+// Markdown, and says it is one in JSON.
+func TestPlanOfARollbackRendersAsARollback(t *testing.T) {
+	c, res := resourceDeploy(t)
+	ctx := ctxT(t)
+	dry, err := c.Rollback(ctx, res.Release, struere.DryRun())
+	require.NoError(t, err)
+	text := dry.Plan.String()
+	for _, want := range []string{"Rollback plan (backend head)\n",
+		"  restore entity type customer                 present -> present (",
+		"  delete  entity type invoice                  present -> none\n",
+		"  restore entity type legacy                   none -> present\n",
+		"  delete  trigger     notify                   present -> none\n",
+		"Changes to production (before: production now, after: the release's record):\n"} {
+		require.Contains(t, text, want)
+	}
+	require.NotContains(t, text, "Deploy plan")
+	md := dry.Plan.Markdown()
+	require.Contains(t, md, "### Struere rollback plan")
+	require.Contains(t, md, "| `invoice` | entity type | present | none | delete |")
+	require.Contains(t, md, "| `legacy` | entity type | none | present | restore |")
+	require.Contains(t, md, "Changes to production (before: production now, after: the release's record):")
+	b, err := json.Marshal(dry.Plan)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"op":"rollback"`)
+
+	// A rollback's plan is not a deploy's: WithPlan refuses it.
+	_, err = c.Deploy(ctx, struere.WithPlan(dry.Plan))
+	require.ErrorIs(t, err, struere.ErrValidation)
+	require.Contains(t, err.Error(), "Rollback")
+}
+
+// resourceDeploy deploys the agents of resourceServer's project on HEAD,
+// then its entity types, roles and triggers (deletions allowed), and
+// returns the second deploy's result.
+func resourceDeploy(t *testing.T) (*struere.Client, *struere.DeployResult) {
+	t.Helper()
+	_, c := resourceServer(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	_, err := c.Deploy(ctx)
+	require.NoError(t, err)
+	res, err := c.Deploy(ctx, struere.PromoteResources(allKinds...), struere.AllowResourceDeletions())
+	require.NoError(t, err)
+	return c, res
 }

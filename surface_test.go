@@ -16,12 +16,12 @@ import (
 // should lower it. Run `go test -v -run TestExportedSurface .` to see the
 // counts and the names.
 var surfaceBudget = map[string]int{
-	"types":     90,
+	"types":     87,
 	"funcs":     31,
-	"methods":   93,
+	"methods":   92,
 	"sentinels": 21,
 	"vars":      0,
-	"consts":    87,
+	"consts":    85,
 }
 
 // exportedSurface lists the exported names of the non-test Go files in

@@ -174,11 +174,19 @@ func (r *run) stepRollback(t *testing.T, ctx context.Context) {
 		require.NoError(t, err)
 		return
 	}
-	require.Empty(t, dry.Plan.Changed)
 	out, err := r.c.Rollback(ctx, rel)
 	require.NoError(t, err)
 	require.True(t, out.Verified)
-	require.Equal(t, []struere.RollbackItem{{Kind: struere.KindAgent, Name: r.slug("support"), Action: struere.RollbackRestore, From: "1.2.0", To: "1.1.0"}}, out.Restored)
+	require.Equal(t, "rollback", out.Plan.Op)
+	require.Equal(t, []string{r.slug("support")}, out.Deployed)
+	require.Len(t, out.Plan.Deploy, 1)
+	restored := out.Plan.Deploy[0]
+	require.Equal(t, r.slug("support"), restored.Slug)
+	require.Equal(t, "1.1.0", restored.Version, "production serves the recorded version again")
+	require.True(t, restored.Before.Present)
+	require.Equal(t, "1.2.0", restored.Before.Version, "the version the rolled-back deploy left")
+	require.Empty(t, out.Plan.Resources)
+	require.NotNil(t, out.Release, "the rollback records what it changed")
 	restore()
 	r.requireProduction(t, ctx, was)
 

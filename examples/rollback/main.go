@@ -246,7 +246,7 @@ func rollback(ctx context.Context, out io.Writer, c *struere.Client, rel *struer
 		return err
 	}
 	fmt.Fprint(out, indent(dry.Plan.String(), "   "))
-	if len(dry.Plan.Changed) > 0 || len(dry.Plan.Refusals) > 0 {
+	if len(dry.Plan.Refusals) > 0 {
 		return errors.New("the rollback is refused (see the plan); nothing was written")
 	}
 	if !apply {
@@ -257,10 +257,15 @@ func rollback(ctx context.Context, out io.Writer, c *struere.Client, rel *struer
 	if err != nil {
 		return err
 	}
-	for _, it := range res.Restored {
-		fmt.Fprintf(out, "   rolled back: %s %s %s -> %s\n", it.Kind, it.Name, it.From, it.To)
+	for _, a := range res.Plan.Deploy {
+		fmt.Fprintf(out, "   rolled back: agent %s %s -> %s\n", a.Slug, a.Before.Version, a.Version)
+	}
+	for _, r := range res.Plan.Resources {
+		fmt.Fprintf(out, "   rolled back: %s %s (%s)\n", r.Kind, r.Name, r.Action)
 	}
 	fmt.Fprintf(out, "   verified: %t (production read back and compared with the release)\n", res.Verified)
+	// The rollback's own release undoes it, as a deploy's does.
+	fmt.Fprint(out, indent("this rollback's "+res.Release.String(), "   "))
 	return nil
 }
 
