@@ -47,7 +47,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -138,11 +137,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		fmt.Fprint(stderr, textVerdict(v))
 	}
-	if path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY")); path != "" {
-		if err := appendFile(path, markdownReport(v)+"\n"); err != nil {
-			fmt.Fprintln(stderr, "ci-gate: writing the job summary:", err)
-			return exitError
-		}
+	if err := examplerun.AppendJobSummary(markdownReport(v) + "\n"); err != nil {
+		fmt.Fprintln(stderr, "ci-gate:", err)
+		return exitError
 	}
 	if !v.Pass {
 		return exitFail
@@ -322,20 +319,6 @@ func markdownReport(v *verdict) string {
 	}
 	b.WriteString(v.Status.Markdown())
 	return b.String()
-}
-
-// appendFile appends s to the file at path, creating it if needed, as
-// GitHub expects for $GITHUB_STEP_SUMMARY.
-func appendFile(path, s string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(f, s); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func nonNil(s []string) []string {

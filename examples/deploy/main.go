@@ -44,7 +44,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -118,12 +117,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rep.Error != "" {
 		fmt.Fprintln(stderr, "deploy:", rep.Error)
 	}
-	if path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY")); path != "" {
-		if err := appendSummary(path, rep); err != nil {
-			fmt.Fprintln(stderr, "deploy: writing the job summary:", err)
-			if code == exitOK {
-				code = exitError
-			}
+	if err := examplerun.AppendJobSummary(summaryMarkdown(rep) + "\n"); err != nil {
+		fmt.Fprintln(stderr, "deploy:", err)
+		if code == exitOK {
+			code = exitError
 		}
 	}
 	if o.json {
@@ -308,17 +305,4 @@ func summaryMarkdown(rep *report) string {
 		b.WriteString(rep.Status.Markdown())
 	}
 	return b.String()
-}
-
-// appendSummary appends the report to a GitHub job summary file.
-func appendSummary(path string, rep *report) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(f, summaryMarkdown(rep)+"\n"); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }

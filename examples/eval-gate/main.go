@@ -153,18 +153,12 @@ func writeReports(r *struere.EvalReport, stdout io.Writer, junitPath string) err
 	if err := r.WriteText(stdout); err != nil {
 		return err
 	}
-	if path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY")); path != "" {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("writing the job summary: %w", err)
-		}
-		werr := r.WriteMarkdown(f)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return fmt.Errorf("writing the job summary: %w", werr)
-		}
+	var md strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if err := examplerun.AppendJobSummary(md.String()); err != nil {
+		return err
 	}
 	if junitPath != "" {
 		var b bytes.Buffer

@@ -45,7 +45,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -281,13 +280,9 @@ func printSmoke(out io.Writer, checks []struere.SmokeResult) {
 	}
 }
 
-// appendSummary appends a Markdown report to the file $GITHUB_STEP_SUMMARY
-// names, when it does: GitHub Actions shows it on the job's page.
+// appendSummary appends a Markdown report to the GitHub Actions job
+// summary, when there is one (examplerun.AppendJobSummary).
 func appendSummary(st *struere.Status, res *struere.DeployResult, deployErr error) error {
-	path := os.Getenv("GITHUB_STEP_SUMMARY")
-	if path == "" {
-		return nil
-	}
 	var b strings.Builder
 	b.WriteString("## Struere deploy\n\n")
 	if deployErr != nil {
@@ -311,15 +306,7 @@ func appendSummary(st *struere.Status, res *struere.DeployResult, deployErr erro
 	if st != nil {
 		b.WriteString(st.Markdown())
 	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("writing the job summary: %w", err)
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("writing the job summary: %w", err)
-	}
-	return f.Close()
+	return examplerun.AppendJobSummary(b.String())
 }
 
 // keysOnly reports whether cfg has API keys and no user token.

@@ -1,8 +1,9 @@
-// Package examplerun holds what the example programs do alike when they
-// start: Main, their entry point, and Backend, which picks the backend
-// they talk to — the user's deployment when there are credentials, an
-// embedded strueretest backend when there are none, so that every example
-// runs on a fresh machine.
+// Package examplerun holds what the example programs do alike: Main,
+// their entry point; Backend, which picks the backend they talk to — the
+// user's deployment when there are credentials, an embedded strueretest
+// backend when there are none, so that every example runs on a fresh
+// machine; and AppendJobSummary, which adds their Markdown report to a
+// GitHub Actions job summary.
 package examplerun
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	struere "github.com/struere/struere-go"
 	"github.com/struere/struere-go/strueretest"
@@ -46,4 +48,27 @@ func Backend(opts ...strueretest.Option) (struere.Config, *strueretest.Server, e
 		return struere.Config{}, nil, fmt.Errorf("starting the embedded backend: %w", err)
 	}
 	return srv.Config(), srv, nil
+}
+
+// AppendJobSummary appends markdown to the file $GITHUB_STEP_SUMMARY
+// names, creating it if needed, as GitHub Actions expects: the job's page
+// then shows it. Without the variable it does nothing. Its errors say
+// "writing the job summary".
+func AppendJobSummary(markdown string) error {
+	path := strings.TrimSpace(os.Getenv("GITHUB_STEP_SUMMARY"))
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing the job summary: %w", err)
+	}
+	_, err = io.WriteString(f, markdown)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the job summary: %w", err)
+	}
+	return nil
 }
