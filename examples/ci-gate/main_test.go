@@ -15,15 +15,6 @@ import (
 	"github.com/struere/struere-go/strueretest"
 )
 
-// credentialsFor points the program at srv, as a user with STRUERE_TOKEN
-// set, and at a job summary file in a temporary directory, whose path it
-// returns.
-func credentialsFor(t *testing.T, srv *strueretest.Server) string {
-	exampleenv.Isolate(t, "sample.defs.json")
-	exampleenv.LoginTo(t, srv)
-	return exampleenv.JobSummary(t)
-}
-
 func loadSample(t *testing.T) *struere.Definitions {
 	t.Helper()
 	defs, err := struere.LoadDefinitions("sample.defs.json")
@@ -72,7 +63,7 @@ func TestPassesWhenProductionMatchesDevelopment(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE1, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv, _ := deployed(t, strueretest.WithGeneration(gen))
-			summaryPath := credentialsFor(t, srv)
+			summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 			res := exampleenv.Run(t, run)
 			require.Equal(t, exitPass, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 			require.Contains(t, res.Stdout, "PASS: production serves every development agent configuration.")
@@ -89,7 +80,7 @@ func TestPassesWhenProductionMatchesDevelopment(t *testing.T) {
 
 func TestFailsNamingTheDriftedAgents(t *testing.T) {
 	srv := drifted(t)
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run)
 	require.Equal(t, exitFail, res.Code, "stderr: %s", res.Stderr)
 	require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.1.0, production 1.0.0 (differs: version)\n")
@@ -109,7 +100,7 @@ func TestFailsWhenDevelopmentWasNeverDeployed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Sync(t.Context(), loadSample(t))
 	require.NoError(t, err)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run)
 	require.Equal(t, exitFail, res.Code)
 	require.Contains(t, res.Stdout, "support: development 1.0.0, production none")
@@ -118,7 +109,7 @@ func TestFailsWhenDevelopmentWasNeverDeployed(t *testing.T) {
 
 func TestMarkdownReport(t *testing.T) {
 	srv, _ := deployed(t)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-markdown")
 	require.Equal(t, exitPass, res.Code, "stderr: %s", res.Stderr)
 	require.True(t, strings.HasPrefix(res.Stdout, "**Struere gate: pass**\n\n### Struere status\n"), res.Stdout)
@@ -127,7 +118,7 @@ func TestMarkdownReport(t *testing.T) {
 
 func TestJSONReport(t *testing.T) {
 	srv := drifted(t)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-json")
 	require.Equal(t, exitFail, res.Code, "stderr: %s", res.Stderr)
 	var got struct {
@@ -157,7 +148,7 @@ func TestJSONReport(t *testing.T) {
 func TestLocalDefinitionsMustMatchDevelopment(t *testing.T) {
 	t.Run("matching", func(t *testing.T) {
 		srv, _ := deployed(t)
-		credentialsFor(t, srv)
+		exampleenv.LoggedIn(t, srv, "sample.defs.json")
 		res := exampleenv.Run(t, run, "-local", "sample.defs.json")
 		require.Equal(t, exitPass, res.Code, "stdout: %s", res.Stdout)
 		require.Contains(t, res.Stdout, "and development matches the local definitions")
@@ -173,7 +164,7 @@ func TestLocalDefinitionsMustMatchDevelopment(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "defs.json")
 		require.NoError(t, os.WriteFile(path, b, 0o644))
 
-		credentialsFor(t, srv)
+		exampleenv.LoggedIn(t, srv, "sample.defs.json")
 		res := exampleenv.Run(t, run, "-local", path)
 		require.Equal(t, exitFail, res.Code, "stdout: %s", res.Stdout)
 		require.Contains(t, res.Stdout, "FAIL: the local definitions differ from development:\n  agent billing (new)\n  agent scheduler (modified: version)\n")
@@ -204,7 +195,7 @@ func TestExpiredLoginCannotDecideInsteadOfRunningEmbedded(t *testing.T) {
 
 func TestCannotDecideExitsTwo(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	t.Setenv(struere.EnvToken, "not-a-token")
 	res := exampleenv.Run(t, run)
 	require.Equal(t, exitError, res.Code)
@@ -251,7 +242,7 @@ func TestFailsOnAPromptOnlyChange(t *testing.T) {
 			require.NoError(t, err)
 			srv.ResetRequests()
 
-			summaryPath := credentialsFor(t, srv)
+			summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 			res := exampleenv.Run(t, run)
 			require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 			require.Contains(t, res.Stdout, "FAIL: production differs from development:\n  support: development 1.0.0, production 1.0.0 (differs: systemPrompt)\n")
@@ -275,7 +266,7 @@ func TestFailsOnARolePolicyChangeWithLocal(t *testing.T) {
 			defs.Roles[0].Policies[0].Actions = []string{"read", "update", "delete"}
 			path := writeDefs(t, defs)
 
-			credentialsFor(t, srv)
+			exampleenv.LoggedIn(t, srv, "sample.defs.json")
 			res := exampleenv.Run(t, run, "-local", path)
 			require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 			require.Contains(t, res.Stdout, "FAIL: the local definitions differ from development:\n  role support-agent (modified: policies)\n")
@@ -296,7 +287,7 @@ func TestFailsOnAPromptOnlyChangeShowingItsDiff(t *testing.T) {
 	require.NoError(t, err)
 	srv.ResetRequests()
 
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-markdown")
 	require.Equal(t, exitFail, res.Code, "stdout: %s\nstderr: %s", res.Stdout, res.Stderr)
 	require.Contains(t, res.Stdout, "- production differs: support: development 1.0.0, production 1.0.0 (differs: systemPrompt)\n")
@@ -320,7 +311,7 @@ func TestFailsOnARolePolicyChange(t *testing.T) {
 	_, err := srv.SeedRole("production", strueretest.Role{Name: "support-agent", Description: "Reads and updates customers",
 		Policies: []strueretest.Policy{{Resource: "customer", Actions: []string{"read", "update"}, Effect: "allow"}}})
 	require.NoError(t, err)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run)
 	require.Equal(t, exitPass, res.Code, "same role in both: stdout: %s", res.Stdout)
 

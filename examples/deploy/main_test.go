@@ -14,29 +14,11 @@ import (
 	"github.com/struere/struere-go/strueretest"
 )
 
-// credentialsFor points the program at srv, as a user with STRUERE_TOKEN
-// set, and at a job summary file in a temporary directory, whose path it
-// returns.
-func credentialsFor(t *testing.T, srv *strueretest.Server) string {
-	exampleenv.Isolate(t, "sample.defs.json")
-	exampleenv.LoginTo(t, srv)
-	return exampleenv.JobSummary(t)
-}
-
 func readSummary(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return string(b)
-}
-
-func productionVersion(srv *strueretest.Server, slug string) string {
-	for _, c := range srv.Configs(slug) {
-		if c.Current && c.Environment == "production" {
-			return c.Version
-		}
-	}
-	return ""
 }
 
 func productionRows(srv *strueretest.Server, slugs ...string) int {
@@ -84,15 +66,15 @@ func TestDeploysTheSyncedDefinitionsOnEveryGeneration(t *testing.T) {
 	for _, gen := range []struere.Generation{struere.GenerationE2Deploy, struere.GenerationE1, struere.GenerationE2} {
 		t.Run(gen.String(), func(t *testing.T) {
 			srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
-			summaryPath := credentialsFor(t, srv)
+			summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 			res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
 			require.Equal(t, exitOK, res.Code, "stderr: %s\nstdout: %s", res.Stderr, res.Stdout)
 			require.Empty(t, res.Stderr)
 			require.Contains(t, res.Stdout, "Synced sample.defs.json to development: agents 2 created")
 			require.Contains(t, res.Stdout, "Deployed to production: scheduler, support\n")
 			require.Contains(t, res.Stdout, "Verified:")
-			require.Equal(t, "1.0.0", productionVersion(srv, "support"))
-			require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
+			require.Equal(t, "1.0.0", exampleenv.ProductionVersion(srv, "support"))
+			require.Equal(t, "2.1.0", exampleenv.ProductionVersion(srv, "scheduler"))
 
 			summary := readSummary(t, summaryPath)
 			require.Contains(t, summary, "## Struere deploy")
@@ -105,7 +87,7 @@ func TestDeploysTheSyncedDefinitionsOnEveryGeneration(t *testing.T) {
 
 func TestJSONPrintsStatusPlanAndResult(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-json", "-defs", "sample.defs.json")
 	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
 
@@ -169,7 +151,7 @@ func TestRefusesOnDriftAndWritesNothingToProduction(t *testing.T) {
 	// so after the sync development still differs from the file.
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 
 	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
 	require.Equal(t, exitRefused, res.Code, "stdout: %s", res.Stdout)
@@ -188,7 +170,7 @@ func TestRefusesOnDriftAndWritesNothingToProduction(t *testing.T) {
 func TestRefusalIsReportedInJSON(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-json", "-defs", "sample.defs.json")
 	require.Equal(t, exitRefused, res.Code)
 	var got struct {
@@ -207,19 +189,19 @@ func TestRefusalIsReportedInJSON(t *testing.T) {
 func TestForceDeploysDespiteDrift(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE1))
 	seedLegacy(t, srv)
-	credentialsFor(t, srv)
+	exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	res := exampleenv.Run(t, run, "-force", "-defs", "sample.defs.json")
 	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)
 	require.Contains(t, res.Stdout, "-force: deploying despite: agent legacy is unmanaged")
 	require.Equal(t, 1, deployCalls(t, srv))
-	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
+	require.Equal(t, "1.0.0", exampleenv.ProductionVersion(srv, "support"))
 }
 
 func TestSyncThatWouldDeleteIsRefusedUnlessAllowed(t *testing.T) {
 	// On environment-isolated backends a sync deletes unlisted agents.
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
 	seedLegacy(t, srv)
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 
 	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
 	require.Equal(t, exitRefused, res.Code)
@@ -258,7 +240,7 @@ func TestExpiredLoginFailsInsteadOfRunningEmbedded(t *testing.T) {
 
 func TestSummaryIsAppended(t *testing.T) {
 	srv := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2Deploy))
-	summaryPath := credentialsFor(t, srv)
+	summaryPath := exampleenv.LoggedIn(t, srv, "sample.defs.json")
 	require.NoError(t, os.WriteFile(summaryPath, []byte("earlier step\n"), 0o644))
 	res := exampleenv.Run(t, run, "-defs", "sample.defs.json")
 	require.Equal(t, exitOK, res.Code, "stderr: %s", res.Stderr)

@@ -42,15 +42,6 @@ func writes(t *testing.T, srv *strueretest.Server) []string {
 	return out
 }
 
-func productionVersion(srv *strueretest.Server, slug string) string {
-	for _, c := range srv.Configs(slug) {
-		if c.Current && c.Environment == "production" {
-			return c.Version
-		}
-	}
-	return ""
-}
-
 // tableRow matches one row of a Status table, whatever the column widths.
 func tableRow(cells ...string) *regexp.Regexp {
 	expr := `(?m)^\s*`
@@ -105,7 +96,7 @@ func TestWithCredentialsAndNoDeployFlagOnlyReads(t *testing.T) {
 	require.Contains(t, res.Stdout, "nothing was written")
 	require.Empty(t, writes(t, srv))
 	require.Len(t, srv.Configs("support"), configs)
-	require.Empty(t, productionVersion(srv, "support"))
+	require.Empty(t, exampleenv.ProductionVersion(srv, "support"))
 }
 
 func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
@@ -115,8 +106,8 @@ func TestWithCredentialsAndDeployFlagSyncsAndDeploys(t *testing.T) {
 	require.Equal(t, 0, res.Code, "stderr: %s", res.Stderr)
 	require.NotContains(t, res.Stdout, "draft-bot", "nothing is seeded into a real deployment")
 	require.Contains(t, res.Stdout, "Deployed  scheduler (2.1.0), support (1.0.0)\n")
-	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
-	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
+	require.Equal(t, "1.0.0", exampleenv.ProductionVersion(srv, "support"))
+	require.Equal(t, "2.1.0", exampleenv.ProductionVersion(srv, "scheduler"))
 	require.Regexp(t, tableRow("support", "1.0.0", "1.0.0", "1.0.0", "synced", "synced"), res.Stdout)
 }
 
@@ -207,8 +198,8 @@ func TestWithOnlyTheKeyPairSyncsDeploysVerifiesAndPrintsStatus(t *testing.T) {
 	require.Contains(t, out, "support: ok")
 	require.Contains(t, out, "scheduler: ok")
 	require.Contains(t, out, "it is the key Deploy read and wrote production with")
-	require.Equal(t, "1.0.0", productionVersion(srv, "support"))
-	require.Equal(t, "2.1.0", productionVersion(srv, "scheduler"))
+	require.Equal(t, "1.0.0", exampleenv.ProductionVersion(srv, "support"))
+	require.Equal(t, "2.1.0", exampleenv.ProductionVersion(srv, "scheduler"))
 	require.NotContains(t, out+res.Stderr, dev[16:], "no key is printed")
 	require.NotContains(t, out+res.Stderr, prod[16:])
 	for _, r := range srv.Requests() {

@@ -65,6 +65,27 @@ func LoginTo(t testing.TB, srv *strueretest.Server) {
 	t.Setenv(struere.EnvOrgID, srv.OrganizationID())
 }
 
+// LoggedIn is Isolate with files, then LoginTo srv, then JobSummary: the
+// program finds srv as a user who exported STRUERE_TOKEN would, and writes
+// its job summary to a new file, whose path LoggedIn returns.
+func LoggedIn(t testing.TB, srv *strueretest.Server, files ...string) (summary string) {
+	t.Helper()
+	Isolate(t, files...)
+	LoginTo(t, srv)
+	return JobSummary(t)
+}
+
+// ProductionVersion is the version of slug's current production
+// configuration on srv, or "" when it has none.
+func ProductionVersion(srv *strueretest.Server, slug string) string {
+	for _, c := range srv.Configs(slug) {
+		if c.Current && c.Environment == struere.Production {
+			return c.Version
+		}
+	}
+	return ""
+}
+
 // JobSummary points $GITHUB_STEP_SUMMARY at a file in a new temporary
 // directory, not yet created, and returns its path.
 func JobSummary(t testing.TB) string {
