@@ -70,7 +70,7 @@ type DeployResult struct {
 }
 
 // DeployOption configures Client.Deploy (and Client.Rollback, which takes
-// DryRun, AcceptLoss and SkipVerification). These build one:
+// DryRun, AcceptLoss, SkipVerification and WithSmokeTest). These build one:
 //
 //   - DryRun(): compute the plan, write nothing;
 //   - WithPlan(plan): deploy exactly a dry run's plan, or refuse with

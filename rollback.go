@@ -69,10 +69,14 @@ type rollbackArgs struct {
 // roles and triggers the deploy created are deleted from production.
 //
 // Options: DryRun returns the plan and writes nothing; AcceptLoss accepts
-// named losses as for Deploy; SkipVerification skips the read-back. Other
-// deploy options are refused with ErrValidation, PromoteResources and
-// AllowResourceDeletions included: what a rollback restores is what the
-// release records. A release with no items has nothing to roll back: it
+// named losses as for Deploy; SkipVerification skips the read-back;
+// WithSmokeTest, as for Deploy, checks the production key before anything
+// is written and, after the rollback is verified, sends each check's
+// message (without checks, DefaultSmokeMessage to every agent restored):
+// results are in the result's Smoke, and a failed check returns the
+// result with a *SmokeTestError. Other deploy options are refused with
+// ErrValidation, PromoteResources and AllowResourceDeletions included:
+// what a rollback restores is what the release records. A release with no items has nothing to roll back: it
 // is refused with ErrValidation and nothing is written (a production sync
 // restoring nothing would still have its side effects).
 //
@@ -94,8 +98,8 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	for _, opt := range opts {
 		opt.applyDeploy(&o)
 	}
-	if o.plan != nil || o.local != nil || o.smoke != nil || o.evals != nil {
-		return nil, fmt.Errorf("struere: %s: only DryRun, AcceptLoss and SkipVerification apply to a rollback (WithPlan, WithLocal, WithSmokeTest and GateOnEvals do not; smoke-test afterwards with SmokeTest): %w", op, ErrValidation)
+	if o.plan != nil || o.local != nil || o.evals != nil {
+		return nil, fmt.Errorf("struere: %s: only DryRun, AcceptLoss, SkipVerification and WithSmokeTest apply to a rollback (WithPlan, WithLocal and GateOnEvals do not: what it writes is the release's record, not development): %w", op, ErrValidation)
 	}
 	if o.resourcesSet || o.allowResourceDeletions {
 		return nil, fmt.Errorf("struere: %s: PromoteResources and AllowResourceDeletions do not apply to a rollback: it restores exactly the agents, entity types, roles and triggers the release records (those the deploy changed), and deletes only those the deploy created: %w", op, ErrValidation)
@@ -116,6 +120,14 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	}
 	if rel.OrganizationID != "" && c.s.org != "" && rel.OrganizationID != c.s.org {
 		return nil, fmt.Errorf("struere: %s: the release is of organization %q but this client is configured for %q: use a client of the release's organization: %w", op, rel.OrganizationID, c.s.org, ErrValidation)
+	}
+	if o.smoke != nil {
+		if err := o.smoke.validate(op); err != nil {
+			return nil, err
+		}
+		if err := c.verifySmokeKey(ctx, op, o.smoke); err != nil {
+			return nil, err
+		}
 	}
 	gen, err := c.DetectGeneration(ctx)
 	if err != nil {
@@ -177,18 +189,23 @@ func (c *Client) Rollback(ctx context.Context, rel *Release, opts ...DeployOptio
 	res.Deployed = plannedSlugs(plan)
 	if o.noVerify {
 		res.Release = c.newRelease(ctx, op, r, rec, plan.Method, keys, wroteAt)
-		return res, nil
+	} else {
+		got, err := c.readProduction(ctx, op+": verify", gen)
+		res.Release = c.recordRelease(op, r, rec, plan.Method, keys, wroteAt, got, err)
+		if err != nil {
+			return res, &VerificationError{Op: op, Result: res, Err: err,
+				Mismatches: []Refusal{{Reason: "production could not be read back after the rollback: " + err.Error()}}}
+		}
+		if bad := rollbackMismatches(gen, rel, now, got); len(bad) > 0 {
+			return res, &VerificationError{Op: op, Result: res, Mismatches: bad}
+		}
+		res.Verified = true
 	}
-	got, err := c.readProduction(ctx, op+": verify", gen)
-	res.Release = c.recordRelease(op, r, rec, plan.Method, keys, wroteAt, got, err)
-	if err != nil {
-		return res, &VerificationError{Op: op, Result: res, Err: err,
-			Mismatches: []Refusal{{Reason: "production could not be read back after the rollback: " + err.Error()}}}
+	if o.smoke != nil {
+		if err := c.runSmoke(ctx, op, o.smoke, res); err != nil {
+			return res, err
+		}
 	}
-	if bad := rollbackMismatches(gen, rel, now, got); len(bad) > 0 {
-		return res, &VerificationError{Op: op, Result: res, Mismatches: bad}
-	}
-	res.Verified = true
 	return res, nil
 }
 

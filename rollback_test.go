@@ -997,3 +997,48 @@ func resourceDeploy(t *testing.T) (*struere.Client, *struere.DeployResult) {
 	require.NoError(t, err)
 	return c, res
 }
+
+// WithSmokeTest applies to a rollback as to a deploy: the key is checked
+// before anything is written, and after the rollback is verified each
+// restored agent is sent a message, answered by the restored version.
+func TestRollbackWithSmokeTest(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	devKey := chatKey(t, d.srv, struere.Development, time.Time{})
+	w := syncWrites(d.srv)
+	res, err := d.c.Rollback(ctx, d.second, struere.WithSmokeTest(devKey))
+	require.Nil(t, res)
+	require.ErrorIs(t, err, struere.ErrEnvironmentMismatch)
+	require.Equal(t, w, syncWrites(d.srv), "a key of another environment is refused before anything is written")
+
+	prodKey := chatKey(t, d.srv, struere.Production, time.Time{})
+	d.srv.Inject(strueretest.Fault{Path: "/v1/agents/support/chat", Times: 1, Status: 500, Body: `{"error":"boom"}`})
+	res, err = d.c.Rollback(ctx, d.second, struere.WithSmokeTest(prodKey))
+	require.ErrorIs(t, err, struere.ErrSmokeTestFailed)
+	var se *struere.SmokeTestError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, "rollback", se.Op)
+	require.Same(t, res, se.Result, "the error carries the rollback's result")
+	require.True(t, res.Verified, "the rollback was written and verified before the smoke test")
+	require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)
+	require.NotNil(t, res.Release)
+
+	// Roll the rollback back, then forward again with a passing smoke test.
+	_, err = d.c.Rollback(ctx, res.Release)
+	require.NoError(t, err)
+	d.srv.ResetRequests()
+	res, err = d.c.Rollback(ctx, d.second, struere.WithSmokeTest(prodKey))
+	require.NoError(t, err)
+	require.True(t, res.Verified)
+	require.Len(t, res.Smoke, 1)
+	require.Equal(t, "support", res.Smoke[0].Agent)
+	require.True(t, res.Smoke[0].OK)
+	require.True(t, res.Smoke[0].KeyVerified)
+	served, ok := d.srv.LastServed()
+	require.True(t, ok)
+	require.Equal(t, strueretest.Production, served.Environment)
+	require.Equal(t, "1.0.0", served.Version, "the restored version answered")
+	all := d.srv.Requests()
+	require.Equal(t, "apiKeys:list", all[0].FunctionPath, "the key is verified before anything else")
+	require.Equal(t, "site", all[len(all)-1].Kind, "the smoke test runs after the rollback and its verification")
+}

@@ -75,8 +75,8 @@ func (r SmokeResult) MarshalJSON() ([]byte, error) {
 // (WithSmokeTest) Result is the deploy's result, which was written, and
 // Result.Smoke holds every check; Client.SmokeTest leaves Result nil.
 type SmokeTestError struct {
-	Op       string        // the operation, "deploy" or "smoke test"
-	Result   *DeployResult // the deploy, which was written; nil for Client.SmokeTest
+	Op       string        // the operation, "deploy", "rollback" or "smoke test"
+	Result   *DeployResult // the deploy or rollback, which was written; nil for Client.SmokeTest
 	Failures []SmokeResult // the checks that failed
 	checked  int           // how many checks ran
 }
@@ -124,12 +124,12 @@ type smokeTest struct {
 	how      string
 }
 
-// WithSmokeTest makes Deploy, after promoting and verifying, send one
-// message per check with prodKey. Without checks, every deployed agent gets
-// DefaultSmokeMessage. Results are in DeployResult.Smoke; if any check
-// fails, Deploy returns the result together with a *SmokeTestError
-// (ErrSmokeTestFailed). Each check costs credits and is never retried once
-// sent.
+// WithSmokeTest makes Deploy (or Rollback), after promoting (restoring)
+// and verifying, send one message per check with prodKey. Without checks,
+// every deployed (restored) agent gets DefaultSmokeMessage. Results are in
+// DeployResult.Smoke; if any check fails, Deploy returns the result
+// together with a *SmokeTestError (ErrSmokeTestFailed). Each check costs
+// credits and is never retried once sent.
 //
 // The key is checked before Deploy writes anything: it must be declared
 // for Production (otherwise ErrEnvironmentMismatch, with no network call),
