@@ -35,14 +35,8 @@ func (s *Server) listSyncEvents(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
-	env := str(c.args, "environment")
-	if env == "" {
-		env = envDev
-	}
-	limit := 20
-	if l, ok := c.args["limit"].(float64); ok {
-		limit = int(l)
-	}
+	env := envArg(c, envDev)
+	limit := limitArg(c, 20)
 	var rows []eventRow
 	for _, e := range st.events {
 		if e.orgID == orgID && e.env == env {
@@ -95,10 +89,7 @@ func (s *Server) listRoles(st *state, c *callCtx) (any, *fnError) {
 	if err != nil {
 		return nil, err
 	}
-	env := str(c.args, "environment")
-	if env == "" {
-		env = envDev
-	}
+	env := envArg(c, envDev)
 	out := []any{}
 	for _, r := range st.roles {
 		if r.orgID == orgID && r.env == env {

@@ -114,10 +114,7 @@ func (s *Server) createAPIKey(st *state, c *callCtx) (any, *fnError) {
 			return nil, err
 		}
 	}
-	env := str(c.args, "environment")
-	if env == "" {
-		env = envProd // E1 keys without an environment serve production (protocol §5.4)
-	}
+	env := envArg(c, envProd) // E1 keys without an environment serve production (protocol §5.4)
 	exp, _ := c.args["expiresAt"].(float64)
 	row, raw, gerr := newAPIKey(st, orgID, env, str(c.args, "name"), strs(c.args["permissions"]), int64(exp), c.now)
 	if gerr != nil {
@@ -152,8 +149,11 @@ func apiKeyOf(st *state, id, orgID string) *apiKeyRow {
 	return nil
 }
 
-// updateAPIKey is HEAD's apiKeys:update (admin, default organization).
-func (s *Server) updateAPIKey(st *state, c *callCtx) (any, *fnError) {
+// adminAPIKey is the non-studio key of the caller's default organization
+// that the argument "id" names, for an admin caller, or the backend's
+// error: "API key not found" thrown at notFoundAt, or studioMsg thrown at
+// studioAt for a studio key.
+func (c *callCtx) adminAPIKey(st *state, notFoundAt, studioAt, studioMsg string) (*apiKeyRow, *fnError) {
 	orgID, err := c.defaultOrgOf(st)
 	if err != nil {
 		return nil, err
@@ -163,10 +163,19 @@ func (s *Server) updateAPIKey(st *state, c *callCtx) (any, *fnError) {
 	}
 	k := apiKeyOf(st, str(c.args, "id"), orgID)
 	if k == nil {
-		return nil, throw("update (../convex/apiKeys.ts:105:13)", "API key not found")
+		return nil, throw(notFoundAt, "API key not found")
 	}
 	if k.studio {
-		return nil, throw("update (../convex/apiKeys.ts:109:13)", "Studio keys cannot be modified")
+		return nil, throw(studioAt, studioMsg)
+	}
+	return k, nil
+}
+
+// updateAPIKey is HEAD's apiKeys:update (admin, default organization).
+func (s *Server) updateAPIKey(st *state, c *callCtx) (any, *fnError) {
+	k, err := c.adminAPIKey(st, "update (../convex/apiKeys.ts:105:13)", "update (../convex/apiKeys.ts:109:13)", "Studio keys cannot be modified")
+	if err != nil {
+		return nil, err
 	}
 	if v, ok := c.args["name"].(string); ok {
 		k.name = v
@@ -182,19 +191,9 @@ func (s *Server) updateAPIKey(st *state, c *callCtx) (any, *fnError) {
 
 // removeAPIKey is HEAD's apiKeys:remove (admin, default organization).
 func (s *Server) removeAPIKey(st *state, c *callCtx) (any, *fnError) {
-	orgID, err := c.defaultOrgOf(st)
+	k, err := c.adminAPIKey(st, "remove (../convex/apiKeys.ts:129:13)", "remove (../convex/apiKeys.ts:134:13)", "Studio keys cannot be deleted")
 	if err != nil {
 		return nil, err
-	}
-	if err := c.requireAdmin(st, orgID); err != nil {
-		return nil, err
-	}
-	k := apiKeyOf(st, str(c.args, "id"), orgID)
-	if k == nil {
-		return nil, throw("remove (../convex/apiKeys.ts:129:13)", "API key not found")
-	}
-	if k.studio {
-		return nil, throw("remove (../convex/apiKeys.ts:134:13)", "Studio keys cannot be deleted")
 	}
 	id := k.id
 	for i := range st.apiKeys {
