@@ -44,12 +44,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
 
 	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/examples/internal/examplerun"
 	"github.com/struere/struere-go/strueretest"
 )
 
@@ -61,12 +61,7 @@ var sampleDefs []byte
 // refundRule is what the smoke test requires of support's prompt.
 const refundRule = "Never promise refunds"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { examplerun.Main(run) }
 
 // run is the whole program; it reads the process environment only through
 // struere.ConfigFromEnv. It returns the exit code.
@@ -84,15 +79,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cfg, err := struere.ConfigFromEnv()
+	cfg, srv, err := examplerun.Backend()
 	switch {
-	case errors.Is(err, struere.ErrNoCredentials):
+	case err != nil:
+	case srv != nil:
+		defer srv.Close()
 		if *releasePath != "" || *apply {
 			fmt.Fprintln(stderr, "rollback: -release and -apply need credentials; without them the program runs its embedded story")
 			return 2
 		}
-		err = embedded(ctx, stdout)
-	case err != nil:
+		err = embedded(ctx, stdout, srv)
 	case *releasePath == "":
 		fmt.Fprintln(stderr, "rollback: with credentials, -release names the release file of the deploy to roll back")
 		return 2
@@ -106,14 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// embedded plays deploy v1, deploy a broken v2, roll back, on an
+// embedded plays deploy v1, deploy a broken v2, roll back, on srv, an
 // in-process backend.
-func embedded(ctx context.Context, out io.Writer) error {
-	srv, err := strueretest.Start()
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
+func embedded(ctx context.Context, out io.Writer, srv *strueretest.Server) error {
 	fmt.Fprintln(out, "No credentials: running against an embedded test backend (strueretest), in memory.")
 	c, err := struere.New(srv.Config())
 	if err != nil {

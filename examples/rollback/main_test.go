@@ -76,12 +76,12 @@ func TestLiveRunRollsBackAKeptRelease(t *testing.T) {
 	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
 	require.Contains(t, res.Stdout, "restore agent       support                  2.0.0 -> 1.0.0")
 	require.Contains(t, res.Stdout, "Read-only: nothing was written")
-	require.Equal(t, "2.0.0", prodVersion(t, srv))
+	require.Equal(t, "2.0.0", exampleenv.ProductionVersion(srv, "support"))
 
 	res = exampleenv.Run(t, run, "-release", path, "-apply")
 	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
 	require.Contains(t, res.Stdout, "verified: true")
-	require.Equal(t, "1.0.0", prodVersion(t, srv))
+	require.Equal(t, "1.0.0", exampleenv.ProductionVersion(srv, "support"))
 
 	// Applied once, the release is stale: production is no longer what
 	// that deploy left.
@@ -95,15 +95,4 @@ func TestUsageErrors(t *testing.T) {
 	exampleenv.Isolate(t)
 	require.Equal(t, 2, exampleenv.Run(t, run, "-release", "x.json").Code, "-release needs credentials")
 	require.Equal(t, 2, exampleenv.Run(t, run, "extra").Code)
-}
-
-func prodVersion(t *testing.T, srv *strueretest.Server) string {
-	t.Helper()
-	for _, cfg := range srv.Configs("support") {
-		if cfg.Current && cfg.Environment == struere.Production {
-			return cfg.Version
-		}
-	}
-	t.Fatal("no production configuration")
-	return ""
 }
