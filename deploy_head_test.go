@@ -233,3 +233,34 @@ func jsonText(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A plan's Before is production as Status shows it, digest included, so a
+// script can tell from the plan alone which content a deploy replaces.
+func TestDeployPlanGivesProductionsDigestAsStatusDoes(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen struere.Generation) {
+		srv := strueretest.NewServer(t, strueretest.WithGeneration(gen))
+		c, ctx := newClient(t, srv), ctxT(t)
+		_, err := c.Sync(ctx, sampleDefs(t))
+		require.NoError(t, err)
+		_, err = c.Deploy(ctx)
+		require.NoError(t, err)
+		_, err = c.Sync(ctx, sampleDefsV2(t))
+		require.NoError(t, err)
+
+		dry, err := c.Deploy(ctx, struere.DryRun())
+		require.NoError(t, err)
+		st, err := c.Status(ctx)
+		require.NoError(t, err)
+		prod := map[string]struere.Presence{}
+		for _, a := range st.Agents {
+			prod[a.Slug] = a.Production
+		}
+		require.NotEmpty(t, dry.Plan.Deploy)
+		for _, pa := range append(dry.Plan.Deploy, dry.Plan.Unchanged...) {
+			require.Equal(t, prod[pa.Slug], pa.Before, pa.Slug)
+			if gen != struere.GenerationE1 {
+				require.NotEmpty(t, pa.Before.Digest, pa.Slug)
+			}
+		}
+	})
+}

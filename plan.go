@@ -17,7 +17,8 @@ type PlannedAgent struct {
 	// its deploy for a rollback.
 	Version string `json:"version"`
 	// Before is production's configuration now, before the deploy or
-	// rollback. A rollback's plan also gives its Digest, as Status does.
+	// rollback, with the Digest Status gives it ("" on the oldest
+	// backend, which does not serve production's content).
 	Before Presence `json:"before"`
 }
 
@@ -271,6 +272,9 @@ func (c *Client) makePlan(op string, r *remote, rec *recovery, accept map[Loss]b
 		switch {
 		case dev.configured:
 			pa := PlannedAgent{Slug: a.Slug, Version: dev.version, Before: Presence{Present: prod.configured, Version: prod.version}}
+			if raw, ok := prodAgents[a.Slug]; ok && prod.configured {
+				pa.Before.Digest = pulledDigest(raw) // as Status gives it; "" where production is not served (E1)
+			}
 			if prod.configured && sameConfig(r.gen, a.Slug, devAgents[a.Slug], prodAgents[a.Slug], rec) {
 				p.Unchanged = append(p.Unchanged, pa)
 			} else {

@@ -652,16 +652,6 @@ func unrecordedWhy(losses []Loss) string {
 	return "they could not be read before the deploy"
 }
 
-// pulledDigest is the digest Status gives an agent's pulled configuration
-// (Presence.Digest), "" when it is not an object.
-func pulledDigest(raw json.RawMessage) string {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil || m == nil {
-		return ""
-	}
-	return canonicalContent("agent", m).digest
-}
-
 // rollbackString is Plan.String for a rollback's plan: one line per agent
 // and resource restored or deleted, production's version now -> after.
 func (p *Plan) rollbackString() string {

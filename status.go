@@ -287,6 +287,16 @@ func (r *remote) pulledAgents(op string, p *wirePullState) (map[string]json.RawM
 	return out, nil
 }
 
+// pulledDigest is the digest Status gives an agent's pulled configuration
+// (Presence.Digest), "" when it is not an object.
+func pulledDigest(raw json.RawMessage) string {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return ""
+	}
+	return canonicalContent("agent", m).digest
+}
+
 // content is one item reduced to its canonical form.
 type content struct {
 	value  map[string]any
