@@ -99,13 +99,19 @@ type wireJudgeModel struct {
 	Name     string `json:"name,omitempty"`     // E2
 }
 
-// wireProblems collects what a generation cannot store, as FieldErrors.
+// wireProblems collects what a generation cannot store, as FieldErrors:
+// the first maxListedProblems, and a count of the rest, as Validate does.
 type wireProblems struct {
 	gen      Generation
 	problems []FieldError
+	omitted  int
 }
 
 func (w *wireProblems) add(item, field, problem string) {
+	if len(w.problems) >= maxListedProblems {
+		w.omitted++
+		return
+	}
 	w.problems = append(w.problems, FieldError{Item: item, Field: field, Problem: problem})
 }
 
@@ -119,7 +125,7 @@ func (w *wireProblems) err() error {
 	if len(w.problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Generation: w.gen, Problems: w.problems}
+	return &ValidationError{Generation: w.gen, Problems: w.problems, Omitted: w.omitted}
 }
 
 const newestOnly = "the newest backend (head)"

@@ -3,6 +3,7 @@ package struere
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -207,4 +208,28 @@ func TestValidateChecksTheNewestBackendsFields(t *testing.T) {
 		`fixtures[f].entities[1].type: "invoice" is not one of the defined entity types`,
 		`fixtures[f].relations[0].to: "s9" is not the ref of a record in this or an earlier fixture`,
 	}, got)
+}
+
+// What a generation cannot store is a *ValidationError like Validate's, and
+// is bounded like it: the first 20 problems listed, the rest counted in
+// Omitted, so that a large file refused by an older backend does not make
+// a huge error.
+func TestGenerationProblemsAreListedUpToTheLimitAndCounted(t *testing.T) {
+	d := &Definitions{}
+	for i := range 500 {
+		d.Agents = append(d.Agents, Agent{Name: "A", Slug: fmt.Sprintf("a%03d", i), Version: "1.0.0",
+			Model: Model{ID: "openai/gpt-5-mini"}, FirstMessageSuggestions: []string{"hi"}})
+	}
+	_, err := wireDefinitions(GenerationE2, d)
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve), "%v", err)
+	require.Equal(t, GenerationE2, ve.Generation)
+	require.Equal(t, maxListedProblems, len(ve.Problems), "only the first ones are listed")
+	require.Equal(t, "agents[a000]", ve.Problems[0].Item, "the first ones found")
+	require.Equal(t, 500-maxListedProblems, ve.Omitted)
+	require.Contains(t, err.Error(), "(500 problems)")
+	require.True(t, strings.HasSuffix(err.Error(), fmt.Sprintf("; and %d more", 500-maxListedProblems)), "%s", err)
+	require.Less(t, len(err.Error()), 4096)
+	require.ErrorIs(t, err, ErrUnsupported)
+	require.ErrorIs(t, err, ErrValidation)
 }
