@@ -635,12 +635,29 @@ func generationByName(s string) (Generation, bool) {
 }
 
 // String summarises the release: one line per item with the versions
-// before and after.
+// before and after ("none" where production did not have it). What the
+// release could not record is shown as such, never as "none": "unknown"
+// after a deploy that could not read production back (AfterUnknown, said
+// on a last line with the reason), "unrecorded" on both sides where the
+// backend serves no content (ContentUnavailable).
 func (rel *Release) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Release of %s (%s backend, %s promotion)\n", rel.CreatedAt.Format(time.RFC3339), rel.Generation, rel.Method)
 	for _, it := range rel.Items {
-		fmt.Fprintf(&b, "  %-11s %-24s %s -> %s\n", kindWord(it.Kind), it.Name, contentVersion(it.Before), contentVersion(it.After))
+		before, after := contentVersion(it.Before), contentVersion(it.After)
+		switch {
+		case rel.ContentUnavailable != "":
+			before, after = "unrecorded", "unrecorded"
+		case rel.AfterUnknown != "":
+			after = "unknown"
+		}
+		fmt.Fprintf(&b, "  %-11s %-24s %s -> %s\n", kindWord(it.Kind), it.Name, before, after)
+	}
+	if rel.ContentUnavailable != "" {
+		b.WriteString("  content not recorded: " + rel.ContentUnavailable + "\n")
+	}
+	if rel.AfterUnknown != "" {
+		b.WriteString("  after unknown, cannot be rolled back: " + rel.AfterUnknown + "\n")
 	}
 	return b.String()
 }

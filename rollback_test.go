@@ -3,9 +3,12 @@ package struere_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,6 +301,8 @@ func TestRollbackOnE1IsUnsupported(t *testing.T) {
 	require.NotEmpty(t, res.Release.ContentUnavailable)
 	require.Equal(t, []string{"scheduler", "support"}, []string{res.Release.Items[0].Name, res.Release.Items[1].Name})
 	require.NoError(t, res.Release.Validate())
+	require.Contains(t, res.Release.String(), "support                  unrecorded -> unrecorded\n", "no content recorded is not no agent")
+	require.NotContains(t, res.Release.String(), "none")
 	writes := syncWrites(srv)
 	_, err = c.Rollback(ctx, res.Release)
 	require.ErrorIs(t, err, struere.ErrUnsupported)
@@ -1041,4 +1046,58 @@ func TestRollbackWithSmokeTest(t *testing.T) {
 	all := d.srv.Requests()
 	require.Equal(t, "apiKeys:list", all[0].FunctionPath, "the key is verified before anything else")
 	require.Equal(t, "site", all[len(all)-1].Kind, "the smoke test runs after the rollback and its verification")
+}
+
+// failReadsAfterWrite lets requests through until the first mutation has
+// been answered, then fails every later one as a refused connection: the
+// rollback's write runs, its read-back cannot.
+type failReadsAfterWrite struct {
+	base  http.RoundTripper
+	wrote atomic.Bool
+}
+
+func (f *failReadsAfterWrite) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.wrote.Load() {
+		return nil, errors.New("connection refused (test)")
+	}
+	resp, err := f.base.RoundTrip(r)
+	if r.URL.Path == "/api/mutation" {
+		f.wrote.Store(true)
+	}
+	return resp, err
+}
+
+// A rollback that wrote but could not read production back records a
+// Release that says so (AfterUnknown), which cannot be rolled back blindly,
+// and whose String says the after-state is unknown rather than "none"
+// (which would read as: the agent was removed).
+func TestARollbackThatCannotReadBackRecordsThatItsAfterIsUnknown(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	cfg := d.srv.Config()
+	cfg.HTTPClient = &http.Client{Transport: &failReadsAfterWrite{base: http.DefaultTransport}}
+	cfg.Retry.MaxRetries = -1
+	c, err := struere.New(cfg)
+	require.NoError(t, err)
+	res, err := c.Rollback(ctx, d.second)
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	require.ErrorContains(t, err, "could not be read back after the rollback")
+	require.NotNil(t, res)
+	require.False(t, res.Verified)
+	require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version, "the write ran")
+	rel := res.Release
+	require.NotNil(t, rel)
+	require.NoError(t, rel.Validate())
+	require.Contains(t, rel.AfterUnknown, "could not be read back after the rollback")
+	require.Empty(t, rel.Items[0].After)
+	text := rel.String()
+	require.Contains(t, text, "support                  2.0.0 -> unknown\n")
+	require.NotContains(t, text, "-> none")
+	require.Contains(t, text, "production could not be read back after the rollback")
+
+	w := syncWrites(d.srv)
+	_, err = d.c.Rollback(ctx, rel)
+	require.ErrorIs(t, err, struere.ErrRefused)
+	require.ErrorContains(t, err, "does not record what the deploy left")
+	require.Equal(t, w, syncWrites(d.srv), "nothing written")
 }
