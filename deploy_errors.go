@@ -19,8 +19,11 @@ var (
 	// AllowDeletions was not given. It also matches ErrRefused.
 	ErrWouldDelete = errors.New("struere: sync would delete remote resources")
 	// ErrStalePlan: a plan passed with WithPlan no longer matches the
-	// backend, or the backend changed between a deploy's or sync's read
-	// and its write. Nothing was written; compute a new plan or retry.
+	// backend, the backend changed between a deploy's, sync's or
+	// rollback's read and its write (a *StalePlanError), or production
+	// changed since the deploy a release records, so that rolling it back
+	// would overwrite the change (a *RefusedError naming each item).
+	// Nothing was written; compute a new plan or retry.
 	ErrStalePlan = errors.New("struere: stale plan")
 	// ErrVerificationFailed: after a deploy, production did not read back
 	// as expected, or a deploy's or sync's write reported changes it did
@@ -31,7 +34,7 @@ var (
 // RefusedError says what an operation refused to do, and why. Nothing was
 // written.
 type RefusedError struct {
-	Op       string    // the operation: "deploy" or "sync"
+	Op       string    // the operation: "deploy", "rollback" or "sync"
 	Refusals []Refusal // every reason, by agent or resource
 	kind     error
 }
@@ -42,14 +45,15 @@ func (e *RefusedError) Error() string {
 }
 
 // Is matches ErrRefused and the specific class (ErrLocalDiffers,
-// ErrWouldDelete).
+// ErrWouldDelete, or ErrStalePlan for a rollback refused because
+// production changed since the release's deploy).
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused || target == e.kind }
 
 // StalePlanError reports that the backend changed since the plan was made.
 // It is also returned when the backend changed between an operation's
 // read and its write (Changed then says what changed).
 type StalePlanError struct {
-	Op      string // the operation, "deploy" or "sync"
+	Op      string // the operation: "deploy", "rollback" or "sync"
 	Planned string // the plan's fingerprint
 	Current string // the backend's fingerprint now, or "changed"
 	// Changed, when not empty, names what changed between the read and

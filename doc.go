@@ -196,13 +196,15 @@
 // ErrNoConfiguration and ErrInsufficientCredits.
 //
 // Errors found before anything is sent, and the workflow's own, are typed,
-// each matching one sentinel (read the details with errors.As):
+// each matching the sentinels listed with it (read the details with
+// errors.As):
 //
 //   - *ValidationError: definitions that are invalid (ErrValidation), or
 //     that the backend generation cannot store (also ErrUnsupported);
 //   - *RefusedError: nothing was written because the operation could not be
-//     carried out exactly (ErrRefused; also ErrWouldDelete or
-//     ErrLocalDiffers);
+//     carried out exactly (ErrRefused; also ErrWouldDelete, ErrLocalDiffers,
+//     or ErrStalePlan when a rollback finds that production changed since
+//     the release's deploy, each changed item named);
 //   - *StalePlanError: the backend changed since the plan or the read
 //     (ErrStalePlan); nothing was written;
 //   - *VerificationError: written, but production (or the sync's result)

@@ -27,7 +27,9 @@ var (
 	// exist.
 	ErrNotFound = errors.New("struere: not found")
 	// ErrValidation: the backend rejected the arguments
-	// (ArgumentValidationError) or the request itself (HTTP 400).
+	// (ArgumentValidationError) or the request itself (HTTP 400); or,
+	// before anything was sent, the input is invalid: definitions (a
+	// *ValidationError), a release, an option that does not apply.
 	ErrValidation = errors.New("struere: validation failed")
 	// ErrRateLimited: HTTP 429. APIError.RetryAfter says when to retry.
 	ErrRateLimited = errors.New("struere: rate limited")

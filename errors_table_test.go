@@ -1,0 +1,142 @@
+package struere_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	struere "github.com/struere/struere-go"
+	"github.com/struere/struere-go/strueretest"
+)
+
+// sentinels are every exported sentinel error, by name.
+var sentinels = map[string]error{
+	"ErrNotAuthenticated": struere.ErrNotAuthenticated, "ErrAccessDenied": struere.ErrAccessDenied,
+	"ErrNotFound": struere.ErrNotFound, "ErrValidation": struere.ErrValidation,
+	"ErrRateLimited": struere.ErrRateLimited, "ErrUnavailable": struere.ErrUnavailable,
+	"ErrUnsupported": struere.ErrUnsupported, "ErrMalformedResponse": struere.ErrMalformedResponse,
+	"ErrResponseTooLarge": struere.ErrResponseTooLarge, "ErrPlanLimit": struere.ErrPlanLimit,
+	"ErrNoConfiguration": struere.ErrNoConfiguration, "ErrInsufficientCredits": struere.ErrInsufficientCredits,
+	"ErrRefused": struere.ErrRefused, "ErrLocalDiffers": struere.ErrLocalDiffers,
+	"ErrWouldDelete": struere.ErrWouldDelete, "ErrStalePlan": struere.ErrStalePlan,
+	"ErrVerificationFailed": struere.ErrVerificationFailed, "ErrEnvironmentMismatch": struere.ErrEnvironmentMismatch,
+	"ErrSmokeTestFailed": struere.ErrSmokeTestFailed, "ErrEvalsFailed": struere.ErrEvalsFailed,
+	"ErrNoCredentials": struere.ErrNoCredentials,
+}
+
+var errName = regexp.MustCompile(`Err[A-Za-z]+`)
+
+// documentedErrors reads the typed-error map of README's error table and
+// of doc.go's "# Errors" section: for each typed error ("*RefusedError"),
+// the sentinels its entry names.
+func documentedErrors(t *testing.T) map[string]map[string][]string {
+	t.Helper()
+	out := map[string]map[string][]string{"README.md": {}, "doc.go": {}}
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(readme), "\n") {
+		cols := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `*") || len(cols) < 3 {
+			continue
+		}
+		for _, typ := range regexp.MustCompile(`\*[A-Za-z]+Error`).FindAllString(cols[0], -1) {
+			out["README.md"][typ] = errName.FindAllString(cols[1], -1)
+		}
+	}
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(doc), "// # Errors\n")
+	require.True(t, ok)
+	section, _, _ = strings.Cut(section, "// #")
+	for _, item := range strings.Split(section, "//   - ")[1:] {
+		item, _, _ = strings.Cut(item, "\n//\n")
+		text := strings.ReplaceAll(item, "\n//    ", " ")
+		head, rest, _ := strings.Cut(text, ": ")
+		for _, typ := range regexp.MustCompile(`\*[A-Za-z]+Error`).FindAllString(head, -1) {
+			out["doc.go"][typ] = errName.FindAllString(rest, -1)
+		}
+	}
+	require.Len(t, out["README.md"], 7, "README's table lists the seven typed errors")
+	require.Len(t, out["doc.go"], 7, "doc.go lists the seven typed errors")
+	return out
+}
+
+// requireDocumented checks that err is the typed error the documentation
+// maps and matches only sentinels its entry names.
+func requireDocumented(t *testing.T, docs map[string]map[string][]string, err error, want any) {
+	t.Helper()
+	require.Error(t, err)
+	require.True(t, errors.As(err, want), "%v is not a %T", err, want)
+	typ := strings.TrimPrefix(fmt.Sprintf("%T", want), "**struere.")
+	typ = "*" + typ
+	var matched []string
+	for name, s := range sentinels {
+		if errors.Is(err, s) {
+			matched = append(matched, name)
+		}
+	}
+	require.NotEmpty(t, matched)
+	for file, rows := range docs {
+		named, ok := rows[typ]
+		require.True(t, ok, "%s does not list %s", file, typ)
+		for _, m := range matched {
+			require.Contains(t, named, m, "%s: %s matches %s, which its entry does not name (%q)", file, typ, m, err)
+		}
+	}
+}
+
+// Every typed error the workflow returns matches the sentinels README's
+// error table and doc.go's "# Errors" section name for it, and no other:
+// the map a caller writes errors.Is and errors.As against.
+func TestTypedErrorsMatchTheSentinelsTheErrorMapNames(t *testing.T) {
+	docs := documentedErrors(t)
+	ctx := ctxT(t)
+
+	var ve *struere.ValidationError
+	bad := sampleDefs(t)
+	bad.Agents[0].Version = "one"
+	requireDocumented(t, docs, bad.Validate(), &ve)
+	require.False(t, errors.Is(bad.Validate(), struere.ErrUnsupported), "a local problem is not the backend's")
+
+	e2 := strueretest.NewServer(t, strueretest.WithGeneration(struere.GenerationE2))
+	head, err := struere.LoadDefinitions("testdata/definitions/head-cli.json")
+	require.NoError(t, err)
+	_, err = newClient(t, e2).Sync(ctx, head)
+	requireDocumented(t, docs, err, &ve)
+	require.ErrorIs(t, err, struere.ErrUnsupported)
+
+	var re *struere.RefusedError
+	srv, c, _, defs := synced(t, struere.GenerationE2)
+	defs.Agents = defs.Agents[:1]
+	_, err = c.Sync(ctx, defs)
+	requireDocumented(t, docs, err, &re)
+	require.ErrorIs(t, err, struere.ErrWouldDelete)
+
+	var spe *struere.StalePlanError
+	dry, err := c.Deploy(ctx, struere.DryRun())
+	require.NoError(t, err)
+	_, err = srv.SeedConfig("support", struere.Development, strueretest.AgentConfig{Version: "9.0.0", Name: "Support", SystemPrompt: "Changed.",
+		RawModel: []byte(`{"provider":"anthropic","name":"claude-haiku-4-5"}`), RawTools: []byte(`[]`)})
+	require.NoError(t, err)
+	_, err = c.Deploy(ctx, struere.WithPlan(dry.Plan))
+	requireDocumented(t, docs, err, &spe)
+
+	// A rollback of a release production has moved on from: refused,
+	// naming each item that changed since the release's deploy.
+	d := deployTwice(t, struere.GenerationHead)
+	_, err = d.c.Rollback(ctx, d.second)
+	require.NoError(t, err)
+	_, err = d.c.Rollback(ctx, d.second)
+	requireDocumented(t, docs, err, &re)
+	require.ErrorIs(t, err, struere.ErrStalePlan)
+
+	var me *struere.EnvironmentMismatchError
+	_, err = d.c.Chat(ctx, chatKey(t, d.srv, struere.Development, time.Time{}), "support", "hi", struere.RequireEnvironment(struere.Production))
+	requireDocumented(t, docs, err, &me)
+}
