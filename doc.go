@@ -208,7 +208,8 @@
 //   - *StalePlanError: the backend changed since the plan or the read
 //     (ErrStalePlan); nothing was written;
 //   - *VerificationError: written, but production (or the sync's result)
-//     does not read back as meant (ErrVerificationFailed);
+//     does not read back as meant (ErrVerificationFailed; when the
+//     read-back itself failed, also what its Err matches);
 //   - *EnvironmentMismatchError: an API key of another environment
 //     (ErrEnvironmentMismatch);
 //   - *SmokeTestError and *EvalsFailedError: a smoke test or an eval gate
