@@ -213,7 +213,8 @@
 //   - *EnvironmentMismatchError: an API key of another environment
 //     (ErrEnvironmentMismatch);
 //   - *SmokeTestError and *EvalsFailedError: a smoke test or an eval gate
-//     failed (ErrSmokeTestFailed, ErrEvalsFailed).
+//     failed (ErrSmokeTestFailed, ErrEvalsFailed; also what the failed
+//     checks' errors, or the gate's Err, match).
 //
 // ConfigFromEnv reports a machine with no credentials at all with
 // ErrNoCredentials. Cancelling the context returns promptly with an error

@@ -71,8 +71,8 @@ type rollbackArgs struct {
 // Options: DryRun returns the plan and writes nothing; AcceptLoss accepts
 // named losses as for Deploy; SkipVerification skips the read-back;
 // WithSmokeTest, as for Deploy, checks the production key before anything
-// is written and, after the rollback is verified, sends each check's
-// message (without checks, DefaultSmokeMessage to every agent restored):
+// is written and, after the rollback is verified (with SkipVerification:
+// once it is written), sends each check's message (without checks, DefaultSmokeMessage to every agent restored):
 // results are in the result's Smoke, and a failed check returns the
 // result with a *SmokeTestError. Other deploy options are refused with
 // ErrValidation, PromoteResources and AllowResourceDeletions included:

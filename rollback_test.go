@@ -1023,6 +1023,7 @@ func TestRollbackWithSmokeTest(t *testing.T) {
 	var se *struere.SmokeTestError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, "rollback", se.Op)
+	require.ErrorContains(t, err, "struere: rollback: the rollback was written, but the production smoke test failed for 1 of 1 agents")
 	require.Same(t, res, se.Result, "the error carries the rollback's result")
 	require.True(t, res.Verified, "the rollback was written and verified before the smoke test")
 	require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version)

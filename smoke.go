@@ -10,9 +10,11 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// ErrSmokeTestFailed: a deploy was written (and verified), but at least one
-// agent did not answer its production smoke test correctly. The error is a
-// *SmokeTestError carrying the deploy result.
+// ErrSmokeTestFailed: a deploy or rollback was written (and verified,
+// unless SkipVerification was given), but at least one agent did not
+// answer its production smoke test correctly; or Client.SmokeTest found
+// one. The error is a *SmokeTestError carrying the deploy's or rollback's
+// result.
 var ErrSmokeTestFailed = errors.New("struere: smoke test failed")
 
 // Functions that tell which organization the token's default is.
@@ -94,8 +96,8 @@ func (e *SmokeTestError) Error() string {
 	total := max(e.checked, len(e.Failures))
 	if e.Result != nil {
 		total = len(e.Result.Smoke)
-		return fmt.Sprintf("struere: %s: the deploy was written, but the production smoke test failed for %d of %d agents: %s",
-			e.Op, len(e.Failures), total, strings.Join(parts, "; "))
+		return fmt.Sprintf("struere: %s: the %s was written, but the production smoke test failed for %d of %d agents: %s",
+			e.Op, e.Op, len(e.Failures), total, strings.Join(parts, "; "))
 	}
 	return fmt.Sprintf("struere: %s: the production smoke test failed for %d of %d agents: %s",
 		e.Op, len(e.Failures), total, strings.Join(parts, "; "))
@@ -125,7 +127,8 @@ type smokeTest struct {
 }
 
 // WithSmokeTest makes Deploy (or Rollback), after promoting (restoring)
-// and verifying, send one message per check with prodKey. Without checks,
+// and verifying (with SkipVerification: once written), send one message
+// per check with prodKey. Without checks,
 // every deployed (restored) agent gets DefaultSmokeMessage. Results are in
 // DeployResult.Smoke; if any check fails, Deploy returns the result
 // together with a *SmokeTestError (ErrSmokeTestFailed). Each check costs
