@@ -20,8 +20,9 @@ import (
 var (
 	// ErrNoConfiguration: the agent exists but has no configuration in
 	// the API key's environment ("No production configuration found").
-	// Sync it (development) or Deploy it (production). The error wraps
-	// the *APIError and names the agent and the environment.
+	// Sync it (development; SyncTo(Eval) for the eval environment) or
+	// Deploy it (production). The error wraps the *APIError and names the
+	// agent (by id when it was addressed by id alone) and the environment.
 	ErrNoConfiguration = errors.New("struere: agent has no configuration in this environment")
 	// ErrInsufficientCredits: the organization's platform credits are
 	// exhausted; add credits in the dashboard.
@@ -169,7 +170,11 @@ func (c *Client) chat(ctx context.Context, op string, key APIKey, agentSlug, mes
 		return nil, wrapCallError(op, err)
 	}
 	if res.Status != http.StatusOK {
-		return nil, chatFailure(op, route, agentSlug, o.agentID == "", res,
+		agent := fmt.Sprintf("agent %q", agentSlug)
+		if agentSlug == "" && o.agentID != "" {
+			agent = fmt.Sprintf("agent with id %q", o.agentID)
+		}
+		return nil, chatFailure(op, route, agent, o.agentID == "", res,
 			func(s string) string { return rpc.Clean(s, key.Reveal()) },
 			func(id string) string { return rpc.KeepRequestID(id, key.Reveal()) })
 	}
@@ -260,7 +265,10 @@ var noConfigText = regexp.MustCompile(`No ([a-z]+) configuration found`)
 // cleaned again once decoded (clean normalizes, then scrubs), since JSON
 // escapes ("\u0061f_live_…") or dropped characters ("af_li\u0001ve_…")
 // can hide a secret from the first pass.
-func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clean, keepID func(string) string) error {
+//
+// agent names the agent addressed ("agent \"support\"", "agent with id
+// \"…\""), for the no-configuration error; "" when none was.
+func chatFailure(op, route, agent string, bySlug bool, res *convex.Response, clean, keepID func(string) string) error {
 	e := &APIError{Op: op, Path: route, HTTPStatus: res.Status, RequestID: res.RequestID, Attempts: res.Attempts, RetryAfter: res.RetryAfter}
 	var body chatErrorBody
 	switch {
@@ -282,10 +290,16 @@ func chatFailure(op, route, slug string, bySlug bool, res *convex.Response, clea
 	if m := noConfigText.FindStringSubmatch(e.Message); m != nil {
 		e.kinds = []error{ErrNoConfiguration}
 		fix := "sync it"
-		if m[1] == string(Production) {
+		switch m[1] {
+		case string(Production):
 			fix = "deploy it"
+		case string(Eval):
+			fix = "sync it with SyncTo(Eval)"
 		}
-		return fmt.Errorf("%w: agent %q has no %s configuration: %s", e, slug, m[1], fix)
+		if agent == "" {
+			agent = "the agent"
+		}
+		return fmt.Errorf("%w: %s has no %s configuration: %s", e, agent, m[1], fix)
 	}
 	for _, t := range chatTexts {
 		if strings.Contains(e.Message, t.substr) {

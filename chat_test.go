@@ -127,6 +127,29 @@ func TestChatAgentWithoutConfigurationInTheKeysEnvironment(t *testing.T) {
 	})
 }
 
+// The no-configuration error names the agent the caller gave (its id when
+// it chatted by id alone) and the fix for the key's environment: deploy
+// for production, SyncTo(Eval) for the eval environment, Sync for
+// development.
+func TestChatNoConfigurationErrorNamesTheAgentAndTheFix(t *testing.T) {
+	f := newChatFixture(t, struere.GenerationHead)
+	_, err := f.c.Chat(ctxT(t), f.prodKey, "", "hello", struere.WithAgentID(f.devID))
+	require.ErrorIs(t, err, struere.ErrNoConfiguration)
+	require.Contains(t, err.Error(), fmt.Sprintf(`agent with id %q has no production configuration: deploy it`, f.devID))
+	require.NotContains(t, err.Error(), `agent ""`)
+
+	evalKey := chatKey(t, f.srv, struere.Eval, time.Time{})
+	_, err = f.c.Chat(ctxT(t), evalKey, "devonly", "hello")
+	require.ErrorIs(t, err, struere.ErrNoConfiguration)
+	require.Contains(t, err.Error(), `agent "devonly" has no eval configuration: sync it with SyncTo(Eval)`)
+
+	_, err = f.srv.SeedAgent(strueretest.Agent{Slug: "prodonly"})
+	require.NoError(t, err)
+	_, err = f.c.Chat(ctxT(t), f.devKey, "prodonly", "hello")
+	require.ErrorIs(t, err, struere.ErrNoConfiguration)
+	require.Contains(t, err.Error(), `agent "prodonly" has no development configuration: sync it`)
+}
+
 func TestChatOnE1SlugRouteIsUnreachable(t *testing.T) {
 	f := newChatFixture(t, struere.GenerationE1)
 
