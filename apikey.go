@@ -13,9 +13,10 @@ import (
 // declaration against the backend. An APIKey prints as [REDACTED] under
 // every fmt verb, in slog and in JSON; Prefix is safe to show.
 type APIKey struct {
-	// raw sits behind a pointer so that fmt's reflection on an unexported
-	// field (which skips the methods below) prints an address.
-	raw *string
+	// raw is sealed (see Token) so that reflection on an unexported field
+	// (fmt, go-spew, go-cmp), which skips the methods below, prints an
+	// address.
+	raw *sealed
 	env Environment
 }
 
@@ -33,7 +34,7 @@ func ParseAPIKey(raw string, env Environment) (APIKey, error) {
 		}
 		return APIKey{}, fmt.Errorf("struere: api key: malformed key of length %d: want af_live_ followed by 8 and 32 lowercase letters or digits separated by _%s; copy it again from the dashboard", len(raw), hint)
 	}
-	return APIKey{raw: &raw, env: env}, nil
+	return APIKey{raw: seal(raw), env: env}, nil
 }
 
 func validKeyFormat(k string) bool {
@@ -69,12 +70,7 @@ func (k APIKey) Prefix() string {
 }
 
 // Reveal returns the raw key.
-func (k APIKey) Reveal() string {
-	if k.raw == nil {
-		return ""
-	}
-	return *k.raw
-}
+func (k APIKey) Reveal() string { return k.raw.open() }
 
 // String returns "[REDACTED]".
 func (k APIKey) String() string { return redacted }

@@ -241,7 +241,8 @@
 // record per HTTP attempt (method, function path, status, attempt, duration,
 // request id), never a header, a body or a secret. Token and APIKey print as
 // [REDACTED] under every fmt verb, in slog and in JSON, so a Config can be
-// logged safely.
+// logged safely; printers that bypass those methods and follow pointers
+// (testify's diffs, go-cmp) cannot reach the secret either.
 //
 // # Testing
 //

@@ -10,22 +10,33 @@ const redacted = "[REDACTED]"
 // Token is a secret credential, such as the user's JWT. It prints as
 // [REDACTED] under every fmt verb (%v, %+v, %#v, %s, %q, %x), in slog records
 // and in JSON, so a Config can be logged or wrapped in an error without
-// leaking it. The value sits behind a pointer, so even fmt's reflection on
-// an unexported field (which skips these methods) prints an address, not
-// the secret. Build one with NewToken; use Reveal where the raw value is
-// really needed.
-type Token struct{ p *string }
+// leaking it. The value is sealed where reflection cannot reach it, so
+// printers that skip these methods and follow pointers (fmt on an
+// unexported field, go-spew in testify's diffs, go-cmp) print an address,
+// not the secret. A copy of a Token equals it (== and reflect.DeepEqual);
+// two Tokens built from the same secret are not equal: compare Reveal.
+// Build one with NewToken; use Reveal where the raw value is really needed.
+type Token struct{ p *sealed }
 
-// NewToken wraps a raw secret.
-func NewToken(raw string) Token { return Token{p: &raw} }
+// sealed holds a secret inside a closure: reflection reaches a func value
+// but not what it captured.
+type sealed struct{ reveal func() string }
 
-// Reveal returns the raw secret, "" for the zero Token.
-func (t Token) Reveal() string {
-	if t.p == nil {
+func seal(raw string) *sealed { return &sealed{reveal: func() string { return raw }} }
+
+// open returns the sealed secret, "" for none.
+func (s *sealed) open() string {
+	if s == nil {
 		return ""
 	}
-	return *t.p
+	return s.reveal()
 }
+
+// NewToken wraps a raw secret.
+func NewToken(raw string) Token { return Token{p: seal(raw)} }
+
+// Reveal returns the raw secret, "" for the zero Token.
+func (t Token) Reveal() string { return t.p.open() }
 
 // IsZero reports whether t holds no secret.
 func (t Token) IsZero() bool { return t.Reveal() == "" }

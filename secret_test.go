@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/struere/struere-go/internal/convex"
 )
@@ -87,7 +88,7 @@ func TestSecretsPrintAsRedactedUnderEveryVerb(t *testing.T) {
 // unexported field (the common `type app struct{ cfg struere.Config }`
 // printed with %+v), and a *Config field under a verb that is invalid for
 // pointers (fmt then dumps the pointee with methods disabled). Only a secret
-// that reflection cannot reach (e.g. held behind a pointer) passes.
+// that reflection cannot reach (e.g. sealed in a closure) passes.
 func TestSecretsStayRedactedWhereFmtSkipsTheirMethods(t *testing.T) {
 	cfg := canaryConfig(t)
 	type app struct {
@@ -113,6 +114,41 @@ func TestSecretsStayRedactedWhereFmtSkipsTheirMethods(t *testing.T) {
 			})
 		}
 	}
+}
+
+// reportT collects what a testify assertion reports.
+type reportT struct{ out strings.Builder }
+
+func (r *reportT) Errorf(format string, args ...any) { fmt.Fprintf(&r.out, format, args...) }
+
+// A failed assert.Equal between two Configs prints a diff made by go-spew
+// with methods disabled: it dereferences every pointer and prints
+// unexported fields, so a secret reachable by reflection is printed in
+// clear into the test log (a user's test of their config loader, in CI).
+// Neither secret may be reachable that way.
+func TestSecretsStayHiddenInTestifyDiffs(t *testing.T) {
+	want := canaryConfig(t)
+	got := want
+	got.Token = NewToken("other-" + canaryToken)
+	got.APIKeys = []APIKey{want.APIKey}
+	other, err := ParseAPIKey("af_live_0ther000_"+strings.Repeat("0", 32), Production)
+	require.NoError(t, err)
+	got.APIKey = other
+	var r reportT
+	require.False(t, assert.Equal(&r, want, got))
+	require.Contains(t, r.out.String(), "Diff:", "the report holds spew's diff")
+	requireNoCanary(t, r.out.String())
+	r = reportT{}
+	require.False(t, assert.Equal(&r, want.Token, got.Token))
+	requireNoCanary(t, r.out.String())
+
+	// Tokens built from the same secret are still equal, to == (a copy)
+	// and to reflect.DeepEqual (a copy).
+	c := want
+	require.True(t, c.Token == want.Token && c.APIKey == want.APIKey)
+	require.Equal(t, want, c)
+	require.Equal(t, canaryToken, c.Token.Reveal())
+	require.Equal(t, canaryKey, c.APIKey.Reveal())
 }
 
 func TestSecretsAreRedactedInSlogOutput(t *testing.T) {
