@@ -125,7 +125,8 @@ func (c *Client) Sync(ctx context.Context, defs *Definitions, opts ...SyncOption
 		return nil, wrapOp(op, fmt.Errorf("%w: this backend (%s) has no eval environment: sync to development", ErrUnsupported, gen))
 	}
 	if o.env != Eval && len(defs.Fixtures) > 0 && gen == GenerationHead {
-		return nil, wrapOp(op, fmt.Errorf("%w: fixtures: only the eval environment processes fixtures; %s would ignore them: sync them with SyncTo(Eval), or remove them", ErrUnsupported, o.env))
+		return nil, wrapOp(op, &ValidationError{Generation: gen, Problems: []FieldError{{Item: "fixtures",
+			Problem: fmt.Sprintf("only the eval environment processes fixtures; %s would ignore them: sync them with SyncTo(Eval), or remove them", o.env)}}})
 	}
 	wire, err := wireDefinitions(gen, defs)
 	if err != nil {

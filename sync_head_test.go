@@ -180,6 +180,12 @@ func TestSyncToEvalTakesFixturesAndOtherEnvironmentsRefuseThem(t *testing.T) {
 	_, err = c.Sync(ctx, defs)
 	require.ErrorIs(t, err, struere.ErrUnsupported)
 	require.Contains(t, err.Error(), "SyncTo(Eval)")
+	// The same *ValidationError as an older backend's refusal of fixtures.
+	var ve *struere.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, struere.GenerationHead, ve.Generation)
+	require.Equal(t, "fixtures", ve.Problems[0].Item)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Empty(t, mutations(srv), "refused before writing")
 
 	res, err := c.Sync(ctx, defs, struere.SyncTo(struere.Eval))
