@@ -121,16 +121,7 @@ type itemKey struct {
 	name string
 }
 
-func (k itemKey) String() string { return fmt.Sprintf("%s %q", kindWord(k.kind), k.name) }
-
-func kindWord(k ResourceKind) string {
-	switch k {
-	case KindEntityType:
-		return "entity type"
-	default:
-		return string(k)
-	}
-}
+func (k itemKey) String() string { return fmt.Sprintf("%s %q", kindLabel(k.kind), k.name) }
 
 // releaseKinds are the kinds a release may hold, in item order.
 var releaseKinds = []ResourceKind{KindAgent, KindEntityType, KindRole, KindTrigger}
@@ -202,7 +193,7 @@ func productionSnapshot(op string, r *remote, rec *recovery) (*snapshot, error) 
 		for i, raw := range l.list {
 			name := fields([]json.RawMessage{raw}, l.key)[0]
 			if name == "" {
-				return nil, &APIError{Op: op, Path: fnGetPullState, Message: fmt.Sprintf("production pull state lists %s[%d] without a %s", kindWord(l.kind), i, l.key), kinds: []error{ErrMalformedResponse}}
+				return nil, &APIError{Op: op, Path: fnGetPullState, Message: fmt.Sprintf("production pull state lists %s[%d] without a %s", kindLabel(l.kind), i, l.key), kinds: []error{ErrMalformedResponse}}
 			}
 			k := itemKey{l.kind, name}
 			if _, dup := s.items[k]; dup {
@@ -585,7 +576,7 @@ func (rel *Release) Validate() error {
 			return bad("item %d has unknown kind %q (want agent, entityType, role or trigger)", i, it.Kind)
 		}
 		if it.Name == "" {
-			return bad("item %d (%s) has no name", i, kindWord(it.Kind))
+			return bad("item %d (%s) has no name", i, kindLabel(it.Kind))
 		}
 		if seen[k] {
 			return bad("%s is listed twice", k)
@@ -651,7 +642,7 @@ func (rel *Release) String() string {
 		case rel.AfterUnknown != "":
 			after = "unknown"
 		}
-		fmt.Fprintf(&b, "  %-11s %-24s %s -> %s\n", kindWord(it.Kind), it.Name, before, after)
+		fmt.Fprintf(&b, "  %-11s %-24s %s -> %s\n", kindLabel(it.Kind), it.Name, before, after)
 	}
 	if rel.ContentUnavailable != "" {
 		b.WriteString("  content not recorded: " + rel.ContentUnavailable + "\n")

@@ -254,7 +254,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			case rec != nil && it.Kind == KindRole && rec.rolesWhy != "":
 				why = rec.rolesWhy
 			}
-			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Fields: unread,
+			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: kindLabel(it.Kind), Fields: unread,
 				Reason: fmt.Sprintf("%s could not be read (the pull state omits them, and %s), but the release records them: the rollback cannot show that production is still what the deploy left; retry, or roll back with a user token of an organization admin", strings.Join(unread, " and "), why)})
 			comparable = false
 		case len(cur) > 0 && len(it.Missing) > 0:
@@ -292,7 +292,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			}
 		}
 		if len(it.Before) > 0 && len(it.Missing) > 0 {
-			refuse(lossRefusalTo("roll back", kindWord(it.Kind), it.Name, it.Missing, "not recorded by the release ("+unrecordedWhy(it.Missing)+"); restoring it would clear them in production"))
+			refuse(lossRefusalTo("roll back", kindLabel(it.Kind), it.Name, it.Missing, "not recorded by the release ("+unrecordedWhy(it.Missing)+"); restoring it would clear them in production"))
 		}
 		if it.Kind == KindAgent && len(it.Before) == 0 {
 			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: "agent", Reason: "it had no production configuration before the deploy, and the backend has no function that removes only one environment's configuration of an agent (deleting the agent removes it from every environment): it cannot be rolled back; deploy a fixed configuration instead, or delete the agent (Sync without it) if that is intended"})
@@ -360,7 +360,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 					if rec != nil && rec.rolesWhy != "" {
 						why = rec.rolesWhy
 					}
-					refuse(lossRefusalTo("roll back", kindWord(kind), name, ls, "not returned by the pull state, and "+why+"; re-sending it would clear it"))
+					refuse(lossRefusalTo("roll back", kindLabel(kind), name, ls, "not returned by the pull state, and "+why+"; re-sending it would clear it"))
 				}
 				out = append(out, now.items[k])
 			case len(it.Before) > 0:
@@ -439,7 +439,7 @@ const staleReason = "production changed since the deploy"
 // staleRefusal describes how production's content of an item differs from
 // what the deploy left.
 func staleRefusal(k itemKey, left, now json.RawMessage) Refusal {
-	rf := Refusal{Slug: k.name, Kind: kindWord(k.kind)}
+	rf := Refusal{Slug: k.name, Kind: kindLabel(k.kind)}
 	switch {
 	case len(now) == 0:
 		rf.Reason = fmt.Sprintf(staleReason+": %s is gone (the deploy left version %s)", k, contentVersion(left))
@@ -507,17 +507,17 @@ func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, args *
 		var bad []Refusal
 		for _, s := range deref(ch.Deleted) {
 			if !was[s] || send[s] {
-				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q deleted, which the rollback did not mean to delete (a concurrent change): check production", kindWord(kind), s)})
+				bad = append(bad, Refusal{Slug: s, Kind: kindLabel(kind), Reason: fmt.Sprintf("the backend reported %s %q deleted, which the rollback did not mean to delete (a concurrent change): check production", kindLabel(kind), s)})
 			}
 		}
 		for _, s := range deref(ch.Created) {
 			if was[s] || !send[s] || kind == KindAgent {
-				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q created, which the rollback did not mean to create (a concurrent change): check production", kindWord(kind), s)})
+				bad = append(bad, Refusal{Slug: s, Kind: kindLabel(kind), Reason: fmt.Sprintf("the backend reported %s %q created, which the rollback did not mean to create (a concurrent change): check production", kindLabel(kind), s)})
 			}
 		}
 		for _, s := range deref(ch.Updated) {
 			if !send[s] {
-				bad = append(bad, Refusal{Slug: s, Kind: kindWord(kind), Reason: fmt.Sprintf("the backend reported %s %q updated, which the rollback did not send: check it in production", kindWord(kind), s)})
+				bad = append(bad, Refusal{Slug: s, Kind: kindLabel(kind), Reason: fmt.Sprintf("the backend reported %s %q updated, which the rollback did not send: check it in production", kindLabel(kind), s)})
 			}
 		}
 		return bad
@@ -558,9 +558,9 @@ func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refu
 		want, have := shape(k, it.Before), shape(k, got.items[k])
 		switch {
 		case len(want) == 0 && len(have) > 0:
-			bad = append(bad, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Reason: fmt.Sprintf("%s is still in production after the rollback", k)})
+			bad = append(bad, Refusal{Slug: it.Name, Kind: kindLabel(it.Kind), Reason: fmt.Sprintf("%s is still in production after the rollback", k)})
 		case len(want) > 0 && len(have) == 0:
-			bad = append(bad, Refusal{Slug: it.Name, Kind: kindWord(it.Kind), Reason: fmt.Sprintf("%s is not in production after the rollback", k)})
+			bad = append(bad, Refusal{Slug: it.Name, Kind: kindLabel(it.Kind), Reason: fmt.Sprintf("%s is not in production after the rollback", k)})
 		case len(want) > 0 && !sameJSON(want, have):
 			bad = append(bad, staleMismatch(k, want, have))
 		}
@@ -570,7 +570,7 @@ func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refu
 			continue
 		}
 		if have := got.items[k]; have == nil || !sameJSON(shape(k, before), shape(k, have)) {
-			bad = append(bad, Refusal{Slug: k.name, Kind: kindWord(k.kind), Reason: fmt.Sprintf("%s, which the rollback re-sent unchanged, differs after it", k)})
+			bad = append(bad, Refusal{Slug: k.name, Kind: kindLabel(k.kind), Reason: fmt.Sprintf("%s, which the rollback re-sent unchanged, differs after it", k)})
 		}
 	}
 	sort.SliceStable(bad, func(i, j int) bool { return bad[i].Slug < bad[j].Slug })
@@ -578,7 +578,7 @@ func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refu
 }
 
 func staleMismatch(k itemKey, want, have json.RawMessage) Refusal {
-	rf := Refusal{Slug: k.name, Kind: kindWord(k.kind)}
+	rf := Refusal{Slug: k.name, Kind: kindLabel(k.kind)}
 	if d, err := diffItem(k.kind, k.name, want, have); err == nil && d != nil {
 		for _, f := range d.Fields {
 			rf.Fields = append(rf.Fields, f.Path)
@@ -726,7 +726,7 @@ func (p *Plan) rollbackLines() []rollbackLine {
 		out = append(out, rollbackLine{action: "restore", kind: "agent", name: a.Slug, from: from, to: orUnknown(a.Version)})
 	}
 	for _, r := range p.Resources {
-		l := rollbackLine{action: "restore", kind: kindWord(r.Kind), name: r.Name, from: "present", to: "present", fields: r.Fields}
+		l := rollbackLine{action: "restore", kind: kindLabel(r.Kind), name: r.Name, from: "present", to: "present", fields: r.Fields}
 		switch r.Action {
 		case ResourceDelete:
 			l.action, l.to = "delete", "none"
