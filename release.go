@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -79,9 +80,10 @@ type Release struct {
 	// kind, then name.
 	Items []ReleaseItem `json:"items"`
 	// AfterUnknown, when set, says why the deploy could not read
-	// production back to record what it left: such a release cannot be
-	// rolled back, since nothing shows that production is still as the
-	// deploy left it.
+	// production back to record what it left, or all of it (the fields
+	// the pull state omits, when the dashboard queries failed on the
+	// read-back): such a release cannot be rolled back, since nothing
+	// shows that production is still as the deploy left it.
 	AfterUnknown string `json:"afterUnknown,omitempty"`
 	// ContentUnavailable, when set, says why the backend's production
 	// content could not be recorded at all (the oldest backend does not
@@ -141,13 +143,15 @@ func kindRank(k ResourceKind) int {
 type snapshot struct {
 	items   map[itemKey]json.RawMessage
 	missing map[itemKey][]Loss
+	// why says, by kind, why the missing fields could not be read.
+	why map[ResourceKind]string
 }
 
 // productionSnapshot builds production's content from a read that has
 // production's pull state, and what the recovery queries found (nil when
 // they were not run).
 func productionSnapshot(op string, r *remote, rec *recovery) (*snapshot, error) {
-	s := &snapshot{items: map[itemKey]json.RawMessage{}, missing: map[itemKey][]Loss{}}
+	s := &snapshot{items: map[itemKey]json.RawMessage{}, missing: map[itemKey][]Loss{}, why: map[ResourceKind]string{}}
 	if r.prodPull == nil {
 		return nil, fmt.Errorf("struere: %s: internal error: production content without production's pull state", op)
 	}
@@ -168,6 +172,10 @@ func productionSnapshot(op string, r *remote, rec *recovery) (*snapshot, error) 
 			extras = rec.prod[slug]
 		default:
 			s.missing[k] = []Loss{LossFirstMessageSuggestions, LossThreadContextParams}
+			s.why[KindAgent] = recoveryAgentsReason + " were not used"
+			if rec != nil && rec.agentsWhy != "" {
+				s.why[KindAgent] = rec.agentsWhy
+			}
 		}
 		var add map[string]json.RawMessage
 		if extras != nil {
@@ -208,6 +216,10 @@ func productionSnapshot(op string, r *remote, rec *recovery) (*snapshot, error) 
 					}
 				default:
 					s.missing[k] = []Loss{LossAgentAccess}
+					s.why[KindRole] = recoveryRolesReason + " were not used"
+					if rec != nil && rec.rolesWhy != "" {
+						s.why[KindRole] = rec.rolesWhy
+					}
 				}
 			}
 			b, err := mergeObject(raw, add)
@@ -314,12 +326,83 @@ func (c *Client) recordRelease(op string, r *remote, rec *recovery, method strin
 		rel.AfterUnknown = "production could not be read back after the " + op + ": " + why
 		return rel
 	}
+	var unread unreadNotes
+	for _, it := range rel.Items {
+		k := itemKey{it.Kind, it.Name}
+		if len(after.items[k]) > 0 {
+			unread.add(k, unreadKeys(before.missing[k], after.missing[k]), after.why[k.kind])
+		}
+	}
+	if len(unread.order) > 0 {
+		// What the read-back lacks is not what the deploy left: a later
+		// rollback would report those fields as changed since.
+		rel.AfterUnknown = unread.text("after the " + op)
+		return rel
+	}
 	for i := range rel.Items {
 		k := itemKey{rel.Items[i].Kind, rel.Items[i].Name}
 		rel.Items[i].After = after.items[k]
 		rel.Items[i].AfterDigest = contentDigest(after.items[k])
 	}
 	return rel
+}
+
+// unreadKeys are the content keys (lossKeys) a read could not recover
+// (after) that another read of the same item did (before), sorted.
+func unreadKeys(before, after []Loss) []string {
+	had := lossKeys(before)
+	var out []string
+	for _, k := range lossKeys(after) {
+		if !slices.Contains(had, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// unreadNotes groups items by the fields a read-back could not recover,
+// to say so once per group: "firstMessageSuggestions and
+// threadContextParams could not be read back after the rollback for agent
+// "a", agent "b" (why)".
+type unreadNotes struct {
+	order  []string            // field groups, in first-seen order
+	fields map[string][]string // group → its fields
+	items  map[string][]string // group → the items
+	why    map[string]string   // group → why
+	kind   map[string]string   // group → the kind of its first item
+}
+
+func (u *unreadNotes) add(k itemKey, fields []string, why string) {
+	if len(fields) == 0 {
+		return
+	}
+	g := strings.Join(fields, " and ")
+	if u.items == nil {
+		u.fields, u.items, u.why, u.kind = map[string][]string{}, map[string][]string{}, map[string]string{}, map[string]string{}
+	}
+	if _, ok := u.items[g]; !ok {
+		u.order = append(u.order, g)
+		u.fields[g], u.why[g], u.kind[g] = fields, why, kindLabel(k.kind)
+	}
+	u.items[g] = append(u.items[g], k.String())
+}
+
+// refusals are one Refusal per group.
+func (u *unreadNotes) refusals(when string) []Refusal {
+	var out []Refusal
+	for _, g := range u.order {
+		out = append(out, Refusal{Kind: u.kind[g], Fields: u.fields[g], Reason: fmt.Sprintf("%s could not be read back %s for %s (%s): production was not compared on them", g, when, strings.Join(u.items[g], ", "), u.why[g])})
+	}
+	return out
+}
+
+// text is the groups on one line.
+func (u *unreadNotes) text(when string) string {
+	var parts []string
+	for _, g := range u.order {
+		parts = append(parts, fmt.Sprintf("%s could not be read back %s for %s (%s)", g, when, strings.Join(u.items[g], ", "), u.why[g]))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // readItems reads production's content of the items named: both sync

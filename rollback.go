@@ -551,11 +551,30 @@ func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refu
 		return headAgent(k.name, raw, nil, nil).payload
 	}
 	var bad []Refusal
+	var unread unreadNotes
+	// Fields either side lacks are not compared (known: the fields the
+	// expected side could not hold); those only the read-back could not
+	// recover are said.
+	readable := func(k itemKey, want, have json.RawMessage, known []Loss) (json.RawMessage, json.RawMessage) {
+		if len(have) == 0 {
+			return want, have
+		}
+		unread.add(k, unreadKeys(known, got.missing[k]), got.why[k.kind])
+		keys := lossKeys(append(append([]Loss(nil), known...), got.missing[k]...))
+		if len(keys) == 0 {
+			return want, have
+		}
+		if len(want) > 0 {
+			want = withoutKeys(want, keys)
+		}
+		return want, withoutKeys(have, keys)
+	}
 	target := map[itemKey]bool{}
 	for _, it := range rel.Items {
 		k := itemKey{it.Kind, it.Name}
 		target[k] = true
-		want, have := shape(k, it.Before), shape(k, got.items[k])
+		before, after := readable(k, it.Before, got.items[k], it.Missing)
+		want, have := shape(k, before), shape(k, after)
 		switch {
 		case len(want) == 0 && len(have) > 0:
 			bad = append(bad, Refusal{Slug: it.Name, Kind: kindLabel(it.Kind), Reason: fmt.Sprintf("%s is still in production after the rollback", k)})
@@ -569,12 +588,13 @@ func rollbackMismatches(gen Generation, rel *Release, was, got *snapshot) []Refu
 		if target[k] {
 			continue
 		}
-		if have := got.items[k]; have == nil || !sameJSON(shape(k, before), shape(k, have)) {
+		b, have := readable(k, before, got.items[k], was.missing[k])
+		if have == nil || !sameJSON(shape(k, b), shape(k, have)) {
 			bad = append(bad, Refusal{Slug: k.name, Kind: kindLabel(k.kind), Reason: fmt.Sprintf("%s, which the rollback re-sent unchanged, differs after it", k)})
 		}
 	}
 	sort.SliceStable(bad, func(i, j int) bool { return bad[i].Slug < bad[j].Slug })
-	return bad
+	return append(bad, unread.refusals("after the rollback")...)
 }
 
 func staleMismatch(k itemKey, want, have json.RawMessage) Refusal {

@@ -1102,3 +1102,48 @@ func TestARollbackThatCannotReadBackRecordsThatItsAfterIsUnknown(t *testing.T) {
 	require.ErrorContains(t, err, "does not record what the deploy left")
 	require.Equal(t, w, syncWrites(d.srv), "nothing written")
 }
+
+// When the dashboard queries fail during the read-back (here after the
+// write), the fields the pull state omits cannot be read back: the
+// rollback says so instead of reporting that production differs, and its
+// Release does not record a partial after as what the rollback left (a
+// later rollback of it would report those fields as changed since): it is
+// marked AfterUnknown. A deploy's Release likewise.
+func TestAReadBackWithoutTheOmittedFieldsIsNotReportedAsAChange(t *testing.T) {
+	d := deployTwice(t, struere.GenerationHead)
+	ctx := ctxT(t)
+	failRecovery := func() {
+		d.srv.Inject(strueretest.Fault{Path: "agents:getWithConfig", FunctionError: "Access denied"})
+	}
+	done := holdThen(t, d.srv, "sync:syncOrganization", failRecovery)
+	res, err := d.c.Rollback(ctx, d.second)
+	<-done
+	d.srv.ClearFaults()
+	require.ErrorIs(t, err, struere.ErrVerificationFailed)
+	require.Equal(t, "1.0.0", currentConfig(t, d.srv, "support", struere.Production).Version, "the rollback was written")
+	var ve *struere.VerificationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Mismatches, 1, "%+v", ve.Mismatches)
+	require.Contains(t, ve.Mismatches[0].Reason, "firstMessageSuggestions and threadContextParams could not be read back after the rollback")
+	require.NotContains(t, err.Error(), "differs")
+	require.False(t, res.Verified)
+	rel := res.Release
+	require.NoError(t, rel.Validate())
+	require.Contains(t, rel.AfterUnknown, `agent "support"`)
+	require.Contains(t, rel.AfterUnknown, "firstMessageSuggestions and threadContextParams could not be read back")
+	w := syncWrites(d.srv)
+	_, err = d.c.Rollback(ctx, rel)
+	require.ErrorContains(t, err, "does not record what the deploy left")
+	require.NotContains(t, err.Error(), "production changed since the deploy")
+	require.Equal(t, w, syncWrites(d.srv))
+
+	// A deploy whose release is recorded while the queries fail.
+	seedV2(t, d.srv)
+	done = holdThen(t, d.srv, "sync:syncOrganization", failRecovery)
+	dep, err := d.c.Deploy(ctx, struere.SkipVerification())
+	<-done
+	d.srv.ClearFaults()
+	require.NoError(t, err)
+	require.NotNil(t, dep.Release)
+	require.Contains(t, dep.Release.AfterUnknown, `agent "support"`)
+}
