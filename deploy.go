@@ -65,7 +65,11 @@ type DeployResult struct {
 	// what the rollback changed, so that rolling it back undoes it.
 	// It is set whenever the deploy wrote (also when verification or the
 	// smoke test then failed); nil for a dry run and when nothing was
-	// written.
+	// written. When the write's reply is lost (the connection drops after
+	// the request was sent, or the answer is not the backend's), Deploy
+	// and Rollback return only the error, with no result and no Release:
+	// the write may have run. Read production (Status) before trying
+	// again; a Rollback tried again refuses if production changed.
 	Release *Release `json:"release,omitempty"`
 }
 
