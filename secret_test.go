@@ -121,6 +121,11 @@ type reportT struct{ out strings.Builder }
 
 func (r *reportT) Errorf(format string, args ...any) { fmt.Fprintf(&r.out, format, args...) }
 
+// answerFunc is a RoundTripper answering from a function.
+type answerFunc func(*http.Request) (*http.Response, error)
+
+func (f answerFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // A failed assert.Equal between two Configs prints a diff made by go-spew
 // with methods disabled: it dereferences every pointer and prints
 // unexported fields, so a secret reachable by reflection is printed in
@@ -140,6 +145,27 @@ func TestSecretsStayHiddenInTestifyDiffs(t *testing.T) {
 	requireNoCanary(t, r.out.String())
 	r = reportT{}
 	require.False(t, assert.Equal(&r, want.Token, got.Token))
+	requireNoCanary(t, r.out.String())
+
+	// Two Clients, one after a call (its token's client built), the other
+	// configured with another token: the diff walks the whole Client. The
+	// transport answers in place, so that no connection pool goroutine
+	// changes what the diff reads.
+	answer := answerFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"status":"success","value":null}`))}, nil
+	})
+	want.HTTPClient = &http.Client{Transport: answer}
+	got.HTTPClient, got.APIKeys = want.HTTPClient, nil
+	a, err := New(want)
+	require.NoError(t, err)
+	b, err := New(got)
+	require.NoError(t, err)
+	var out json.RawMessage
+	require.NoError(t, a.call(context.Background(), "test", convex.Query, "sync:getSyncState", struct{}{}, &out))
+	r = reportT{}
+	require.False(t, assert.Equal(&r, a, b))
+	require.Contains(t, r.out.String(), "Diff:")
 	requireNoCanary(t, r.out.String())
 
 	// Tokens built from the same secret are still equal, to == (a copy)

@@ -55,17 +55,17 @@ type userAuth struct {
 }
 
 type tokenClient struct {
-	tok string
+	tok Token // sealed, as the Client's other copies of a secret
 	rpc *convex.Client
 }
 
 // client returns the function-API client that sends tok, building it once
 // per distinct token.
 func (a *userAuth) client(tok string) *convex.Client {
-	if cur := a.cur.Load(); cur != nil && cur.tok == tok {
+	if cur := a.cur.Load(); cur != nil && cur.tok.Reveal() == tok {
 		return cur.rpc
 	}
-	tc := &tokenClient{tok: tok, rpc: a.base.WithToken(tok)}
+	tc := &tokenClient{tok: NewToken(tok), rpc: a.base.WithToken(tok)}
 	a.cur.Store(tc)
 	return tc.rpc
 }

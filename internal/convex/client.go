@@ -50,7 +50,7 @@ type Options struct {
 type Client struct {
 	endpoint   string      // BaseURL without a trailing slash, query or fragment
 	cred       *credential // nil without a token; a pointer, so %v of a Client prints an address
-	secrets    []string    // Options.Secrets, kept for WithToken
+	others     *credential // Options.Secrets, kept for WithToken (sealed like cred)
 	userAgent  string
 	client     string
 	maxBody    int64
@@ -61,12 +61,32 @@ type Client struct {
 	retry      *retryablehttp.Client
 }
 
-// credential holds the token. fmt cannot call methods on unexported fields,
-// so the Client keeps it behind a pointer (printed as an address) and the
-// type itself redacts under every verb and in slog.
+// credential holds the token and the other secrets. fmt cannot call
+// methods on unexported fields, so the Client keeps it behind a pointer
+// (printed as an address) and the type itself redacts under every verb and
+// in slog; printers that follow pointers by reflection (go-spew in
+// testify's diffs, go-cmp) meet a closure, whose captured values they
+// cannot reach.
 type credential struct {
-	header  string   // "Bearer <token>"
-	secrets []string // the token and Options.Secrets, longest first
+	open func() (header string, secrets []string)
+}
+
+// header is "Bearer <token>", "" without a token (or a nil credential).
+func (c *credential) header() string {
+	if c == nil {
+		return ""
+	}
+	h, _ := c.open()
+	return h
+}
+
+// secrets are the token and Options.Secrets, longest first.
+func (c *credential) secrets() []string {
+	if c == nil {
+		return nil
+	}
+	_, s := c.open()
+	return s
 }
 
 func (*credential) String() string             { return "[REDACTED]" }
@@ -91,8 +111,8 @@ func New(o Options) *Client {
 		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 		c.endpoint = strings.TrimRight(u.String(), "/")
 	}
-	c.secrets = slices.Clone(o.Secrets)
-	c.cred = newCredential(o.Token, c.secrets)
+	c.others = newCredential("", o.Secrets)
+	c.cred = newCredential(o.Token, o.Secrets)
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
 	}
@@ -127,11 +147,11 @@ func newCredential(token string, others []string) *credential {
 	}
 	// Longest first, so a secret containing another is replaced whole.
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	cred := &credential{secrets: secrets}
+	header := ""
 	if token != "" {
-		cred.header = "Bearer " + token
+		header = "Bearer " + token
 	}
-	return cred
+	return &credential{open: func() (string, []string) { return header, secrets }}
 }
 
 // WithToken returns a Client like c (same transport, limits, retry policy,
@@ -140,7 +160,7 @@ func newCredential(token string, others []string) *credential {
 // its own Client this way while every copy shares one connection pool.
 func (c *Client) WithToken(token string) *Client {
 	d := *c
-	d.cred = newCredential(token, c.secrets)
+	d.cred = newCredential(token, c.others.secrets())
 	return &d
 }
 
@@ -230,8 +250,8 @@ func (c *Client) call(ctx context.Context, kind Kind, path string, args, out any
 	if c.client != "" {
 		req.Header.Set("Convex-Client", c.client)
 	}
-	if c.cred != nil && c.cred.header != "" {
-		req.Header.Set("Authorization", c.cred.header)
+	if h := c.cred.header(); h != "" {
+		req.Header.Set("Authorization", h)
 	}
 
 	resp, doErr := c.retry.Do(req)

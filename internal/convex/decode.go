@@ -209,7 +209,7 @@ func (c *Client) scrub(s string) string {
 	if c.cred == nil {
 		return s
 	}
-	for _, sec := range c.cred.secrets {
+	for _, sec := range c.cred.secrets() {
 		s = strings.ReplaceAll(s, sec, "[REDACTED]")
 	}
 	return s
@@ -269,7 +269,7 @@ func (c *Client) scrubJSON(b json.RawMessage) json.RawMessage {
 			}
 		}
 	}
-	for _, sec := range c.cred.secrets {
+	for _, sec := range c.cred.secrets() {
 		if bytes.Contains(b, []byte(sec)) {
 			b = bytes.ReplaceAll(b, []byte(sec), []byte("[REDACTED]"))
 		}
@@ -361,8 +361,8 @@ func (c *Client) bodyExcerpt(body []byte, status int) string {
 	// Cut with room for the longest secret, clean, then cut again: a cut
 	// first could leave the first half of a secret that scrub cannot see.
 	room := 4096
-	if c.cred != nil && len(c.cred.secrets) > 0 {
-		room += len(c.cred.secrets[0])
+	if c.cred != nil && len(c.cred.secrets()) > 0 {
+		room += len(c.cred.secrets()[0])
 	}
 	s := c.clean(string(body[:min(len(body), room)]))
 	s = strings.TrimSpace(s[:min(len(s), 4096)])

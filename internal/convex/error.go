@@ -152,7 +152,7 @@ func (c *Client) KeepRequestID(id string, extra ...string) string {
 		return ""
 	}
 	if c.cred != nil {
-		for _, sec := range c.cred.secrets {
+		for _, sec := range c.cred.secrets() {
 			if strings.Contains(sec, id) {
 				return ""
 			}

@@ -116,7 +116,7 @@ func TestDecodeRedactsEverySecretItHolds(t *testing.T) {
 		}
 	}
 	// A client with only secrets and no token sends no Authorization.
-	if c := New(Options{Secrets: []string{apiKey}}); c.cred == nil || c.cred.header != "" {
+	if c := New(Options{Secrets: []string{apiKey}}); c.cred == nil || c.cred.header() != "" {
 		t.Fatal("a secret without a token must not become a bearer")
 	}
 }
