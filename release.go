@@ -627,7 +627,7 @@ func LoadRelease(r io.Reader) (*Release, error) {
 
 // Validate checks that the release is one Deploy or Rollback could have
 // written and has not been altered since: a known schema version and
-// generation, items of known kinds with names, no item twice, content
+// generation, items of known kinds with names, in order, no item twice, content
 // objects named like their item, digests that match the content, and a
 // matching checksum. Errors match ErrValidation and name what is wrong.
 func (rel *Release) Validate() error {
@@ -665,6 +665,12 @@ func (rel *Release) Validate() error {
 			return bad("%s is listed twice", k)
 		}
 		seen[k] = true
+		if i > 0 {
+			p := rel.Items[i-1]
+			if kindRank(p.Kind) > kindRank(it.Kind) || kindRank(p.Kind) == kindRank(it.Kind) && p.Name > it.Name {
+				return bad("%s is listed after %s: items are ordered by kind (agent, entityType, role, trigger), then name, as Deploy writes them", k, itemKey{p.Kind, p.Name})
+			}
+		}
 		key := "slug"
 		if it.Kind == KindRole {
 			key = "name"

@@ -401,6 +401,17 @@ func TestRollbackRefusesATamperedOrForeignRelease(t *testing.T) {
 	_, err = other.Rollback(ctx, &foreign)
 	require.ErrorIs(t, err, struere.ErrValidation)
 	require.Contains(t, err.Error(), `the release is of organization "jd7otherorg`)
+	// Items reordered and the checksum recomputed: not in the order
+	// Deploy writes.
+	reordered := *d.second
+	reordered.Items = []struere.ReleaseItem{{Kind: struere.KindRole, Name: "a"}, {Kind: struere.KindAgent, Name: "b"}}
+	reordered.Checksum = struere.ReleaseChecksum(&reordered)
+	require.ErrorContains(t, reordered.Validate(), `agent "b" is listed after role "a"`)
+	reordered.Items = []struere.ReleaseItem{{Kind: struere.KindAgent, Name: "b"}, {Kind: struere.KindAgent, Name: "a"}}
+	reordered.Checksum = struere.ReleaseChecksum(&reordered)
+	require.ErrorContains(t, reordered.Validate(), `agent "a" is listed after agent "b"`)
+	_, err = d.c.Rollback(ctx, &reordered)
+	require.ErrorIs(t, err, struere.ErrValidation)
 	// Another generation's release.
 	e2 := *d.second
 	e2.Generation = "e2"
