@@ -719,8 +719,12 @@ func generationByName(s string) (Generation, bool) {
 // release could not record is shown as such, never as "none": "unknown"
 // after a deploy that could not read production back (AfterUnknown, said
 // on a last line with the reason), "unrecorded" on both sides where the
-// backend serves no content (ContentUnavailable).
+// backend serves no content (ContentUnavailable). A nil release (the
+// Release of a dry run, or of a deploy that wrote nothing) says so.
 func (rel *Release) String() string {
+	if rel == nil {
+		return "No release (nothing was written)\n"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Release of %s (%s backend, %s promotion)\n", rel.CreatedAt.Format(time.RFC3339), rel.Generation, rel.Method)
 	for _, it := range rel.Items {

@@ -431,6 +431,7 @@ func TestDeployReturnsNoReleaseWhenNothingIsWritten(t *testing.T) {
 	dry, err := d.c.Deploy(ctx, struere.DryRun())
 	require.NoError(t, err)
 	require.Nil(t, dry.Release, "a dry run writes nothing")
+	require.Equal(t, "No release (nothing was written)\n", dry.Release.String(), "a nil release prints, as Validate takes one")
 	same, err := d.c.Deploy(ctx)
 	require.NoError(t, err)
 	require.Empty(t, same.Deployed)
