@@ -105,6 +105,16 @@ func verbFor(n int) string {
 	return "are"
 }
 
+// refuseUnlessAccepted adds rf to p's accepted losses when accept names
+// every loss it carries, and to its refusals otherwise.
+func (p *Plan) refuseUnlessAccepted(rf Refusal, accept map[Loss]bool) {
+	if acceptable(rf, accept) {
+		p.Accepted = append(p.Accepted, rf)
+	} else {
+		p.Refusals = append(p.Refusals, rf)
+	}
+}
+
 // acceptable reports whether every loss of r is accepted (a refusal
 // without losses never is).
 func acceptable(r Refusal, accept map[Loss]bool) bool {

@@ -9,9 +9,10 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// promotionArgs is the syncOrganization payload of a client-side promotion:
-// every agent with the configuration production must end up with, and
-// production's own entity types and roles exactly as read.
+// promotionArgs is the production syncOrganization payload of a
+// client-side promotion or a rollback: every agent with the configuration
+// production must end up with, and production's own entity types and
+// roles exactly as read (a rollback's with the release's put back).
 // Values are raw JSON so that nothing the backend holds is lost or
 // reshaped on the way back.
 type promotionArgs struct {
@@ -21,7 +22,8 @@ type promotionArgs struct {
 	EntityTypes    []json.RawMessage `json:"entityTypes"`
 	Roles          []json.RawMessage `json:"roles"`
 	// Triggers are sent only when the deploy promotes triggers
-	// (PromoteResources) and one of them changes; evalSuites never. An
+	// (PromoteResources) and one of them changes, or the rollback's
+	// release holds a trigger; evalSuites never. An
 	// omitted list leaves the remote set untouched, which
 	// is exactly "unchanged". Re-sending the pulled triggers deletes
 	// disabled ones, which the pull state does not show.
@@ -62,13 +64,7 @@ func (c *Client) promotionPayload(op string, r *remote, rec *recovery, accept ma
 		return args, nil
 	}
 	head := r.gen == GenerationHead
-	refuse := func(rf Refusal) {
-		if acceptable(rf, accept) {
-			p.Accepted = append(p.Accepted, rf)
-		} else {
-			p.Refusals = append(p.Refusals, rf)
-		}
-	}
+	refuse := func(rf Refusal) { p.refuseUnlessAccepted(rf, accept) }
 	for _, a := range r.dev.Agents {
 		dev, prod := r.devView(a), r.prodView(a.Slug)
 		var cfg json.RawMessage

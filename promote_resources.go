@@ -207,13 +207,7 @@ func planResources(op string, r *remote, rec *recovery, rp resourcePromotion, ac
 	p.PromotedKinds = append([]ResourceKind(nil), rp.kinds...)
 	p.promo = rp
 	head := r.gen == GenerationHead
-	refuse := func(rf Refusal) {
-		if acceptable(rf, accept) {
-			p.Accepted = append(p.Accepted, rf)
-		} else {
-			p.Refusals = append(p.Refusals, rf)
-		}
-	}
+	refuse := func(rf Refusal) { p.refuseUnlessAccepted(rf, accept) }
 	for _, kind := range rp.kinds {
 		label := kindLabel(kind)
 		devList, prodList := pulledList(r.devPull, kind), pulledList(r.prodPull, kind)

@@ -13,18 +13,6 @@ import (
 	"github.com/struere/struere-go/internal/convex"
 )
 
-// rollbackArgs is the production syncOrganization payload of a rollback.
-type rollbackArgs struct {
-	OrganizationID string            `json:"organizationId,omitempty"`
-	Environment    Environment       `json:"environment"`
-	Agents         []json.RawMessage `json:"agents"`
-	EntityTypes    []json.RawMessage `json:"entityTypes"`
-	Roles          []json.RawMessage `json:"roles"`
-	// Triggers are sent only when the release holds a trigger: an omitted
-	// list leaves production's triggers untouched.
-	Triggers []json.RawMessage `json:"triggers,omitempty"`
-}
-
 // Rollback restores production to what it held before the deploy that
 // returned rel, for everything that deploy changed: each agent's
 // production configuration, and each entity type, role and trigger the
@@ -221,7 +209,7 @@ func plannedSlugs(p *Plan) []string {
 // rollbackPlan compares production now with the release and builds the
 // plan and the payload. stale are the refusals for items production
 // changed since the deploy; the plan's Refusals end with them.
-func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery, now *snapshot, accept map[Loss]bool) (p *Plan, args *rollbackArgs, stale []Refusal, err error) {
+func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery, now *snapshot, accept map[Loss]bool) (p *Plan, args *promotionArgs, stale []Refusal, err error) {
 	p = &Plan{Generation: r.gen, Op: opRollback, Method: promoteClient, OrganizationID: c.s.org,
 		Deploy: []PlannedAgent{}, Unchanged: []PlannedAgent{}, Skip: []SkippedAgent{}, Diffs: Diffs{}}
 	prodAgents, err := r.pulledAgents(op, r.prodPull)
@@ -230,13 +218,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 	}
 	target := map[itemKey]*ReleaseItem{}
 	head := r.gen == GenerationHead
-	refuse := func(rf Refusal) {
-		if acceptable(rf, accept) {
-			p.Accepted = append(p.Accepted, rf)
-		} else {
-			p.Refusals = append(p.Refusals, rf)
-		}
-	}
+	refuse := func(rf Refusal) { p.refuseUnlessAccepted(rf, accept) }
 	for i := range rel.Items {
 		it := &rel.Items[i]
 		k := itemKey{it.Kind, it.Name}
@@ -298,7 +280,7 @@ func (c *Client) rollbackPlan(op string, rel *Release, r *remote, rec *recovery,
 			p.Refusals = append(p.Refusals, Refusal{Slug: it.Name, Kind: "agent", Reason: "it had no production configuration before the deploy, and the backend has no function that removes only one environment's configuration of an agent (deleting the agent removes it from every environment): it cannot be rolled back; deploy a fixed configuration instead, or delete the agent (Sync without it) if that is intended"})
 		}
 	}
-	args = &rollbackArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
+	args = &promotionArgs{OrganizationID: c.s.org, Environment: Production, Agents: []json.RawMessage{}, EntityTypes: []json.RawMessage{}, Roles: []json.RawMessage{}}
 	if why := productionPartial(r); why != "" {
 		p.Refusals = append(p.Refusals, Refusal{Reason: why + ": the rollback would delete what the read missed; nothing was written, retry"})
 	}
@@ -483,7 +465,7 @@ func productionPartial(r *remote) string {
 // rollbackWrite sends the rollback and checks the backend's account of it:
 // every agent sent updated, none created or deleted; resources deleted or
 // created exactly as planned.
-func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, args *rollbackArgs) error {
+func (c *Client) rollbackWrite(ctx context.Context, op string, r *remote, args *promotionArgs) error {
 	var out struct {
 		promotionResult
 		Triggers *promotedChanges `json:"triggers"`
